@@ -1,0 +1,119 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+from tortoise.contrib.fastapi import RegisterTortoise
+
+from api import problems
+from api.deps import current_user
+from api.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware
+from api.routers import admin, alerts, audit, auth, me, ops
+from grassroots import db
+from grassroots.settings import Settings, get_settings
+from services import jobs
+
+log = logging.getLogger("grassroots.api")
+
+API_PREFIX = "/api/v1"
+STATIC_DIR = Path(__file__).parent / "static"
+
+# Routers that need a signed-in user; each capability adds its router here.
+AUTHENTICATED_ROUTERS: list[APIRouter] = [
+    me.router,
+    admin.router,
+    alerts.router,
+    audit.router,
+]
+# The few public routers, on purpose: signing in and operations probes.
+PUBLIC_ROUTERS: list[APIRouter] = [auth.router]
+
+
+def _operation_id(route: APIRoute) -> str:
+    """Stable operation ids: the handler's name, unique across the app."""
+    return route.name
+
+
+def create_app(
+    settings: Settings | None = None, *, manage_db: bool = True, run_worker: bool = False
+) -> FastAPI:
+    """Build the app; `manage_db` registers Tortoise in the lifespan, `run_worker` runs jobs in-process."""
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            if manage_db:
+                await stack.enter_async_context(
+                    RegisterTortoise(app, config=db.tortoise_config(settings))
+                )
+            worker_task: asyncio.Task[None] | None = None
+            stop = asyncio.Event()
+            if run_worker:
+                worker_task = asyncio.create_task(
+                    jobs.run_forever(stop=stop, poll_s=settings.worker_poll_s)
+                )
+            try:
+                yield
+            finally:
+                stop.set()
+                if worker_task is not None:
+                    await worker_task
+
+    app = FastAPI(
+        title="grassroots",
+        version="1.0.0",
+        summary="Patrol rounds, social work, community correction and reminders for Nantong's grassroots teams.",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.metrics = Metrics()
+    app.state.settings = settings
+    problems.install(app)
+
+    for router in PUBLIC_ROUTERS:
+        app.include_router(router, prefix=API_PREFIX)
+    for router in AUTHENTICATED_ROUTERS:
+        app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(current_user)])
+    app.include_router(ops.router)
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="grassroots API",
+            swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/swagger-ui/favicon-32x32.png",
+        )
+
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for `uvicorn --factory api.app:create_app_from_env` (several API processes)."""
+    import os
+
+    from grassroots.logs import configure
+
+    settings = get_settings()
+    settings.check_safe_to_run()
+    configure(settings.log_level)
+    return create_app(settings, run_worker=os.environ.get("GRASSROOTS_INPROCESS_WORKER") == "1")

@@ -1,0 +1,74 @@
+"""Dependencies every router uses: settings, the signed-in user, roles and scoped loading."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from grassroots.settings import Settings, get_settings
+from models.org import User
+from services.context import Actor, current_actor
+from services.errors import NotFound, Unauthorized
+from services.scope import Access, require_role
+from services.security import read_access_token
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def client_address(request: Request) -> str:
+    """The peer address (a deployment behind a proxy sets uvicorn's --forwarded-allow-ips)."""
+    return request.client.host if request.client else "unknown"
+
+
+async def current_user(
+    request: Request,
+    settings: SettingsDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+) -> User:
+    """The active user behind the bearer token, else 401."""
+    if not token:
+        raise Unauthorized(headers={"WWW-Authenticate": "Bearer"})
+    user_id = read_access_token(token=token, settings=settings)
+    if user_id is None:
+        raise Unauthorized(headers={"WWW-Authenticate": "Bearer"})
+    user = await User.get_or_none(id=user_id, is_active=True, deleted_at=None)
+    if user is None:
+        raise Unauthorized(headers={"WWW-Authenticate": "Bearer"})
+    current_actor.set(Actor(user_id=user.id, address=client_address(request)))
+    request.state.user = user
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def roles(*allowed: str) -> Callable[[User], Awaitable[User]]:
+    """A dependency that answers 403 unless the caller holds one of `allowed`."""
+
+    async def check(user: CurrentUser) -> User:
+        require_role(user, allowed)
+        return user
+
+    return check
+
+
+def loader(access: Access, *, param: str = "id") -> Callable[..., Awaitable[Any]]:
+    """A dependency that loads `access.model` by the path parameter, with role (403) and scope (404)."""
+
+    async def load(request: Request, user: CurrentUser) -> Any:
+        raw = request.path_params.get(param)
+        try:
+            object_id = uuid.UUID(str(raw))
+        except ValueError:
+            # Not a UUID at all: nothing can exist there, but the role still decides first.
+            require_role(user, access.roles)
+            raise NotFound() from None
+        return await access.get(user, object_id)
+
+    return load

@@ -1,0 +1,167 @@
+"""RFC 9457 problem+json for every error: domain, validation, routing, and the unexpected."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from tortoise.exceptions import DBConnectionError, OperationalError
+
+from services.errors import DomainError
+from services.messages import message_for
+
+log = logging.getLogger("grassroots.api")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+def language_of(accept_language: str | None) -> str:
+    """'en' when English is preferred over Chinese, else 'zh' (the default)."""
+    if not accept_language:
+        return "zh"
+    best, best_q = "zh", -1.0
+    for part in accept_language.split(","):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        tag = tag.strip().lower()
+        lang = "en" if tag.startswith("en") else "zh" if tag.startswith("zh") else None
+        if lang and q > best_q:
+            best, best_q = lang, q
+    return best
+
+
+def problem_response(
+    *,
+    status: int,
+    code: str,
+    detail: str,
+    errors: Sequence[Mapping[str, Any]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """The one shape of every error body."""
+    body: dict[str, Any] = {
+        "type": f"urn:grassroots:problem:{code}",
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if errors is not None:
+        body["errors"] = list(errors)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=dict(headers or {}))
+
+
+def problem_for(request_headers: Mapping[str, str], *, status: int, code: str, **params: Any) -> JSONResponse:
+    """A problem from the catalog, in the language the request asked for."""
+    language = language_of(request_headers.get("accept-language"))
+    return problem_response(status=status, code=code, detail=message_for(code, language, params))
+
+
+def _clean_loc(loc: Sequence[Any]) -> list[str | int]:
+    return [p if isinstance(p, int) else str(p) for p in loc]
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    language = language_of(request.headers.get("accept-language"))
+    return problem_response(
+        status=exc.status,
+        code=exc.code,
+        detail=exc.message(language),
+        errors=exc.errors or None,
+        headers=exc.headers,
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    language = language_of(request.headers.get("accept-language"))
+    raw = exc.errors()
+    code = "malformed_json" if any(e.get("type") == "json_invalid" for e in raw) else "validation_error"
+    # Only loc and msg go back: pydantic's `input` would echo what the client sent, secrets included.
+    errors = [{"loc": _clean_loc(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in raw]
+    return problem_response(
+        status=422, code=code, detail=message_for(code, language, {}), errors=errors
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    codes = {404: "route_not_found", 405: "method_not_allowed", 401: "not_authenticated"}
+    code = codes.get(exc.status_code, "bad_request" if exc.status_code < 500 else "internal_error")
+    language = language_of(request.headers.get("accept-language"))
+    return problem_response(
+        status=exc.status_code,
+        code=code,
+        detail=message_for(code, language, {}),
+        headers=getattr(exc, "headers", None),
+    )
+
+
+async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("database unavailable: %s", type(exc).__name__)
+    language = language_of(request.headers.get("accept-language"))
+    return problem_response(
+        status=503,
+        code="database_unavailable",
+        detail=message_for("database_unavailable", language, {}),
+        headers={"Retry-After": "5"},
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if _looks_like_connection_failure(exc):
+        return await _database_down(request, exc)
+    log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc)
+    language = language_of(request.headers.get("accept-language"))
+    return problem_response(status=500, code="internal_error", detail=message_for("internal_error", language, {}))
+
+
+def _looks_like_connection_failure(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DBConnectionError | ConnectionError | OSError):
+            return True
+        name = type(current).__name__
+        if name in {"ConnectionDoesNotExistError", "CannotConnectNowError", "InterfaceError",
+                    "ConnectionFailureError", "TooManyConnectionsError"}:
+            return True
+        if isinstance(current, OperationalError) and "connect" in str(current).lower():
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers once on the app."""
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DBConnectionError, _database_down)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,273 @@
+"""Patrol track analysis: flags, distance, presence, zone exits, coverage and checkpoint visits.
+
+Pure: arrays of numbers and one zone geometry in, a `TrackAnalysis` out. The rules are those of
+DESIGN.md (Patrol); every threshold is a field of `TrackRules`.
+
+Choices the rules leave open, made here and tested:
+- Accuracy `nan` means unknown: the point is not poor, and its margin is the 20 m floor.
+- Only *good* points (not mock, not poor, not jitter) count for distance, duration, presence,
+  exits, coverage and checkpoint visits. Mock points never count for anything.
+- Jitter is judged against the last good point, so one bad fix does not condemn the next one.
+  The first good point is trusted: if it is itself wrong, later points are judged against it.
+- A point is *outside* only when it lies farther outside the zone than max(accuracy, 20 m).
+  `in_zone_ratio` weights each interval between consecutive good points by its duration and gives
+  it the state of the point that starts it (the state last observed holds until the next fix).
+  The last good point carries no time; with one good point the ratio is that point's state.
+- An exit starts at the first outside point of a run and is raised once the run has lasted
+  `exit_dwell_s` (DESIGN.md: "stayed ... outside the zone for 60 s", so exactly 60 s counts); the
+  first good point back inside ends it (`returned_at`), and a run that never comes back ends the
+  track with `returned_at=None`. A run is only as long as its observed outside points span.
+- A checkpoint is visited by a good point within `radius_m + min(accuracy, 50 m)` of it, the same
+  rule as an explicit GPS visit (`checkpoint_visit_counts`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import NamedTuple
+
+import numpy as np
+import shapely
+from numpy.typing import ArrayLike, NDArray
+from shapely.geometry import MultiPolygon, Polygon
+
+from geo.measure import LocalProjection, coverage_ratio, haversine_m, to_local
+
+FloatArray = NDArray[np.float64]
+
+
+class PointFlag(IntEnum):
+    """Why a track point is or is not used; stored per point as an int8."""
+
+    GOOD = 0
+    POOR_ACCURACY = 1
+    JITTER = 2
+    MOCK = 3
+
+    @property
+    def label(self) -> str:
+        """The flag as the API spells it: good, poor_accuracy, jitter, mock."""
+        return self.name.lower()
+
+
+@dataclass(frozen=True, slots=True)
+class TrackRules:
+    """Thresholds of the patrol rules; defaults are DESIGN.md's, each office may change them."""
+
+    max_accuracy_m: float = 100.0
+    max_speed_mps: float = 50.0
+    exit_margin_floor_m: float = 20.0
+    exit_dwell_s: float = 60.0
+    coverage_buffer_m: float = 50.0
+    checkpoint_accuracy_cap_m: float = 50.0
+
+
+class Checkpoint(NamedTuple):
+    """A checkpoint to be passed: its key, position (lon/lat degrees) and radius in meters."""
+
+    key: Hashable
+    lon: float
+    lat: float
+    radius_m: float
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneExit:
+    """One raised zone exit; times are epoch seconds, `returned_at` None while still outside."""
+
+    exited_at: float
+    raised_at: float
+    returned_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class TrackAnalysis:
+    """Everything a round summary needs from its track."""
+
+    flags: NDArray[np.int8]
+    distance_m: float
+    duration_s: float
+    in_zone_ratio: float | None
+    zone_exits: list[ZoneExit]
+    coverage_ratio: float
+    checkpoint_visits: dict[Hashable, float | None]
+    outside: NDArray[np.bool_] = field(repr=False)
+
+    @property
+    def good(self) -> NDArray[np.bool_]:
+        """Mask of the points that count."""
+        return np.asarray(self.flags == PointFlag.GOOD)
+
+
+def checkpoint_visit_counts(
+    *, distance_m: float, radius_m: float, accuracy_m: float | None, cap_m: float = 50.0
+) -> bool:
+    """Whether a GPS fix `distance_m` from a checkpoint visits it: within radius + min(acc, cap)."""
+    slack_m = 0.0 if accuracy_m is None or math.isnan(accuracy_m) else min(accuracy_m, cap_m)
+    return distance_m <= radius_m + max(slack_m, 0.0)
+
+
+def distances_outside_m(
+    *, zone: Polygon | MultiPolygon, lons: ArrayLike, lats: ArrayLike
+) -> FloatArray:
+    """Meters from each point to the zone, 0 for points inside or on its boundary."""
+    lon_arr = np.asarray(lons, dtype=np.float64)
+    lat_arr = np.asarray(lats, dtype=np.float64)
+    result = np.zeros(lon_arr.shape, dtype=np.float64)
+    if lon_arr.size == 0:
+        return result
+    covered = shapely.intersects_xy(zone, lon_arr, lat_arr)
+    if bool(covered.all()):
+        return result
+    projection = LocalProjection.around(geom=zone)
+    zone_local = to_local(geom=zone, projection=projection)
+    x_m, y_m = projection.forward(lons=lon_arr[~covered], lats=lat_arr[~covered])
+    result[~covered] = shapely.distance(zone_local, shapely.points(x_m, y_m))
+    return result
+
+
+def distance_outside_m(*, zone: Polygon | MultiPolygon, lon: float, lat: float) -> float:
+    """Meters from the point to the zone, 0 inside or on its boundary."""
+    return float(distances_outside_m(zone=zone, lons=[lon], lats=[lat])[0])
+
+
+def _flag_points(
+    *,
+    ts: FloatArray,
+    lons: FloatArray,
+    lats: FloatArray,
+    accuracy_m: FloatArray,
+    is_mock: NDArray[np.bool_],
+    rules: TrackRules,
+) -> NDArray[np.int8]:
+    """Per-point flags; jitter is judged sequentially against the last good point."""
+    flags = np.full(ts.size, PointFlag.GOOD, dtype=np.int8)
+    poor = ~np.isnan(accuracy_m) & (accuracy_m > rules.max_accuracy_m)
+    flags[poor] = PointFlag.POOR_ACCURACY
+    flags[is_mock] = PointFlag.MOCK
+    last_good: int | None = None
+    for index in np.flatnonzero(flags == PointFlag.GOOD):
+        if last_good is not None:
+            step_m = float(haversine_m(lon1=lons[last_good], lat1=lats[last_good],
+                                       lon2=lons[index], lat2=lats[index]))
+            elapsed_s = float(ts[index] - ts[last_good])
+            too_fast = (
+                step_m > rules.max_speed_mps * elapsed_s if elapsed_s > 0 else step_m > 0.0
+            )
+            if too_fast:
+                flags[index] = PointFlag.JITTER
+                continue
+        last_good = int(index)
+    return flags
+
+
+def _zone_exits(
+    *, ts: FloatArray, outside: NDArray[np.bool_], rules: TrackRules
+) -> list[ZoneExit]:
+    """Exits by hysteresis over the good points' outside states."""
+    exits: list[ZoneExit] = []
+    run_start: float | None = None
+    raised_at: float | None = None
+    for at, is_out in zip(ts.tolist(), outside.tolist(), strict=True):
+        if is_out:
+            if run_start is None:
+                run_start = at
+            if raised_at is None and at - run_start >= rules.exit_dwell_s:
+                raised_at = at
+        else:
+            if run_start is not None and raised_at is not None:
+                exits.append(ZoneExit(exited_at=run_start, raised_at=raised_at, returned_at=at))
+            run_start = raised_at = None
+    if run_start is not None and raised_at is not None:
+        exits.append(ZoneExit(exited_at=run_start, raised_at=raised_at, returned_at=None))
+    return exits
+
+
+def analyse_track(
+    *,
+    ts: ArrayLike,
+    lons: ArrayLike,
+    lats: ArrayLike,
+    accuracy_m: ArrayLike | None = None,
+    is_mock: ArrayLike | None = None,
+    zone: Polygon | MultiPolygon,
+    checkpoints: Sequence[Checkpoint | tuple[Hashable, float, float, float]] = (),
+    rules: TrackRules | None = None,
+    started_at: float | None = None,
+    ended_at: float | None = None,
+) -> TrackAnalysis:
+    """Analyse one round's time-sorted track against its zone and checkpoints."""
+    rules = rules or TrackRules()
+    ts_arr = np.asarray(ts, dtype=np.float64).ravel()
+    lon_arr = np.asarray(lons, dtype=np.float64).ravel()
+    lat_arr = np.asarray(lats, dtype=np.float64).ravel()
+    n = ts_arr.size
+    acc_arr = (np.full(n, np.nan) if accuracy_m is None
+               else np.asarray(accuracy_m, dtype=np.float64).ravel())
+    mock_arr = (np.zeros(n, dtype=np.bool_) if is_mock is None
+                else np.asarray(is_mock, dtype=np.bool_).ravel())
+    if not (lon_arr.size == lat_arr.size == acc_arr.size == mock_arr.size == n):
+        raise ValueError("ts, lons, lats, accuracy_m and is_mock must have the same length")
+    if not (np.isfinite(ts_arr).all() and np.isfinite(lon_arr).all()
+            and np.isfinite(lat_arr).all()):
+        raise ValueError("ts, lons and lats must be finite")
+    if n > 1 and bool((np.diff(ts_arr) < 0).any()):
+        raise ValueError("points must be sorted by ts")
+
+    flags = _flag_points(ts=ts_arr, lons=lon_arr, lats=lat_arr, accuracy_m=acc_arr,
+                         is_mock=mock_arr, rules=rules)
+    good = flags == PointFlag.GOOD
+    g_ts, g_lon, g_lat, g_acc = ts_arr[good], lon_arr[good], lat_arr[good], acc_arr[good]
+
+    distance_m = 0.0
+    if g_ts.size > 1:
+        distance_m = float(haversine_m(lon1=g_lon[:-1], lat1=g_lat[:-1],
+                                       lon2=g_lon[1:], lat2=g_lat[1:]).sum())
+    if started_at is not None and ended_at is not None:
+        duration_s = max(0.0, float(ended_at - started_at))
+    elif g_ts.size:
+        duration_s = float(g_ts[-1] - g_ts[0])
+    else:
+        duration_s = 0.0
+
+    margin_m = np.maximum(np.nan_to_num(g_acc, nan=0.0), rules.exit_margin_floor_m)
+    g_outside = distances_outside_m(zone=zone, lons=g_lon, lats=g_lat) > margin_m
+    outside = np.zeros(n, dtype=np.bool_)
+    outside[good] = g_outside
+
+    in_zone_ratio: float | None = None
+    if g_ts.size == 1:
+        in_zone_ratio = 0.0 if g_outside[0] else 1.0
+    elif g_ts.size > 1:
+        weights_s = np.diff(g_ts)
+        total_s = float(weights_s.sum())
+        if total_s > 0:
+            in_zone_ratio = float(weights_s[~g_outside[:-1]].sum()) / total_s
+        else:
+            in_zone_ratio = float((~g_outside).mean())
+
+    visits: dict[Hashable, float | None] = {}
+    slack_m = np.clip(np.nan_to_num(g_acc, nan=0.0), 0.0, rules.checkpoint_accuracy_cap_m)
+    for key, cp_lon, cp_lat, radius_m in checkpoints:
+        visits[key] = None
+        if g_ts.size == 0:
+            continue
+        distance_to_m = haversine_m(lon1=g_lon, lat1=g_lat, lon2=cp_lon, lat2=cp_lat)
+        within = np.flatnonzero(distance_to_m <= radius_m + slack_m)
+        if within.size:
+            visits[key] = float(g_ts[within[0]])
+
+    return TrackAnalysis(
+        flags=flags,
+        distance_m=distance_m,
+        duration_s=duration_s,
+        in_zone_ratio=in_zone_ratio,
+        zone_exits=_zone_exits(ts=g_ts, outside=g_outside, rules=rules),
+        coverage_ratio=coverage_ratio(zone=zone, lons=g_lon, lats=g_lat,
+                                      buffer_m=rules.coverage_buffer_m),
+        checkpoint_visits=visits,
+        outside=outside,
+    )

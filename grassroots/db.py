@@ -1,0 +1,65 @@
+"""Tortoise ORM configuration, migrations and connection helpers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise import Tortoise, connections
+
+from grassroots.settings import Settings
+
+MODEL_MODULES = ["models"]
+MIGRATIONS_MODULE = "models.migrations"
+
+
+def tortoise_config(settings: Settings) -> dict[str, Any]:
+    """The Tortoise config dict for the configured database."""
+    url = settings.database_url
+    if url.startswith(("postgres://", "postgresql://")):
+        connection: dict[str, Any] | str = _postgres_connection(url, settings)
+    else:
+        connection = url
+    return {
+        "connections": {"default": connection},
+        "apps": {
+            "models": {
+                "models": MODEL_MODULES,
+                "default_connection": "default",
+                "migrations": MIGRATIONS_MODULE,
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def _postgres_connection(url: str, settings: Settings) -> dict[str, Any]:
+    """asyncpg with a bounded pool, parsed from a postgres:// URL."""
+    from tortoise.backends.base.config_generator import expand_db_url
+
+    expanded = expand_db_url(url.replace("postgresql://", "postgres://", 1))
+    expanded["credentials"].setdefault("minsize", 1)
+    expanded["credentials"]["maxsize"] = settings.db_pool_max
+    return expanded
+
+
+async def migrate(settings: Settings) -> None:
+    """Apply every committed migration to the configured database."""
+    from tortoise.migrations.api.migrate import migrate as run_migrations
+
+    await run_migrations(config=tortoise_config(settings))
+    await Tortoise.close_connections()
+
+
+async def ping() -> bool:
+    """True when the database answers a trivial query."""
+    try:
+        await connections.get("default").execute_query("SELECT 1")
+    except Exception:  # noqa: BLE001 - any failure means "not ready"
+        return False
+    return True
+
+
+def dialect() -> str:
+    """'postgres' or 'sqlite', for the few places that need dialect-specific SQL."""
+    return "postgres" if "asyncpg" in type(connections.get("default")).__module__ else "sqlite"

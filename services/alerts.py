@@ -1,0 +1,114 @@
+"""Alerts: one function that every capability calls, and the scoped views of them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
+
+from models.alerts import Alert, AlertRecipient, AlertStatus
+from models.org import OrgUnit, Role, User
+from services import audit
+from services.errors import Conflict
+from services.scope import is_admin
+
+ALERT_KINDS = (
+    "missed_checkin",
+    "outside_permitted_area",
+    "overdue_visit",
+    "missed_checkpoint",
+    "zone_exit",
+    "overdue_task",
+)
+
+
+async def raise_alert(
+    *,
+    kind: str,
+    subject_type: str,
+    subject_id: uuid.UUID,
+    org_unit: OrgUnit,
+    recipients: Iterable[User | uuid.UUID],
+    title: str,
+    dedup_key: str,
+    detail: dict[str, Any] | None = None,
+    occurred_at: datetime | None = None,
+    urgent: bool = False,
+) -> Alert | None:
+    """Store an alert for its recipients; an identical open alert (same dedup key) is not raised twice.
+
+    Returns the new alert, or None when an identical one is already open.
+    """
+    key = f"{kind}:{dedup_key}"
+    if await Alert.filter(open_key=key).exists():
+        return None
+    recipient_ids = {r.id if isinstance(r, User) else r for r in recipients}
+    try:
+        async with in_transaction():
+            alert = await Alert.create(
+                kind=kind,
+                subject_type=subject_type,
+                subject_id=subject_id,
+                org_unit=org_unit,
+                org_path=org_unit.path,
+                open_key=key,
+                dedup_key=key,
+                title=title,
+                detail=detail or {},
+                urgent=urgent,
+                occurred_at=occurred_at or datetime.now(UTC),
+            )
+            await AlertRecipient.bulk_create(
+                [AlertRecipient(alert=alert, user_id=uid) for uid in sorted(recipient_ids)]
+            )
+    except IntegrityError:
+        return None  # raised concurrently by another worker: the other one stands
+    return alert
+
+
+async def was_raised(*, kind: str, dedup_key: str) -> bool:
+    """True when an alert with this key was ever raised, open or acknowledged."""
+    return await Alert.filter(dedup_key=f"{kind}:{dedup_key}").exists()
+
+
+def visible_alerts(user: User) -> QuerySet[Alert]:
+    """Alerts addressed to the user, plus those in the subtree of a supervisor or officer."""
+    qs = Alert.all()
+    if is_admin(user):
+        return qs
+    mine = Q(recipients__user_id=user.id)
+    if user.has_role(Role.supervisor, Role.officer):
+        mine = mine | Q(org_path__startswith=user.org_path)
+    return qs.filter(mine).distinct()
+
+
+async def acknowledge(*, alert: Alert, user: User) -> Alert:
+    """Close an open alert; a second ack is a 409."""
+    if alert.status != AlertStatus.open:
+        raise Conflict("alert_already_acked")
+    now = datetime.now(UTC)
+    updated = await Alert.filter(id=alert.id, status=AlertStatus.open).update(
+        status=AlertStatus.acked, open_key=None, acked_at=now, acked_by_id=user.id
+    )
+    if updated != 1:
+        raise Conflict("alert_already_acked")
+    await audit.record(action="ack", resource_type="alert", resource_id=alert.id)
+    await alert.refresh_from_db()
+    return alert
+
+
+async def recipient_ids(alert_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """The recipients of each alert."""
+    rows = await AlertRecipient.filter(alert_id__in=list(alert_ids)).values_list(
+        "alert_id", "user_id"
+    )
+    out: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for alert_id, user_id in rows:
+        out.setdefault(alert_id, []).append(user_id)
+    return out

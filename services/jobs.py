@@ -1,0 +1,135 @@
+"""The background worker: a registry of periodic jobs, claimed safely across processes.
+
+A job runs in its own transaction. A worker claims a run by moving the job's lease forward with
+one conditional UPDATE, so any number of workers (in-process or `grassroots worker`) may run at
+once on PostgreSQL or SQLite without running a job twice in the same period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from tortoise.expressions import F, Q
+from tortoise.transactions import in_transaction
+
+from models.jobs import JobState
+
+log = logging.getLogger("grassroots.worker")
+
+JobFunc = Callable[[datetime], Awaitable[str | None]]
+
+# Modules whose import registers jobs; each capability adds its module here.
+JOB_MODULES: list[str] = ["services.housekeeping"]
+
+
+@dataclass(frozen=True)
+class Job:
+    """A periodic job: `func(now)` returns a short summary of what it did for the log."""
+
+    name: str
+    every_s: float
+    func: JobFunc
+    lease_s: float = 300.0
+    transactional: bool = True
+
+
+REGISTRY: dict[str, Job] = {}
+
+
+def job(name: str, *, every_s: float, lease_s: float = 300.0, transactional: bool = True) -> Callable[[JobFunc], JobFunc]:
+    """Register a periodic job under a unique name."""
+
+    def register(func: JobFunc) -> JobFunc:
+        if name in REGISTRY and REGISTRY[name].func is not func:
+            raise ValueError(f"job {name!r} registered twice")
+        REGISTRY[name] = Job(name=name, every_s=every_s, func=func, lease_s=lease_s, transactional=transactional)
+        return func
+
+    return register
+
+
+def load_jobs() -> dict[str, Job]:
+    """Import every job module so its jobs register."""
+    for module in JOB_MODULES:
+        importlib.import_module(module)
+    return REGISTRY
+
+
+def worker_name() -> str:
+    """host:pid, recorded on claimed jobs."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:100]
+
+
+async def _claim(job: Job, *, now: datetime, worker: str) -> bool:
+    await JobState.get_or_create(name=job.name, defaults={"next_run_at": now})
+    claimed = await JobState.filter(
+        Q(name=job.name),
+        Q(next_run_at__lte=now),
+        Q(locked_until__isnull=True) | Q(locked_until__lt=now),
+    ).update(locked_until=now + timedelta(seconds=job.lease_s), locked_by=worker, last_started_at=now)
+    return claimed == 1
+
+
+async def run_job(job: Job, *, now: datetime | None = None, worker: str | None = None) -> str | None:
+    """Claim and run one job if it is due; returns its summary, or None when not claimed."""
+    now = now or datetime.now(UTC)
+    worker = worker or worker_name()
+    if not await _claim(job, now=now, worker=worker):
+        return None
+    error: str | None = None
+    summary: str | None = None
+    try:
+        if job.transactional:
+            async with in_transaction():
+                summary = await job.func(now)
+        else:
+            summary = await job.func(now)
+    except Exception as exc:  # noqa: BLE001 - one failing job must not stop the others
+        error = type(exc).__name__
+        log.exception("job %s failed", job.name)
+    finished = datetime.now(UTC)
+    await JobState.filter(name=job.name).update(
+        locked_until=None,
+        next_run_at=now + timedelta(seconds=job.every_s),
+        last_finished_at=finished,
+        last_error=error,
+        runs=F("runs") + 1,
+    )
+    if error is not None:
+        return f"error: {error}"
+    summary = summary or "nothing to do"
+    log.info("job %s ran: %s", job.name, summary)
+    return summary
+
+
+async def run_due_jobs(*, now: datetime | None = None) -> dict[str, str | None]:
+    """Run every registered job that is due; returns what each claimed job reported."""
+    results: dict[str, str | None] = {}
+    for job in list(load_jobs().values()):
+        summary = await run_job(job, now=now)
+        if summary is not None:
+            results[job.name] = summary
+    return results
+
+
+async def run_forever(*, stop: asyncio.Event, poll_s: float) -> None:
+    """The worker loop: run due jobs, sleep, until `stop` is set."""
+    load_jobs()
+    log.info("worker started with jobs: %s", ", ".join(sorted(REGISTRY)) or "none")
+    while not stop.is_set():
+        try:
+            await run_due_jobs()
+        except Exception:  # noqa: BLE001 - e.g. the database is down: try again next tick
+            log.warning("worker tick failed; retrying", exc_info=True)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=poll_s)
+        except TimeoutError:
+            pass
+    log.info("worker stopped")

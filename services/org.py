@@ -1,0 +1,184 @@
+"""Org units, users and teams, created within the caller's scope."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from grassroots.settings import Settings
+from models.org import OrgUnit, Role, Team, TeamMember, User
+from services import audit
+from services.errors import Conflict, Forbidden, Invalid, NotFound
+from services.scope import in_subtree, is_admin
+from services.security import hash_password
+
+MANAGER_ROLES = (Role.admin, Role.supervisor)
+
+
+def ancestor_paths(path: str) -> list[str]:
+    """'/a/b/c/' -> ['/a/', '/a/b/', '/a/b/c/']."""
+    parts = [p for p in path.split("/") if p]
+    return ["/" + "/".join(parts[: i + 1]) + "/" for i in range(len(parts))]
+
+
+def grantable_roles(user: User) -> set[str]:
+    """Roles the user may hand out: admins any, supervisors any but admin, others none."""
+    if is_admin(user):
+        return {r.value for r in Role}
+    if user.has_role(Role.supervisor):
+        return {r.value for r in Role} - {Role.admin.value}
+    return set()
+
+
+async def org_unit_in_scope(*, user: User, org_unit_id: uuid.UUID, code: str) -> OrgUnit:
+    """The org unit if it lies in the caller's subtree, else a 422 with `code`."""
+    unit = await OrgUnit.get_or_none(id=org_unit_id)
+    if unit is None or not in_subtree(user=user, org_path=unit.path):
+        raise Invalid(code, errors=[{"loc": ["body", "org_unit_id"], "msg": code}])
+    return unit
+
+
+async def create_org_unit(*, user: User, name: str, parent_id: uuid.UUID | None) -> OrgUnit:
+    """A new unit under `parent_id` (a root only for admins)."""
+    if not user.has_role(*MANAGER_ROLES):
+        raise Forbidden()
+    parent: OrgUnit | None = None
+    if parent_id is None:
+        if not is_admin(user):
+            raise Forbidden()
+    else:
+        parent = await org_unit_in_scope(user=user, org_unit_id=parent_id, code="org_unit_outside_scope")
+    unit_id = uuid.uuid4()
+    path = (parent.path if parent else "/") + f"{unit_id.hex}/"
+    unit = await OrgUnit.create(
+        id=unit_id, name=name, parent=parent, path=path, depth=(parent.depth + 1 if parent else 0)
+    )
+    await audit.record(action="create", resource_type="org_unit", resource_id=unit.id)
+    return unit
+
+
+async def create_user(
+    *,
+    actor: User | None,
+    username: str,
+    password: str,
+    full_name: str,
+    phone: str | None,
+    roles: Sequence[str],
+    org_unit_id: uuid.UUID,
+    settings: Settings,
+) -> User:
+    """A new user; `actor` None is the command line (trusted), otherwise roles and scope are checked."""
+    if actor is not None:
+        if not actor.has_role(*MANAGER_ROLES):
+            raise Forbidden()
+        allowed = grantable_roles(actor)
+        for role in roles:
+            if role not in allowed:
+                raise Forbidden("role_not_grantable", params={"role": role})
+        unit = await org_unit_in_scope(user=actor, org_unit_id=org_unit_id, code="org_unit_outside_scope")
+    else:
+        found = await OrgUnit.get_or_none(id=org_unit_id)
+        if found is None:
+            raise NotFound()
+        unit = found
+    if await User.filter(username=username).exists():
+        raise Conflict("username_taken")
+    password_hash = await hash_password(password=password, settings=settings)
+    try:
+        user = await User.create(
+            username=username,
+            password_hash=password_hash,
+            full_name=full_name,
+            phone=phone,
+            roles_text=User.encode_roles(list(roles)),
+            org_unit=unit,
+            org_path=unit.path,
+        )
+    except IntegrityError as exc:
+        raise Conflict("username_taken") from exc
+    await audit.record(action="create", resource_type="user", resource_id=user.id)
+    return user
+
+
+async def update_user(
+    *,
+    actor: User,
+    target: User,
+    full_name: str | None,
+    phone: str | None,
+    roles: Sequence[str] | None,
+    is_active: bool | None,
+) -> User:
+    """Change a user in scope; granting or removing roles follows the same grant rule."""
+    from services.auth import revoke_all_for
+
+    if not actor.has_role(*MANAGER_ROLES):
+        raise Forbidden()
+    if roles is not None:
+        allowed = grantable_roles(actor)
+        changed = set(roles) ^ set(target.roles)
+        for role in sorted(changed):
+            if role not in allowed:
+                raise Forbidden("role_not_grantable", params={"role": role})
+        target.roles_text = User.encode_roles(list(roles))
+    if full_name is not None:
+        target.full_name = full_name
+    if phone is not None:
+        target.phone = phone
+    if is_active is not None:
+        target.is_active = is_active
+    await target.save()
+    if is_active is False:
+        await revoke_all_for(user_id=target.id)
+    await audit.record(action="update", resource_type="user", resource_id=target.id)
+    return target
+
+
+async def users_in_scope(*, user: User, user_ids: Sequence[uuid.UUID]) -> list[User]:
+    """Active users among `user_ids` inside the caller's subtree; any other id is a 422."""
+    wanted = set(user_ids)
+    found = await User.filter(id__in=list(wanted), deleted_at=None, is_active=True)
+    visible = [u for u in found if in_subtree(user=user, org_path=u.org_path)]
+    if len(visible) != len(wanted):
+        raise Invalid("user_outside_scope")
+    return visible
+
+
+async def create_team(
+    *,
+    actor: User,
+    name: str,
+    org_unit_id: uuid.UUID,
+    lead_id: uuid.UUID,
+    member_ids: Sequence[uuid.UUID],
+    anchor_month: date | None,
+) -> Team:
+    """A social-work team in the caller's scope, the lead counted as a member."""
+    if not actor.has_role(*MANAGER_ROLES):
+        raise Forbidden()
+    unit = await org_unit_in_scope(user=actor, org_unit_id=org_unit_id, code="org_unit_outside_scope")
+    people = await users_in_scope(user=actor, user_ids=[lead_id, *member_ids])
+    today = datetime.now(UTC).date()
+    anchor = (anchor_month or today).replace(day=1)
+    async with in_transaction():
+        team = await Team.create(
+            name=name, org_unit=unit, org_path=unit.path, lead_id=lead_id, anchor_month=anchor
+        )
+        await TeamMember.bulk_create([TeamMember(team=team, user_id=p.id) for p in people])
+    await audit.record(action="create", resource_type="team", resource_id=team.id)
+    return team
+
+
+async def supervisors_for(*, org_path: str) -> list[User]:
+    """Active supervisors whose subtree holds `org_path` (nearest unit first)."""
+    paths = ancestor_paths(org_path)
+    found = await User.filter(
+        org_path__in=paths, roles_text__contains=f",{Role.supervisor.value},", is_active=True,
+        deleted_at=None,
+    )
+    return sorted(found, key=lambda u: -len(u.org_path))
