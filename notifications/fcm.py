@@ -385,7 +385,7 @@ def _freeze_environment(*, session: requests.Session, url: str) -> None:
     # that apply to the FCM URL are captured here, once, and set on the session.
     settings = session.merge_environment_settings(url, {}, None, None, None)
     session.proxies.update(settings["proxies"])
-    if settings["verify"] is not True:
+    if url.startswith("https://") and settings["verify"] is not True:
         session.verify = settings["verify"]
     session.trust_env = False
 
