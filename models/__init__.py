@@ -3,6 +3,14 @@
 from models.alerts import Alert, AlertRecipient, AlertStatus
 from models.audit import AuditEntry
 from models.auth import LoginAttempt, RefreshToken
+from models.correction import (
+    Assessment,
+    CheckIn,
+    ClosedInterval,
+    LeaveRequest,
+    ObligationConfig,
+    Supervision,
+)
 from models.jobs import JobState
 from models.org import OrgUnit, Role, Team, TeamMember, User
 
@@ -10,12 +18,18 @@ __all__ = [
     "Alert",
     "AlertRecipient",
     "AlertStatus",
+    "Assessment",
     "AuditEntry",
+    "CheckIn",
+    "ClosedInterval",
     "JobState",
+    "LeaveRequest",
     "LoginAttempt",
+    "ObligationConfig",
     "OrgUnit",
     "RefreshToken",
     "Role",
+    "Supervision",
     "Team",
     "TeamMember",
     "User",
