@@ -1,8 +1,9 @@
-"""Community correction: supervisions, check-ins, leave, monthly assessments and closed intervals."""
+"""Community correction: supervisions, check-ins, leave, assessments and closed intervals."""
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields
 
@@ -62,7 +63,7 @@ class ObligationConfig(TimestampedModel):
         "models.OrgUnit", related_name="obligation_config", on_delete=fields.CASCADE
     )
     org_path = fields.CharField(max_length=1000, db_index=True)
-    rules = fields.JSONField()
+    rules: Any = fields.JSONField()
 
     class Meta:
         table = "correction_obligation_config"
@@ -85,8 +86,8 @@ class Supervision(TimestampedModel):
     )
     permitted_zone_id = fields.UUIDField()
     level = fields.CharEnumField(Level, max_length=16)
-    level_history = fields.JSONField(default=list)
-    rules = fields.JSONField()
+    level_history: Any = fields.JSONField(default=list)
+    rules: Any = fields.JSONField()
     starts_on = fields.DateField()
     ends_on = fields.DateField()
     org_unit: fields.ForeignKeyRelation[OrgUnit] = fields.ForeignKeyField(
@@ -95,7 +96,7 @@ class Supervision(TimestampedModel):
     org_path = fields.CharField(max_length=1000, db_index=True)
     # Approved leave windows [[starts_at, ends_at, leave id]] copied from LeaveRequest, so judging
     # a check-in needs no extra query.
-    approved_leave = fields.JSONField(default=list)
+    approved_leave: Any = fields.JSONField(default=list)
     # Every interval ending on or before this local date has been closed by the worker.
     closed_through = fields.DateField(null=True)
 

@@ -50,12 +50,10 @@ from services.correction_rules import (
     Unit,
     interval_bounds_utc,
     obligations_for_month,
-    rule_for,
     rules_from_dict,
     rules_to_dict,
 )
 from services.errors import Conflict, Invalid, NotFound
-from services.idempotency import fingerprint
 from services.jobs import job
 from services.messages import register_messages
 from services.notices import Notice, notice_source
@@ -204,11 +202,15 @@ def _history(supervision: Supervision) -> list[tuple[date, SupervisionLevel]]:
 
 
 def obligations_of(*, rules: Mapping[str, Any], level: str) -> list[dict[str, Any]]:
-    """The obligations one level implies under a stored rule set: [{kind, interval, required, unit}]."""
+    """What a level implies under a stored rule set: [{kind, interval, required, unit}]."""
     parsed = rules_from_dict(rules)
     return [
-        {"kind": r.kind.value, "interval": r.interval.value, "required": r.required,
-         "unit": r.unit.value}
+        {
+            "kind": r.kind.value,
+            "interval": r.interval.value,
+            "required": r.required,
+            "unit": r.unit.value,
+        }
         for r in parsed[SupervisionLevel(level)]
     ]
 
@@ -222,9 +224,7 @@ async def rules_for_org_path(*, org_path: str) -> dict[str, Any]:
     return rules_to_dict(DEFAULT_RULES)
 
 
-async def put_obligation_config(
-    *, org_unit: OrgUnit, rules: Mapping[str, Any]
-) -> dict[str, Any]:
+async def put_obligation_config(*, org_unit: OrgUnit, rules: Mapping[str, Any]) -> dict[str, Any]:
     """Set an office's obligation rules (validated); new supervisions there use them."""
     try:
         parsed = rules_from_dict(rules)
@@ -233,7 +233,9 @@ async def put_obligation_config(
     stored = rules_to_dict(parsed)
     config = await ObligationConfig.get_or_none(org_unit_id=org_unit.id)
     if config is None:
-        config = await ObligationConfig.create(org_unit=org_unit, org_path=org_unit.path, rules=stored)
+        config = await ObligationConfig.create(
+            org_unit=org_unit, org_path=org_unit.path, rules=stored
+        )
     else:
         config.rules = stored
         await config.save()
@@ -287,14 +289,19 @@ async def create_supervision(
         or not subject.has_role(Role.subject)
         or not in_subtree(user=actor, org_path=subject.org_path)
     ):
-        raise Invalid("subject_invalid", errors=[{"loc": ["body", "subject_user_id"], "msg": "subject_invalid"}])
+        raise Invalid(
+            "subject_invalid",
+            errors=[{"loc": ["body", "subject_user_id"], "msg": "subject_invalid"}],
+        )
     officer = people.get(officer_id)
     if (
         officer is None
         or not officer.has_role(Role.officer)
         or not in_subtree(user=actor, org_path=officer.org_path)
     ):
-        raise Invalid("officer_invalid", errors=[{"loc": ["body", "officer_id"], "msg": "officer_invalid"}])
+        raise Invalid(
+            "officer_invalid", errors=[{"loc": ["body", "officer_id"], "msg": "officer_invalid"}]
+        )
     if not subject.org_path.startswith(officer.org_path):
         raise Invalid("officer_outside_subject_area")
     zone = await area_record(permitted_zone_id)
@@ -308,7 +315,9 @@ async def create_supervision(
             errors=[{"loc": ["body", "permitted_zone_id"], "msg": "permitted_zone_invalid"}],
         )
     if not await _client_is_correction(client_id):
-        raise Invalid("client_invalid", errors=[{"loc": ["body", "client_id"], "msg": "client_invalid"}])
+        raise Invalid(
+            "client_invalid", errors=[{"loc": ["body", "client_id"], "msg": "client_invalid"}]
+        )
     rules = await rules_for_org_path(org_path=subject.org_path)
     unit = await OrgUnit.get(id=subject.org_unit_id)  # type: ignore[attr-defined]
     async with in_transaction():
@@ -359,22 +368,27 @@ async def change_level(
         fresh.level = level
         await fresh.save(update_fields=["level", "level_history", "updated_at"])
     await audit.record(
-        action="update", resource_type="supervision", resource_id=supervision.id,
+        action="update",
+        resource_type="supervision",
+        resource_id=supervision.id,
         detail={"level": level.value},
     )
     return fresh
 
 
 def level_in_force(*, supervision: Supervision, day: date) -> SupervisionLevel:
-    """The level whose location rule governs `day` (levels switch per obligation at interval ends)."""
+    """The level whose location rule governs `day` (levels switch at each rule's interval end)."""
     from services.correction_rules import rule_segments
 
     start = supervision.starts_on
     end = supervision.ends_on
     probe = min(max(day, start), end)
     segments = rule_segments(
-        kind=ObligationKind.LOCATION, rules=_rule_set(supervision), history=_history(supervision),
-        supervision_starts_on=start, supervision_ends_on=end,
+        kind=ObligationKind.LOCATION,
+        rules=_rule_set(supervision),
+        history=_history(supervision),
+        supervision_starts_on=start,
+        supervision_ends_on=end,
     )
     for segment in segments:
         if segment.starts_on <= probe <= segment.ends_on:
@@ -423,15 +437,24 @@ def _check_checkin_input(
     now: datetime,
 ) -> None:
     if occurred_at > now + FUTURE_SLACK:
-        raise Invalid("checkin_in_future", errors=[{"loc": ["body", "occurred_at"], "msg": "checkin_in_future"}])
+        raise Invalid(
+            "checkin_in_future",
+            errors=[{"loc": ["body", "occurred_at"], "msg": "checkin_in_future"}],
+        )
     if (lon is None) != (lat is None):
         raise Invalid("lon_lat_together")
     if kind == CheckInKind.location and lon is None:
-        raise Invalid("location_required", errors=[{"loc": ["body", "lon"], "msg": "location_required"}])
+        raise Invalid(
+            "location_required", errors=[{"loc": ["body", "lon"], "msg": "location_required"}]
+        )
     if kind in HOURS_KINDS and (hours is None or hours <= 0):
-        raise Invalid("hours_required", errors=[{"loc": ["body", "hours"], "msg": "hours_required"}])
+        raise Invalid(
+            "hours_required", errors=[{"loc": ["body", "hours"], "msg": "hours_required"}]
+        )
     if kind not in HOURS_KINDS and hours is not None:
-        raise Invalid("hours_not_allowed", errors=[{"loc": ["body", "hours"], "msg": "hours_not_allowed"}])
+        raise Invalid(
+            "hours_not_allowed", errors=[{"loc": ["body", "hours"], "msg": "hours_not_allowed"}]
+        )
     if kind == CheckInKind.thought_report and not text:
         raise Invalid("text_required", errors=[{"loc": ["body", "text"], "msg": "text_required"}])
 
@@ -473,8 +496,9 @@ async def record_checkin(
     now: datetime,
 ) -> tuple[CheckIn, bool]:
     """A subject's check-in, judged against the permitted area and approved leave."""
-    _check_checkin_input(kind=kind, occurred_at=occurred_at, lon=lon, lat=lat, hours=hours,
-                         text=text, now=now)
+    _check_checkin_input(
+        kind=kind, occurred_at=occurred_at, lon=lon, lat=lat, hours=hours, text=text, now=now
+    )
     day = local_date(occurred_at)
     supervision = await Supervision.filter(
         subject_id=user.id, starts_on__lte=day, ends_on__gte=day
@@ -513,7 +537,9 @@ async def record_checkin(
         "status": status,
         "org_path": supervision.org_path,
     }
-    checkin, created = await _store_once(values=values, object_id=checkin_id, request_hash=request_hash)
+    checkin, created = await _store_once(
+        values=values, object_id=checkin_id, request_hash=request_hash
+    )
     if created and checkin.status == CheckInStatus.violation:
         await _alert_outside(supervision=supervision, checkin=checkin)
     return checkin, created
@@ -555,8 +581,9 @@ async def record_officer_checkin(
     now: datetime,
 ) -> tuple[CheckIn, bool]:
     """An in-person report or a home visit, recorded by the officer."""
-    _check_checkin_input(kind=kind, occurred_at=occurred_at, lon=lon, lat=lat, hours=None,
-                         text=text, now=now)
+    _check_checkin_input(
+        kind=kind, occurred_at=occurred_at, lon=lon, lat=lat, hours=None, text=text, now=now
+    )
     day = local_date(occurred_at)
     if not supervision.starts_on <= day <= supervision.ends_on:
         raise Invalid("not_under_supervision")
@@ -601,13 +628,20 @@ async def request_leave(
             raise Conflict("id_conflict")
         return existing, False
     if ends_at <= starts_at or ends_at <= now:
-        raise Invalid("leave_times_invalid", errors=[{"loc": ["body", "ends_at"], "msg": "leave_times_invalid"}])
+        raise Invalid(
+            "leave_times_invalid",
+            errors=[{"loc": ["body", "ends_at"], "msg": "leave_times_invalid"}],
+        )
     if ends_at - starts_at > MAX_LEAVE:
         raise Invalid("leave_too_long")
     day = local_date(starts_at)
-    supervision = await Supervision.filter(
-        subject_id=user.id, starts_on__lte=local_date(ends_at), ends_on__gte=day
-    ).order_by("starts_on").first()
+    supervision = (
+        await Supervision.filter(
+            subject_id=user.id, starts_on__lte=local_date(ends_at), ends_on__gte=day
+        )
+        .order_by("starts_on")
+        .first()
+    )
     if supervision is None:
         raise Invalid("not_under_supervision")
     try:
@@ -644,11 +678,13 @@ async def request_leave(
 
 
 async def _refresh_leave_cache(supervision_id: uuid.UUID) -> Supervision:
-    """Rewrite the supervision's approved-leave windows from the leave requests (in a transaction)."""
+    """Rewrite the approved-leave windows cached on a supervision (inside a transaction)."""
     supervision = await Supervision.select_for_update().get(id=supervision_id)
-    rows = await LeaveRequest.filter(
-        supervision_id=supervision_id, status=LeaveStatus.approved
-    ).order_by("starts_at").values_list("starts_at", "ends_at", "id")
+    rows = (
+        await LeaveRequest.filter(supervision_id=supervision_id, status=LeaveStatus.approved)
+        .order_by("starts_at")
+        .values_list("starts_at", "ends_at", "id")
+    )
     supervision.approved_leave = [
         [s.astimezone(UTC).isoformat(), e.astimezone(UTC).isoformat(), str(i)] for s, e, i in rows
     ]
@@ -659,7 +695,7 @@ async def _refresh_leave_cache(supervision_id: uuid.UUID) -> Supervision:
 async def decide_leave(
     *, user: User, leave: LeaveRequest, approved: bool, note: str | None, now: datetime
 ) -> LeaveRequest:
-    """Approve or reject a pending leave; approval makes outside check-ins in its window compliant."""
+    """Approve or reject a pending leave; approval makes outside check-ins in it compliant."""
     async with in_transaction():
         updated = await LeaveRequest.filter(id=leave.id, status=LeaveStatus.pending).update(
             status=LeaveStatus.approved if approved else LeaveStatus.rejected,
@@ -685,7 +721,9 @@ async def decide_leave(
                 status=CheckInStatus.violation,
             ).update(status=CheckInStatus.ok)
     await audit.record(
-        action="decide", resource_type="leave_request", resource_id=leave.id,
+        action="decide",
+        resource_type="leave_request",
+        resource_id=leave.id,
         detail={"approved": approved},
     )
     await leave.refresh_from_db()
@@ -783,8 +821,11 @@ async def compliance(*, supervision: Supervision, month: date, now: datetime) ->
     ):
         raise Invalid("month_invalid")
     due = obligations_for_month(
-        rules=_rule_set(supervision), history=_history(supervision), month=month,
-        supervision_starts_on=supervision.starts_on, supervision_ends_on=supervision.ends_on,
+        rules=_rule_set(supervision),
+        history=_history(supervision),
+        month=month,
+        supervision_starts_on=supervision.starts_on,
+        supervision_ends_on=supervision.ends_on,
     )
     month_start, month_end = month_bounds_utc(month, tz)
     lo, hi = month_start, month_end
@@ -797,7 +838,10 @@ async def compliance(*, supervision: Supervision, month: date, now: datetime) ->
     for item, done, end_at in _tally(due, rows, tz):
         kind = item.rule.kind.value
         result = results.setdefault(
-            kind, ObligationResult(kind=kind, unit=item.rule.unit.value, interval=item.rule.interval.value)
+            kind,
+            ObligationResult(
+                kind=kind, unit=item.rule.unit.value, interval=item.rule.interval.value
+            ),
         )
         closed = end_at <= now
         met = done >= item.rule.required
@@ -805,8 +849,12 @@ async def compliance(*, supervision: Supervision, month: date, now: datetime) ->
         result.done += min(done, item.rule.required)
         result.intervals.append(
             IntervalResult(
-                starts_on=item.interval.starts_on, ends_on=item.interval.ends_on,
-                required=item.rule.required, done=done, met=met, closed=closed,
+                starts_on=item.interval.starts_on,
+                ends_on=item.interval.ends_on,
+                required=item.rule.required,
+                done=done,
+                met=met,
+                closed=closed,
                 level=item.level.value,
             )
         )
@@ -823,7 +871,10 @@ async def compliance(*, supervision: Supervision, month: date, now: datetime) ->
                 }
             )
     for row in rows:
-        if row["status"] == CheckInStatus.violation and month_start <= row["occurred_at"] < month_end:
+        if (
+            row["status"] == CheckInStatus.violation
+            and month_start <= row["occurred_at"] < month_end
+        ):
             violations.append(
                 {
                     "kind": "outside_permitted_area",
@@ -833,15 +884,22 @@ async def compliance(*, supervision: Supervision, month: date, now: datetime) ->
                 }
             )
     violations.sort(key=lambda v: v["at"])
-    assessment = await Assessment.get_or_none(supervision_id=supervision.id, month=month.strftime("%Y-%m"))
+    assessment = await Assessment.get_or_none(
+        supervision_id=supervision.id, month=month.strftime("%Y-%m")
+    )
     await audit.record(
-        action="read", resource_type="supervision", resource_id=supervision.id,
+        action="read",
+        resource_type="supervision",
+        resource_id=supervision.id,
         detail={"view": "compliance", "month": month.strftime("%Y-%m")},
     )
     ordered = [results[k.value] for k in ObligationKind if k.value in results]
     return ComplianceResult(
-        supervision_id=supervision.id, month=month.strftime("%Y-%m"), obligations=ordered,
-        violations=violations, assessment=assessment,
+        supervision_id=supervision.id,
+        month=month.strftime("%Y-%m"),
+        obligations=ordered,
+        violations=violations,
+        assessment=assessment,
     )
 
 
@@ -855,24 +913,42 @@ def compliance_csv(result: ComplianceResult) -> str:
         writer.writerow(["评议 grade", result.assessment.grade.value, result.assessment.remark])
     writer.writerow([])
     writer.writerow(
-        ["义务 obligation", "kind", "开始 starts_on", "结束 ends_on", "要求 required", "完成 done",
-         "达标 met", "已结束 closed", "等级 level"]
+        [
+            "义务 obligation",
+            "kind",
+            "开始 starts_on",
+            "结束 ends_on",
+            "要求 required",
+            "完成 done",
+            "达标 met",
+            "已结束 closed",
+            "等级 level",
+        ]
     )
     for obligation in result.obligations:
         for interval in obligation.intervals:
             writer.writerow(
-                [KIND_NAMES_ZH.get(obligation.kind, obligation.kind), obligation.kind,
-                 interval.starts_on.isoformat(), interval.ends_on.isoformat(),
-                 f"{interval.required:g}", f"{interval.done:g}", "是" if interval.met else "否",
-                 "是" if interval.closed else "否", interval.level]
+                [
+                    KIND_NAMES_ZH.get(obligation.kind, obligation.kind),
+                    obligation.kind,
+                    interval.starts_on.isoformat(),
+                    interval.ends_on.isoformat(),
+                    f"{interval.required:g}",
+                    f"{interval.done:g}",
+                    "是" if interval.met else "否",
+                    "是" if interval.closed else "否",
+                    interval.level,
+                ]
             )
     writer.writerow([])
     writer.writerow(["违规 violation", "kind", "时间 at (UTC)", "说明 detail"])
     for violation in result.violations:
         at = violation["at"].astimezone(UTC).isoformat().replace("+00:00", "Z")
         if violation["kind"] == "missed_checkin":
-            detail = (f"{violation['obligation']} {violation['starts_on']}..{violation['ends_on']} "
-                      f"{violation['done']:g}/{violation['required']:g}")
+            detail = (
+                f"{violation['obligation']} {violation['starts_on']}..{violation['ends_on']} "
+                f"{violation['done']:g}/{violation['required']:g}"
+            )
             name = "未按期完成"
         else:
             detail = f"{violation['distance_outside_m']} m"
@@ -897,8 +973,12 @@ async def put_assessment(
         if existing is None:
             try:
                 assessment = await Assessment.create(
-                    supervision=supervision, month=key, grade=grade, remark=remark,
-                    assessed_by_id=user.id, assessed_at=now,
+                    supervision=supervision,
+                    month=key,
+                    grade=grade,
+                    remark=remark,
+                    assessed_by_id=user.id,
+                    assessed_at=now,
                 )
             except IntegrityError:
                 raise Conflict("conflict") from None
@@ -911,8 +991,10 @@ async def put_assessment(
             await existing.save()
             assessment, created = existing, False
     await audit.record(
-        action="create" if created else "update", resource_type="assessment",
-        resource_id=assessment.id, detail={"supervision_id": str(supervision.id), "month": key},
+        action="create" if created else "update",
+        resource_type="assessment",
+        resource_id=assessment.id,
+        detail={"supervision_id": str(supervision.id), "month": key},
     )
     return assessment, created
 
@@ -936,7 +1018,9 @@ class SubjectToday:
     last_checkin_at: datetime | None
 
 
-async def subjects_today(*, supervisions: Sequence[Supervision], now: datetime) -> list[SubjectToday]:
+async def subjects_today(
+    *, supervisions: Sequence[Supervision], now: datetime
+) -> list[SubjectToday]:
     """Today's status of each supervision's subject in four queries, whatever the page size."""
     tz = _tz()
     today = local_date(now, tz)
@@ -963,14 +1047,18 @@ async def subjects_today(*, supervisions: Sequence[Supervision], now: datetime) 
             latest[sid] = at
     open_counts: dict[uuid.UUID, int] = defaultdict(int)
     missed_open: set[uuid.UUID] = set()
-    for sid, kind, count in await Alert.filter(
-        subject_type="supervision", subject_id__in=ids, status=AlertStatus.open
-    ).group_by("subject_id", "kind").annotate(n=Count("id")).values_list("subject_id", "kind", "n"):
+    for sid, kind, count in (
+        await Alert.filter(subject_type="supervision", subject_id__in=ids, status=AlertStatus.open)
+        .group_by("subject_id", "kind")
+        .annotate(n=Count("id"))
+        .values_list("subject_id", "kind", "n")
+    ):
         open_counts[sid] += int(count)
         if kind == "missed_checkin":
             missed_open.add(sid)
-    names = dict(
-        await User.filter(id__in=[s.subject_id for s in supervisions]).values_list("id", "full_name")  # type: ignore[attr-defined]
+    subject_ids = [s.subject_id for s in supervisions]  # type: ignore[attr-defined]
+    names: dict[Any, Any] = dict(
+        await User.filter(id__in=subject_ids).values_list("id", "full_name")
     )
     out: list[SubjectToday] = []
     for s in supervisions:
@@ -990,14 +1078,22 @@ async def subjects_today(*, supervisions: Sequence[Supervision], now: datetime) 
             status = "pending"
         out.append(
             SubjectToday(
-                supervision=s, subject_name=str(names.get(s.subject_id, "")),  # type: ignore[attr-defined]
-                level=s.level.value, checked_in=is_checked, outside=is_outside, on_leave=on_leave,
-                overdue=overdue, status=status, open_alerts=open_counts.get(s.id, 0),
+                supervision=s,
+                subject_name=str(names.get(s.subject_id, "")),  # type: ignore[attr-defined]
+                level=s.level.value,
+                checked_in=is_checked,
+                outside=is_outside,
+                on_leave=on_leave,
+                overdue=overdue,
+                status=status,
+                open_alerts=open_counts.get(s.id, 0),
                 last_checkin_at=latest.get(s.id),
             )
         )
     await audit.record(
-        action="list", resource_type="supervision", resource_id=None,
+        action="list",
+        resource_type="supervision",
+        resource_id=None,
         detail={"view": "officer_subjects", "count": len(out)},
     )
     return out
@@ -1036,8 +1132,11 @@ async def close_supervision_intervals(
     due: list[DueObligation] = []
     for month in _months_between(from_on, to_on):
         for item in obligations_for_month(
-            rules=rules, history=history, month=month,
-            supervision_starts_on=supervision.starts_on, supervision_ends_on=supervision.ends_on,
+            rules=rules,
+            history=history,
+            month=month,
+            supervision_starts_on=supervision.starts_on,
+            supervision_ends_on=supervision.ends_on,
         ):
             if from_on <= item.interval.ends_on <= to_on:
                 due.append(item)
@@ -1055,8 +1154,13 @@ async def close_supervision_intervals(
             ).exists()
             if not exists:
                 await ClosedInterval.create(
-                    supervision=supervision, kind=kind, starts_on=item.interval.starts_on,
-                    ends_on=item.interval.ends_on, required=item.rule.required, done=done, met=met,
+                    supervision=supervision,
+                    kind=kind,
+                    starts_on=item.interval.starts_on,
+                    ends_on=item.interval.ends_on,
+                    required=item.rule.required,
+                    done=done,
+                    met=met,
                 )
                 closed += 1
             if met:
@@ -1092,11 +1196,15 @@ async def close_intervals(now: datetime) -> str:
     """Close the obligation intervals that ended before today (local) and alert the missed ones."""
     tz = _tz()
     through = local_date(now, tz) - timedelta(days=1)
-    pending = await Supervision.filter(
-        Q(starts_on__lte=through),
-        Q(closed_through__isnull=True)
-        | (Q(closed_through__lt=through) & Q(closed_through__lt=F("ends_on"))),
-    ).order_by("id").limit(CLOSE_BATCH)
+    pending = (
+        await Supervision.filter(
+            Q(starts_on__lte=through),
+            Q(closed_through__isnull=True)
+            | (Q(closed_through__lt=through) & Q(closed_through__lt=F("ends_on"))),
+        )
+        .order_by("id")
+        .limit(CLOSE_BATCH)
+    )
     closed = missed = 0
     for supervision in pending:
         c, m = await close_supervision_intervals(supervision=supervision, through=through, tz=tz)
@@ -1127,11 +1235,13 @@ NOTICE_BATCH = 5000
 
 @notice_source("correction.checkins_due")
 async def checkins_due(now: datetime) -> list[Notice]:
-    """Obligations of subjects whose interval ends soon and is not yet met (one notice per interval)."""
+    """Subjects' obligations whose interval ends soon and is not yet met (one notice each)."""
     tz = _tz()
     local_now = now.astimezone(tz)
     today = local_now.date()
-    supervisions = await Supervision.filter(starts_on__lte=today, ends_on__gte=today).limit(NOTICE_BATCH)
+    supervisions = await Supervision.filter(starts_on__lte=today, ends_on__gte=today).limit(
+        NOTICE_BATCH
+    )
     wanted: list[tuple[Supervision, DueObligation]] = []
     for s in supervisions:
         rules, history = _rule_set(s), _history(s)
@@ -1140,7 +1250,10 @@ async def checkins_due(now: datetime) -> list[Notice]:
             if month > s.ends_on:
                 continue
             for item in obligations_for_month(
-                rules=rules, history=history, month=month, supervision_starts_on=s.starts_on,
+                rules=rules,
+                history=history,
+                month=month,
+                supervision_starts_on=s.starts_on,
                 supervision_ends_on=s.ends_on,
             ):
                 if item.rule.kind not in SUBJECT_OBLIGATIONS:
@@ -1150,7 +1263,10 @@ async def checkins_due(now: datetime) -> list[Notice]:
                 lead = REMIND_BEFORE_DAYS.get(item.rule.interval, REMIND_BEFORE_DAYS_DEFAULT)
                 if (item.interval.ends_on - today).days > lead:
                     continue
-                if item.rule.interval is IntervalKind.DAY and local_now.time() < DAILY_REMINDER_FROM:
+                if (
+                    item.rule.interval is IntervalKind.DAY
+                    and local_now.time() < DAILY_REMINDER_FROM
+                ):
                     continue
                 wanted.append((s, item))
     if not wanted:
@@ -1183,4 +1299,3 @@ async def checkins_due(now: datetime) -> list[Notice]:
             )
         )
     return notices
-

@@ -88,7 +88,10 @@ def register_fallback_area(
 ) -> None:
     """Hold an area in memory for use while no Zone model is registered (tests, pre-merge demo)."""
     _FALLBACK[zone_id] = AreaRecord(
-        zone_id=zone_id, kind=PERMITTED_AREA_KIND, org_path=org_path, geometry=geometry,
+        zone_id=zone_id,
+        kind=PERMITTED_AREA_KIND,
+        org_path=org_path,
+        geometry=geometry,
         version=version,
     )
     _CACHE.pop(zone_id, None)
@@ -105,9 +108,9 @@ async def _version(zone_id: uuid.UUID) -> str | None:
     if model is None:
         record = _FALLBACK.get(zone_id)
         return record.version if record and record.kind == PERMITTED_AREA_KIND else None
-    rows = await model.filter(
-        id=zone_id, kind=PERMITTED_AREA_KIND, deleted_at=None
-    ).values_list("updated_at", flat=True)
+    rows = await model.filter(id=zone_id, kind=PERMITTED_AREA_KIND, deleted_at=None).values_list(
+        "updated_at", flat=True
+    )
     return str(rows[0].isoformat()) if rows else None
 
 
@@ -140,8 +143,12 @@ def _build(record: AreaRecord) -> PermittedArea | None:
     local = to_local(geom=geom, projection=projection)
     shapely.prepare(local)
     return PermittedArea(
-        zone_id=record.zone_id, version=record.version, org_path=record.org_path, geom=geom,
-        local=local, projection=projection,
+        zone_id=record.zone_id,
+        version=record.version,
+        org_path=record.org_path,
+        geom=geom,
+        local=local,
+        projection=projection,
     )
 
 

@@ -330,7 +330,11 @@ def compliance_public(result: correction.ComplianceResult) -> CompliancePublic:
         month=result.month,
         obligations=[
             ObligationCompliance(
-                kind=o.kind, unit=o.unit, interval=o.interval, required=o.required, done=o.done,
+                kind=o.kind,
+                unit=o.unit,
+                interval=o.interval,
+                required=o.required,
+                done=o.done,
                 intervals=[IntervalPublic.model_validate(i) for i in o.intervals],
             )
             for o in result.obligations
@@ -344,16 +348,24 @@ def compliance_public(result: correction.ComplianceResult) -> CompliancePublic:
 
 
 @router.post(
-    "/supervisions", operation_id="create_supervision", status_code=status.HTTP_201_CREATED,
+    "/supervisions",
+    operation_id="create_supervision",
+    status_code=status.HTTP_201_CREATED,
     responses=_problems(*COMMON, 409),
 )
 async def create_supervision(body: SupervisionCreate, user: OfficerUser) -> SupervisionPublic:
     """Place a subject under supervision; the answer lists the obligations the level implies."""
     now = datetime.now(UTC)
     created = await correction.create_supervision(
-        actor=user, client_id=body.client_id, subject_user_id=body.subject_user_id,
-        officer_id=body.officer_id, permitted_zone_id=body.permitted_zone_id, level=body.level,
-        starts_on=body.starts_on, ends_on=body.ends_on, now=now,
+        actor=user,
+        client_id=body.client_id,
+        subject_user_id=body.subject_user_id,
+        officer_id=body.officer_id,
+        permitted_zone_id=body.permitted_zone_id,
+        level=body.level,
+        starts_on=body.starts_on,
+        ends_on=body.ends_on,
+        now=now,
     )
     return supervision_public(created, now=now)
 
@@ -364,7 +376,9 @@ async def list_supervisions(
     page: PageParams,
     officer_id: Annotated[uuid.UUID | None, Query()] = None,
     subject_user_id: Annotated[uuid.UUID | None, Query()] = None,
-    active_on: Annotated[date | None, Query(description="Only supervisions running that day")] = None,
+    active_on: Annotated[
+        date | None, Query(description="Only supervisions running that day")
+    ] = None,
 ) -> Page[SupervisionPublic]:
     """Supervisions in my org subtree (officers, supervisors, admins)."""
     qs = SUPERVISION_ACCESS.queryset(user)
@@ -388,7 +402,8 @@ async def get_supervision(supervision: LoadedSupervision) -> SupervisionPublic:
 
 
 @router.patch(
-    "/supervisions/{id}/level", operation_id="change_supervision_level",
+    "/supervisions/{id}/level",
+    operation_id="change_supervision_level",
     responses=_problems(*COMMON, 409),
 )
 async def change_supervision_level(
@@ -413,18 +428,30 @@ async def get_my_supervision(user: SubjectUser) -> SupervisionPublic:
 
 
 @router.post(
-    "/me/checkins", operation_id="create_my_checkin", status_code=status.HTTP_201_CREATED,
-    responses={200: {"model": CheckInPublic, "description": "Replay of a stored check-in"},
-               **_problems(*COMMON, 409)},
+    "/me/checkins",
+    operation_id="create_my_checkin",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": CheckInPublic, "description": "Replay of a stored check-in"},
+        **_problems(*COMMON, 409),
+    },
 )
 async def create_my_checkin(
     body: CheckInCreate, user: SubjectUser, response: Response
 ) -> CheckInPublic:
     """Check in; a position is judged against the permitted area (with its accuracy) and leave."""
     checkin, created = await correction.record_checkin(
-        user=user, checkin_id=body.id, kind=CheckInKind(body.kind), occurred_at=body.occurred_at,
-        lon=body.lon, lat=body.lat, accuracy_m=body.accuracy_m, hours=body.hours, text=body.text,
-        request_hash=fingerprint(body, owner=user.id), now=datetime.now(UTC),
+        user=user,
+        checkin_id=body.id,
+        kind=CheckInKind(body.kind),
+        occurred_at=body.occurred_at,
+        lon=body.lon,
+        lat=body.lat,
+        accuracy_m=body.accuracy_m,
+        hours=body.hours,
+        text=body.text,
+        request_hash=fingerprint(body, owner=user.id),
+        now=datetime.now(UTC),
     )
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -439,20 +466,33 @@ async def list_my_checkins(user: SubjectUser, page: PageParams) -> Page[CheckInP
 
 
 @router.post(
-    "/supervisions/{id}/checkins", operation_id="create_officer_checkin",
+    "/supervisions/{id}/checkins",
+    operation_id="create_officer_checkin",
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"model": CheckInPublic, "description": "Replay of a stored record"},
-               **_problems(*COMMON, 409)},
+    responses={
+        200: {"model": CheckInPublic, "description": "Replay of a stored record"},
+        **_problems(*COMMON, 409),
+    },
 )
 async def create_officer_checkin(
-    body: OfficerCheckInCreate, user: OfficerUser, supervision: LoadedSupervision,
+    body: OfficerCheckInCreate,
+    user: OfficerUser,
+    supervision: LoadedSupervision,
     response: Response,
 ) -> CheckInPublic:
     """Record an in-person report (报到) or a home visit for a subject I supervise."""
     checkin, created = await correction.record_officer_checkin(
-        user=user, supervision=supervision, checkin_id=body.id, kind=CheckInKind(body.kind),
-        occurred_at=body.occurred_at, lon=body.lon, lat=body.lat, accuracy_m=body.accuracy_m,
-        text=body.text, request_hash=fingerprint(body, owner=user.id), now=datetime.now(UTC),
+        user=user,
+        supervision=supervision,
+        checkin_id=body.id,
+        kind=CheckInKind(body.kind),
+        occurred_at=body.occurred_at,
+        lon=body.lon,
+        lat=body.lat,
+        accuracy_m=body.accuracy_m,
+        text=body.text,
+        request_hash=fingerprint(body, owner=user.id),
+        now=datetime.now(UTC),
     )
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -460,7 +500,8 @@ async def create_officer_checkin(
 
 
 @router.get(
-    "/supervisions/{id}/checkins", operation_id="list_supervision_checkins",
+    "/supervisions/{id}/checkins",
+    operation_id="list_supervision_checkins",
     responses=_problems(*COMMON),
 )
 async def list_supervision_checkins(
@@ -476,26 +517,36 @@ async def list_supervision_checkins(
 
 
 @router.post(
-    "/me/leave-requests", operation_id="create_my_leave_request",
+    "/me/leave-requests",
+    operation_id="create_my_leave_request",
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"model": LeavePublic, "description": "Replay of a stored request"},
-               **_problems(*COMMON, 409)},
+    responses={
+        200: {"model": LeavePublic, "description": "Replay of a stored request"},
+        **_problems(*COMMON, 409),
+    },
 )
 async def create_my_leave_request(
     body: LeaveCreate, user: SubjectUser, response: Response
 ) -> LeavePublic:
     """Ask for leave to be outside the permitted area; pending until the officer decides."""
     leave, created = await correction.request_leave(
-        user=user, leave_id=body.id, starts_at=body.starts_at, ends_at=body.ends_at,
-        destination=body.destination, reason=body.reason,
-        request_hash=fingerprint(body, owner=user.id), now=datetime.now(UTC),
+        user=user,
+        leave_id=body.id,
+        starts_at=body.starts_at,
+        ends_at=body.ends_at,
+        destination=body.destination,
+        reason=body.reason,
+        request_hash=fingerprint(body, owner=user.id),
+        now=datetime.now(UTC),
     )
     if not created:
         response.status_code = status.HTTP_200_OK
     return leave_public(leave)
 
 
-@router.get("/me/leave-requests", operation_id="list_my_leave_requests", responses=_problems(*COMMON))
+@router.get(
+    "/me/leave-requests", operation_id="list_my_leave_requests", responses=_problems(*COMMON)
+)
 async def list_my_leave_requests(user: SubjectUser, page: PageParams) -> Page[LeavePublic]:
     """My leave requests, newest first."""
     rows, cursor = await paginate(LeaveRequest.filter(subject_id=user.id), page)
@@ -503,7 +554,8 @@ async def list_my_leave_requests(user: SubjectUser, page: PageParams) -> Page[Le
 
 
 @router.post(
-    "/me/leave-requests/{id}/cancel", operation_id="cancel_my_leave_request",
+    "/me/leave-requests/{id}/cancel",
+    operation_id="cancel_my_leave_request",
     responses=_problems(*COMMON, 409),
 )
 async def cancel_my_leave_request(
@@ -514,7 +566,8 @@ async def cancel_my_leave_request(
 
 
 @router.post(
-    "/leave-requests/{id}/decision", operation_id="decide_leave_request",
+    "/leave-requests/{id}/decision",
+    operation_id="decide_leave_request",
     responses=_problems(*COMMON, 409),
 )
 async def decide_leave_request(
@@ -530,7 +583,8 @@ async def decide_leave_request(
 
 
 @router.get(
-    "/supervisions/{id}/leave-requests", operation_id="list_supervision_leave_requests",
+    "/supervisions/{id}/leave-requests",
+    operation_id="list_supervision_leave_requests",
     responses=_problems(*COMMON),
 )
 async def list_supervision_leave_requests(
@@ -546,7 +600,8 @@ async def list_supervision_leave_requests(
 
 
 @router.get(
-    "/supervisions/{id}/compliance", operation_id="get_supervision_compliance",
+    "/supervisions/{id}/compliance",
+    operation_id="get_supervision_compliance",
     responses=_problems(*COMMON),
 )
 async def get_supervision_compliance(
@@ -560,11 +615,14 @@ async def get_supervision_compliance(
 
 
 @router.get(
-    "/supervisions/{id}/compliance.csv", operation_id="export_supervision_compliance_csv",
+    "/supervisions/{id}/compliance.csv",
+    operation_id="export_supervision_compliance_csv",
     response_class=RawResponse,
     responses={
-        200: {"content": {"text/csv": {"schema": {"type": "string"}}},
-              "description": "The month as CSV (UTF-8 with BOM, one row per interval, then violations)"},
+        200: {
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "description": "The month as CSV (UTF-8 with BOM): intervals, then violations",
+        },
         **_problems(*COMMON),
     },
 )
@@ -588,19 +646,25 @@ async def export_supervision_compliance_csv(
 async def get_my_compliance(user: SubjectUser, month: MonthText) -> CompliancePublic:
     """My compliance for a month of my supervision."""
     first = correction.parse_month(month)
-    supervision = await Supervision.filter(
-        subject_id=user.id, starts_on__lt=correction._next_month(first), ends_on__gte=first
-    ).order_by("-starts_on").first()
+    supervision = (
+        await Supervision.filter(
+            subject_id=user.id, starts_on__lt=correction._next_month(first), ends_on__gte=first
+        )
+        .order_by("-starts_on")
+        .first()
+    )
     if supervision is None:
         raise NotFound()
-    result = await correction.compliance(supervision=supervision, month=first, now=datetime.now(UTC))
+    result = await correction.compliance(
+        supervision=supervision, month=first, now=datetime.now(UTC)
+    )
     return compliance_public(result)
 
 
 @router.put(
-    "/supervisions/{id}/assessments/{month}", operation_id="put_supervision_assessment",
-    responses={201: {"model": AssessmentPublic, "description": "Created"},
-               **_problems(*COMMON)},
+    "/supervisions/{id}/assessments/{month}",
+    operation_id="put_supervision_assessment",
+    responses={201: {"model": AssessmentPublic, "description": "Created"}, **_problems(*COMMON)},
 )
 async def put_supervision_assessment(
     body: AssessmentPut,
@@ -611,8 +675,12 @@ async def put_supervision_assessment(
 ) -> AssessmentPublic:
     """The monthly assessment (评议考核) of a subject: 201 when new, 200 when replaced."""
     assessment, created = await correction.put_assessment(
-        user=user, supervision=supervision, month=correction.parse_month(month),
-        grade=body.grade, remark=body.remark, now=datetime.now(UTC),
+        user=user,
+        supervision=supervision,
+        month=correction.parse_month(month),
+        grade=body.grade,
+        remark=body.remark,
+        now=datetime.now(UTC),
     )
     if created:
         response.status_code = status.HTTP_201_CREATED
@@ -640,9 +708,15 @@ async def list_officer_subjects(user: OfficerUser, page: PageParams) -> Page[Sub
             SubjectTodayPublic(
                 supervision_id=i.supervision.id,
                 subject_user_id=i.supervision.subject_id,  # type: ignore[attr-defined]
-                subject_name=i.subject_name, level=Level(i.level), status=i.status,  # type: ignore[arg-type]
-                checked_in=i.checked_in, outside=i.outside, on_leave=i.on_leave,
-                overdue=i.overdue, open_alerts=i.open_alerts, last_checkin_at=i.last_checkin_at,
+                subject_name=i.subject_name,
+                level=Level(i.level),
+                status=i.status,  # type: ignore[arg-type]
+                checked_in=i.checked_in,
+                outside=i.outside,
+                on_leave=i.on_leave,
+                overdue=i.overdue,
+                open_alerts=i.open_alerts,
+                last_checkin_at=i.last_checkin_at,
             )
             for i in items
         ],
@@ -665,19 +739,21 @@ def _rules_public(unit: OrgUnit, rules: dict[str, Any]) -> ObligationRulesPublic
 
 
 @router.get(
-    "/org-units/{id}/obligation-rules", operation_id="get_obligation_rules",
+    "/org-units/{id}/obligation-rules",
+    operation_id="get_obligation_rules",
     responses=_problems(*COMMON),
 )
 async def get_obligation_rules(
     user: OfficerUser, org_unit_id: Annotated[uuid.UUID, Path(alias="id")]
 ) -> ObligationRulesPublic:
-    """The obligation rules new supervisions in this office get (its own, an ancestor's or the defaults)."""
+    """The rules new supervisions here get: the office's, an ancestor's or the defaults."""
     unit = await _office(org_unit_id, user)
     return _rules_public(unit, await correction.rules_for_org_path(org_path=unit.path))
 
 
 @router.put(
-    "/org-units/{id}/obligation-rules", operation_id="put_obligation_rules",
+    "/org-units/{id}/obligation-rules",
+    operation_id="put_obligation_rules",
     responses=_problems(*COMMON),
 )
 async def put_obligation_rules(

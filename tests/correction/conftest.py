@@ -62,8 +62,14 @@ async def world(make_unit: Any, make_user: Any) -> World:
     )
 
 
-def supervision_body(w: World, *, subject: User | None = None, level: str = "normal",
-                     starts_on: date = date(2025, 1, 1), ends_on: date = date(2027, 12, 31)) -> dict[str, Any]:
+def supervision_body(
+    w: World,
+    *,
+    subject: User | None = None,
+    level: str = "normal",
+    starts_on: date = date(2025, 1, 1),
+    ends_on: date = date(2027, 12, 31),
+) -> dict[str, Any]:
     return {
         "client_id": str(uuid.uuid4()),
         "subject_user_id": str((subject or w.subject).id),

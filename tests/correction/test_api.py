@@ -22,10 +22,17 @@ async def make_supervision(client: Any, auth: Any, w: World, **kw: Any) -> dict[
     return r.json()
 
 
-def checkin(kind: str = "location", at: datetime | None = None, lonlat: tuple[float, float] | None = INSIDE,
-            **extra: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"id": str(uuid.uuid4()), "kind": kind,
-                            "occurred_at": iso(at or datetime.now(UTC))}
+def checkin(
+    kind: str = "location",
+    at: datetime | None = None,
+    lonlat: tuple[float, float] | None = INSIDE,
+    **extra: Any,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "kind": kind,
+        "occurred_at": iso(at or datetime.now(UTC)),
+    }
     if lonlat is not None:
         body["lon"], body["lat"] = lonlat
     body.update(extra)
@@ -37,7 +44,12 @@ async def test_create_supervision_lists_the_obligations_of_its_level(client, aut
     kinds = {o["kind"]: o for o in s["obligations"]}
     assert kinds["location"]["interval"] == "day"
     assert kinds["report"]["required"] == 2
-    assert kinds["service_hours"] == {"kind": "service_hours", "interval": "month", "required": 8.0, "unit": "hours"}
+    assert kinds["service_hours"] == {
+        "kind": "service_hours",
+        "interval": "month",
+        "required": 8.0,
+        "unit": "hours",
+    }
     assert s["level"] == "strict" and s["level_in_force"] == "strict"
     assert s["level_history"][0]["level"] == "strict"
     assert await AuditEntry.filter(resource_type="supervision", action="create").count() == 1
@@ -68,18 +80,31 @@ async def test_create_supervision_refuses_bad_input_and_overlap(client, auth, wo
 async def test_scope_other_office_404_patrol_403_subject_403(client, auth, world):
     w = world
     s = await make_supervision(client, auth, w)
-    assert (await client.get(f"/supervisions/{s['id']}", headers=auth(w.officer))).status_code == 200
-    assert (await client.get(f"/supervisions/{s['id']}", headers=auth(w.supervisor))).status_code == 200
-    assert (await client.get(f"/supervisions/{s['id']}", headers=auth(w.other_officer))).status_code == 404
+    assert (
+        await client.get(f"/supervisions/{s['id']}", headers=auth(w.officer))
+    ).status_code == 200
+    assert (
+        await client.get(f"/supervisions/{s['id']}", headers=auth(w.supervisor))
+    ).status_code == 200
+    assert (
+        await client.get(f"/supervisions/{s['id']}", headers=auth(w.other_officer))
+    ).status_code == 404
     assert (await client.get(f"/supervisions/{s['id']}", headers=auth(w.patrol))).status_code == 403
-    assert (await client.get(f"/supervisions/{s['id']}", headers=auth(w.subject))).status_code == 403
+    assert (
+        await client.get(f"/supervisions/{s['id']}", headers=auth(w.subject))
+    ).status_code == 403
     r = await client.get("/supervisions", headers=auth(w.other_officer))
     assert r.json()["items"] == []
-    assert (await client.post("/supervisions", json=supervision_body(w), headers=auth(w.patrol))).status_code == 403
+    assert (
+        await client.post("/supervisions", json=supervision_body(w), headers=auth(w.patrol))
+    ).status_code == 403
     month = datetime.now(UTC).strftime("%Y-%m")
-    for path in (f"/supervisions/{s['id']}/compliance?month={month}",
-                 f"/supervisions/{s['id']}/compliance.csv?month={month}",
-                 f"/supervisions/{s['id']}/leave-requests", f"/supervisions/{s['id']}/checkins"):
+    for path in (
+        f"/supervisions/{s['id']}/compliance?month={month}",
+        f"/supervisions/{s['id']}/compliance.csv?month={month}",
+        f"/supervisions/{s['id']}/leave-requests",
+        f"/supervisions/{s['id']}/checkins",
+    ):
         assert (await client.get(path, headers=auth(w.other_officer))).status_code == 404, path
         assert (await client.get(path, headers=auth(w.patrol))).status_code == 403, path
     # Reads are audited.
@@ -98,8 +123,9 @@ async def test_subject_sees_only_their_own(client, auth, world):
     mine = (await client.get("/me/checkins", headers=auth(w.subject))).json()["items"]
     assert mine == []
     # A subject may not record on a supervision, its own or another's.
-    r = await client.post(f"/supervisions/{other['id']}/checkins",
-                          json=checkin("report"), headers=auth(w.subject))
+    r = await client.post(
+        f"/supervisions/{other['id']}/checkins", json=checkin("report"), headers=auth(w.subject)
+    )
     assert r.status_code == 403
     # The same client id from another subject is a conflict, never a second record.
     r = await client.post("/me/checkins", json=c, headers=auth(w.subject))
@@ -171,8 +197,12 @@ async def test_checkin_bad_input_is_refused_and_nothing_stored(client, auth, wor
         r = await client.post("/me/checkins", json=body, headers=h)
         assert r.status_code == 422, (body, r.text)
     assert await CheckIn.all().count() == 0
-    assert (await client.post("/me/checkins", json=checkin(), headers=auth(w.officer))).status_code == 403
-    assert (await client.post("/me/checkins", json=checkin(), headers=auth(w.subject2))).status_code == 422
+    assert (
+        await client.post("/me/checkins", json=checkin(), headers=auth(w.officer))
+    ).status_code == 403
+    assert (
+        await client.post("/me/checkins", json=checkin(), headers=auth(w.subject2))
+    ).status_code == 422
     ok = checkin(at=now + timedelta(minutes=4))
     assert (await client.post("/me/checkins", json=ok, headers=h)).status_code == 201
 
@@ -181,16 +211,21 @@ async def test_officer_records_report_and_home_visit(client, auth, world):
     w = world
     s = await make_supervision(client, auth, w)
     for kind in ("report", "home_visit"):
-        r = await client.post(f"/supervisions/{s['id']}/checkins",
-                              json=checkin(kind, text="走访家中"), headers=auth(w.officer))
+        r = await client.post(
+            f"/supervisions/{s['id']}/checkins",
+            json=checkin(kind, text="走访家中"),
+            headers=auth(w.officer),
+        )
         assert r.status_code == 201, r.text
         assert r.json()["recorded_by_id"] == str(w.officer.id)
         assert r.json()["subject_id"] == str(w.subject.id)
-    r = await client.post(f"/supervisions/{s['id']}/checkins", json=checkin("location"),
-                          headers=auth(w.officer))
+    r = await client.post(
+        f"/supervisions/{s['id']}/checkins", json=checkin("location"), headers=auth(w.officer)
+    )
     assert r.status_code == 422
-    r = await client.post(f"/supervisions/{s['id']}/checkins", json=checkin("report"),
-                          headers=auth(w.other_officer))
+    r = await client.post(
+        f"/supervisions/{s['id']}/checkins", json=checkin("report"), headers=auth(w.other_officer)
+    )
     assert r.status_code == 404
     listed = (await client.get(f"/supervisions/{s['id']}/checkins", headers=auth(w.officer))).json()
     assert len(listed["items"]) == 2
@@ -202,18 +237,37 @@ async def test_leave_flow_overlap_decision_scope_and_cancel(client, auth, world)
     await make_supervision(client, auth, w, subject=w.subject2)
     h = auth(w.subject)
     now = datetime.now(UTC)
-    leave = {"id": str(uuid.uuid4()), "starts_at": iso(now + timedelta(days=2)),
-             "ends_at": iso(now + timedelta(days=4)), "destination": "上海市", "reason": "探亲"}
+    leave = {
+        "id": str(uuid.uuid4()),
+        "starts_at": iso(now + timedelta(days=2)),
+        "ends_at": iso(now + timedelta(days=4)),
+        "destination": "上海市",
+        "reason": "探亲",
+    }
     r = await client.post("/me/leave-requests", json=leave, headers=h)
     assert r.status_code == 201 and r.json()["status"] == "pending"
     assert (await client.post("/me/leave-requests", json=leave, headers=h)).status_code == 200
-    overlap = {**leave, "id": str(uuid.uuid4()), "starts_at": iso(now + timedelta(days=3)),
-               "ends_at": iso(now + timedelta(days=5))}
+    overlap = {
+        **leave,
+        "id": str(uuid.uuid4()),
+        "starts_at": iso(now + timedelta(days=3)),
+        "ends_at": iso(now + timedelta(days=5)),
+    }
     r = await client.post("/me/leave-requests", json=overlap, headers=h)
     assert r.status_code == 409 and r.json()["code"] == "leave_overlaps"
     for bad in (
-        {**leave, "id": str(uuid.uuid4()), "starts_at": iso(now + timedelta(days=9)), "ends_at": iso(now + timedelta(days=8))},
-        {**leave, "id": str(uuid.uuid4()), "starts_at": iso(now - timedelta(days=3)), "ends_at": iso(now - timedelta(days=1))},
+        {
+            **leave,
+            "id": str(uuid.uuid4()),
+            "starts_at": iso(now + timedelta(days=9)),
+            "ends_at": iso(now + timedelta(days=8)),
+        },
+        {
+            **leave,
+            "id": str(uuid.uuid4()),
+            "starts_at": iso(now - timedelta(days=3)),
+            "ends_at": iso(now - timedelta(days=1)),
+        },
         {**leave, "id": str(uuid.uuid4()), "destination": ""},
     ):
         r = await client.post("/me/leave-requests", json=bad, headers=h)
@@ -221,20 +275,34 @@ async def test_leave_flow_overlap_decision_scope_and_cancel(client, auth, world)
     assert await LeaveRequest.all().count() == 1
     # Only the supervising officer decides; another office's officer sees nothing.
     decision = {"approved": True, "note": "同意"}
-    r = await client.post(f"/leave-requests/{leave['id']}/decision", json=decision, headers=auth(w.other_officer))
+    r = await client.post(
+        f"/leave-requests/{leave['id']}/decision", json=decision, headers=auth(w.other_officer)
+    )
     assert r.status_code == 404
-    r = await client.post(f"/leave-requests/{leave['id']}/decision", json=decision, headers=auth(w.subject))
+    r = await client.post(
+        f"/leave-requests/{leave['id']}/decision", json=decision, headers=auth(w.subject)
+    )
     assert r.status_code == 403
-    r = await client.post(f"/leave-requests/{leave['id']}/decision", json=decision, headers=auth(w.officer))
+    r = await client.post(
+        f"/leave-requests/{leave['id']}/decision", json=decision, headers=auth(w.officer)
+    )
     assert r.status_code == 200 and r.json()["status"] == "approved"
-    r = await client.post(f"/leave-requests/{leave['id']}/decision", json=decision, headers=auth(w.officer))
+    r = await client.post(
+        f"/leave-requests/{leave['id']}/decision", json=decision, headers=auth(w.officer)
+    )
     assert r.status_code == 409
-    listed = (await client.get(f"/supervisions/{s['id']}/leave-requests", headers=auth(w.officer))).json()
+    listed = (
+        await client.get(f"/supervisions/{s['id']}/leave-requests", headers=auth(w.officer))
+    ).json()
     assert [x["id"] for x in listed["items"]] == [leave["id"]]
-    assert [x["id"] for x in (await client.get("/me/leave-requests", headers=h)).json()["items"]] == [leave["id"]]
+    assert [
+        x["id"] for x in (await client.get("/me/leave-requests", headers=h)).json()["items"]
+    ] == [leave["id"]]
     assert (await client.get("/me/leave-requests", headers=auth(w.subject2))).json()["items"] == []
     # Another subject cannot cancel it; its owner can, before it starts.
-    assert (await client.post(f"/me/leave-requests/{leave['id']}/cancel", headers=auth(w.subject2))).status_code == 404
+    assert (
+        await client.post(f"/me/leave-requests/{leave['id']}/cancel", headers=auth(w.subject2))
+    ).status_code == 404
     r = await client.post(f"/me/leave-requests/{leave['id']}/cancel", headers=h)
     assert r.status_code == 200 and r.json()["status"] == "cancelled"
     assert (await Supervision.get(id=s["id"])).approved_leave == []
@@ -248,10 +316,17 @@ async def test_leave_approval_turns_an_outside_checkin_compliant(client, auth, w
     c = checkin(lonlat=FAR_OUTSIDE, at=now - timedelta(minutes=30))
     r = await client.post("/me/checkins", json=c, headers=h)
     assert r.json()["status"] == "violation"
-    leave = {"id": str(uuid.uuid4()), "starts_at": iso(now - timedelta(hours=2)),
-             "ends_at": iso(now + timedelta(days=1)), "destination": "南京市", "reason": "就医"}
+    leave = {
+        "id": str(uuid.uuid4()),
+        "starts_at": iso(now - timedelta(hours=2)),
+        "ends_at": iso(now + timedelta(days=1)),
+        "destination": "南京市",
+        "reason": "就医",
+    }
     assert (await client.post("/me/leave-requests", json=leave, headers=h)).status_code == 201
-    r = await client.post(f"/leave-requests/{leave['id']}/decision", json={"approved": True}, headers=auth(w.officer))
+    r = await client.post(
+        f"/leave-requests/{leave['id']}/decision", json={"approved": True}, headers=auth(w.officer)
+    )
     assert r.status_code == 200
     stored = await CheckIn.get(id=c["id"])
     assert stored.status == "ok" and stored.on_approved_leave
@@ -260,7 +335,12 @@ async def test_leave_approval_turns_an_outside_checkin_compliant(client, auth, w
     r = await client.post("/me/checkins", json=checkin(lonlat=FAR_OUTSIDE), headers=h)
     assert r.json()["status"] == "ok" and r.json()["on_approved_leave"] is True
     assert r.json()["inside_permitted_area"] is False
-    comp = (await client.get(f"/me/compliance?month={datetime.now(UTC).astimezone(__import__('zoneinfo').ZoneInfo('Asia/Shanghai')).strftime('%Y-%m')}", headers=h)).json()
+    comp = (
+        await client.get(
+            f"/me/compliance?month={datetime.now(UTC).astimezone(__import__('zoneinfo').ZoneInfo('Asia/Shanghai')).strftime('%Y-%m')}",
+            headers=h,
+        )
+    ).json()
     assert not [v for v in comp["violations"] if v["kind"] == "outside_permitted_area"]
     assert month
     row = (await client.get("/officer/subjects", headers=auth(w.officer))).json()["items"][0]
@@ -271,7 +351,9 @@ async def test_leave_approval_turns_an_outside_checkin_compliant(client, auth, w
 async def test_level_change_keeps_history_and_scope(client, auth, world):
     w = world
     s = await make_supervision(client, auth, w, level="strict")
-    r = await client.patch(f"/supervisions/{s['id']}/level", json={"level": "lenient"}, headers=auth(w.officer))
+    r = await client.patch(
+        f"/supervisions/{s['id']}/level", json={"level": "lenient"}, headers=auth(w.officer)
+    )
     assert r.status_code == 200
     body = r.json()
     assert body["level"] == "lenient"
@@ -279,9 +361,13 @@ async def test_level_change_keeps_history_and_scope(client, auth, world):
     # Daily check-ins: the change applies from tomorrow, so today is still strict.
     assert body["level_in_force"] == "strict"
     assert {o["kind"]: o["interval"] for o in body["obligations"]}["location"] == "two_weeks"
-    r = await client.patch(f"/supervisions/{s['id']}/level", json={"level": "normal"}, headers=auth(w.other_officer))
+    r = await client.patch(
+        f"/supervisions/{s['id']}/level", json={"level": "normal"}, headers=auth(w.other_officer)
+    )
     assert r.status_code == 404
-    r = await client.patch(f"/supervisions/{s['id']}/level", json={"level": "normal"}, headers=auth(w.patrol))
+    r = await client.patch(
+        f"/supervisions/{s['id']}/level", json={"level": "normal"}, headers=auth(w.patrol)
+    )
     assert r.status_code == 403
 
 
@@ -289,14 +375,26 @@ async def test_assessment_put_and_csv_export(client, auth, world):
     w = world
     s = await make_supervision(client, auth, w)
     h = auth(w.officer)
-    r = await client.put(f"/supervisions/{s['id']}/assessments/2025-03", json={"grade": "good", "remark": "表现良好"}, headers=h)
+    r = await client.put(
+        f"/supervisions/{s['id']}/assessments/2025-03",
+        json={"grade": "good", "remark": "表现良好"},
+        headers=h,
+    )
     assert r.status_code == 201 and r.json()["grade"] == "good"
-    r = await client.put(f"/supervisions/{s['id']}/assessments/2025-03", json={"grade": "warning", "remark": "迟交汇报"}, headers=h)
+    r = await client.put(
+        f"/supervisions/{s['id']}/assessments/2025-03",
+        json={"grade": "warning", "remark": "迟交汇报"},
+        headers=h,
+    )
     assert r.status_code == 200 and r.json()["grade"] == "warning"
     for month in ("2024-12", "2999-01", "2025-13"):
-        r = await client.put(f"/supervisions/{s['id']}/assessments/{month}", json={"grade": "good"}, headers=h)
+        r = await client.put(
+            f"/supervisions/{s['id']}/assessments/{month}", json={"grade": "good"}, headers=h
+        )
         assert r.status_code == 422, month
-    r = await client.put(f"/supervisions/{s['id']}/assessments/2025-03", json={"grade": "excellent"}, headers=h)
+    r = await client.put(
+        f"/supervisions/{s['id']}/assessments/2025-03", json={"grade": "excellent"}, headers=h
+    )
     assert r.status_code == 422
     comp = (await client.get(f"/supervisions/{s['id']}/compliance?month=2025-03", headers=h)).json()
     assert comp["assessment"]["grade"] == "warning" and comp["assessment"]["remark"] == "迟交汇报"
@@ -305,7 +403,9 @@ async def test_assessment_put_and_csv_export(client, auth, world):
     assert r.content.startswith(b"\xef\xbb\xbf")
     text = r.content.decode("utf-8-sig")
     assert "定位签到" in text and "warning" in text and "missed_checkin" in text
-    assert (await client.get(f"/supervisions/{s['id']}/compliance?month=2025-3", headers=h)).status_code == 422
+    assert (
+        await client.get(f"/supervisions/{s['id']}/compliance?month=2025-3", headers=h)
+    ).status_code == 422
 
 
 async def test_obligation_rules_per_office(client, auth, world):
@@ -315,12 +415,21 @@ async def test_obligation_rules_per_office(client, auth, world):
     assert r.status_code == 200
     rules = r.json()["rules"]
     rules["strict"] = [x for x in rules["strict"] if x["kind"] != "home_visit"]
-    r = await client.put(f"/org-units/{w.office.id}/obligation-rules", json={"rules": rules}, headers=h)
+    r = await client.put(
+        f"/org-units/{w.office.id}/obligation-rules", json={"rules": rules}, headers=h
+    )
     assert r.status_code == 200, r.text
     s = await make_supervision(client, auth, w, level="strict")
     assert "home_visit" not in {o["kind"] for o in s["obligations"]}
-    broken = {**rules, "strict": [{"kind": "location", "interval": "day", "required": -1, "unit": "count"}]}
-    r = await client.put(f"/org-units/{w.office.id}/obligation-rules", json={"rules": broken}, headers=h)
+    broken = {
+        **rules,
+        "strict": [{"kind": "location", "interval": "day", "required": -1, "unit": "count"}],
+    }
+    r = await client.put(
+        f"/org-units/{w.office.id}/obligation-rules", json={"rules": broken}, headers=h
+    )
     assert r.status_code == 422 and r.json()["code"] == "rules_invalid"
-    r = await client.get(f"/org-units/{w.office.id}/obligation-rules", headers=auth(w.other_officer))
+    r = await client.get(
+        f"/org-units/{w.office.id}/obligation-rules", headers=auth(w.other_officer)
+    )
     assert r.status_code == 404
