@@ -102,7 +102,7 @@ class Supervision(TimestampedModel):
 
     class Meta:
         table = "correction_supervision"
-        indexes = (("subject", "starts_on"),)
+        indexes = (("subject_id", "starts_on"),)
 
 
 class CheckIn(TimestampedModel):
@@ -129,7 +129,7 @@ class CheckIn(TimestampedModel):
 
     class Meta:
         table = "correction_checkin"
-        indexes = (("supervision", "occurred_at"),)
+        indexes = (("supervision_id", "occurred_at"),)
 
 
 class LeaveRequest(TimestampedModel):
@@ -153,7 +153,7 @@ class LeaveRequest(TimestampedModel):
 
     class Meta:
         table = "correction_leave_request"
-        indexes = (("supervision", "starts_at"),)
+        indexes = (("supervision_id", "starts_at"),)
 
 
 class Assessment(TimestampedModel):

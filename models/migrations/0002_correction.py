@@ -47,7 +47,7 @@ class Migration(migrations.Migration):
                 ('approved_leave', fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
                 ('closed_through', fields.DateField(null=True)),
             ],
-            options={'table': 'correction_supervision', 'app': 'models', 'indexes': [Index(fields=['subject', 'starts_on'])], 'pk_attr': 'id', 'table_description': 'One subject under supervision of an officer, from `starts_on` to `ends_on` (local dates).'},
+            options={'table': 'correction_supervision', 'app': 'models', 'indexes': [Index(fields=['subject_id', 'starts_on'])], 'pk_attr': 'id', 'table_description': 'One subject under supervision of an officer, from `starts_on` to `ends_on` (local dates).'},
             bases=['TimestampedModel'],
         ),
         ops.CreateModel(
@@ -89,7 +89,7 @@ class Migration(migrations.Migration):
                 ('org_path', fields.CharField(max_length=1000)),
                 ('request_hash', fields.CharField(max_length=64)),
             ],
-            options={'table': 'correction_checkin', 'app': 'models', 'indexes': [Index(fields=['supervision', 'occurred_at'])], 'pk_attr': 'id', 'table_description': 'A check-in by the subject, or an in-person report or home visit recorded by an officer.'},
+            options={'table': 'correction_checkin', 'app': 'models', 'indexes': [Index(fields=['supervision_id', 'occurred_at'])], 'pk_attr': 'id', 'table_description': 'A check-in by the subject, or an in-person report or home visit recorded by an officer.'},
             bases=['TimestampedModel'],
         ),
         ops.CreateModel(
@@ -129,7 +129,7 @@ class Migration(migrations.Migration):
                 ('org_path', fields.CharField(max_length=1000)),
                 ('request_hash', fields.CharField(max_length=64)),
             ],
-            options={'table': 'correction_leave_request', 'app': 'models', 'indexes': [Index(fields=['supervision', 'starts_at'])], 'pk_attr': 'id', 'table_description': 'Leave to be outside the permitted area from `starts_at` to `ends_at`.'},
+            options={'table': 'correction_leave_request', 'app': 'models', 'indexes': [Index(fields=['supervision_id', 'starts_at'])], 'pk_attr': 'id', 'table_description': 'Leave to be outside the permitted area from `starts_at` to `ends_at`.'},
             bases=['TimestampedModel'],
         ),
     ]
