@@ -103,7 +103,11 @@ def make_unit(db: None) -> Callable[..., Awaitable[OrgUnit]]:
         unit_id = uuid.uuid4()
         path = (parent.path if parent else "/") + f"{unit_id.hex}/"
         return await OrgUnit.create(
-            id=unit_id, name=name, parent=parent, path=path, depth=(parent.depth + 1 if parent else 0)
+            id=unit_id,
+            name=name,
+            parent=parent,
+            path=path,
+            depth=(parent.depth + 1 if parent else 0),
         )
 
     return make

@@ -78,7 +78,8 @@ class TeamCreate(StrictInput):
     lead_id: uuid.UUID
     member_ids: Annotated[list[uuid.UUID], Field(max_length=200)] = []
     anchor_month: date | None = Field(
-        default=None, description="First month of the rolling 3-month exchange (default: this month)"
+        default=None,
+        description="First month of the rolling 3-month exchange (default: this month)",
     )
 
 
