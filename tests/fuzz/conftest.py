@@ -85,7 +85,11 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     )
     tokens = json.loads(seeded.stdout.strip().splitlines()[-1])
     port = _free_port()
-    log = (tmp_path_factory.mktemp("fuzzlog") / "server.log").open("w")
+    from tests.conftest import SERVER_LOGS
+
+    log_path = tmp_path_factory.mktemp("fuzzlog") / "server.log"
+    SERVER_LOGS.append(log_path)
+    log = log_path.open("w")
     server = subprocess.Popen(
         [
             sys.executable,
@@ -118,7 +122,7 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
             if server.poll() is not None or time.time() > deadline:
                 raise RuntimeError("fuzz server did not start") from None
             time.sleep(0.2)
-    yield {"url": base, "tokens": tokens, "log": log.name}
+    yield {"url": base, "tokens": tokens, "log": str(log_path)}
     server.terminate()
     server.wait(timeout=15)
     log.close()
