@@ -5,9 +5,25 @@ from models.audit import AuditEntry
 from models.auth import LoginAttempt, RefreshToken
 from models.jobs import JobState
 from models.org import OrgUnit, Role, Team, TeamMember, User
+from models.patrol import (
+    Assignment,
+    Checkpoint,
+    CheckpointVisit,
+    Incident,
+    Round,
+    TrackPoint,
+    Zone,
+)
 
 __all__ = [
     "Alert",
+    "Assignment",
+    "Checkpoint",
+    "CheckpointVisit",
+    "Incident",
+    "Round",
+    "TrackPoint",
+    "Zone",
     "AlertRecipient",
     "AlertStatus",
     "AuditEntry",
