@@ -43,7 +43,7 @@ class Zone(TimestampedModel):
         "models.OrgUnit", related_name="zones", on_delete=fields.RESTRICT
     )
     org_path = fields.CharField(max_length=1000, db_index=True)
-    geometry = fields.JSONField()
+    geometry: fields.JSONField[dict[str, object]] = fields.JSONField()
     area_m2 = fields.FloatField()
     deleted_at = fields.DatetimeField(null=True)
 
@@ -99,7 +99,9 @@ class Round(TimestampedModel):
         "models.Zone", related_name="rounds", on_delete=fields.RESTRICT
     )
     org_path = fields.CharField(max_length=1000, db_index=True)
-    status = fields.CharEnumField(RoundStatus, max_length=10, default=RoundStatus.active, db_index=True)
+    status = fields.CharEnumField(
+        RoundStatus, max_length=10, default=RoundStatus.active, db_index=True
+    )
     started_at = fields.DatetimeField(db_index=True)
     ended_at = fields.DatetimeField(null=True)
     request_hash = fields.CharField(max_length=64)

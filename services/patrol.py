@@ -75,15 +75,27 @@ register_messages(
         "round_already_ended": ("巡逻已结束", "The round has already ended"),
         "invalid_time_range": ("结束时间须晚于开始时间", "The end must come after the start"),
         "shift_too_long": ("一个班次最长 24 小时", "A shift lasts at most 24 hours"),
-        "user_not_patrol": ("该用户不是巡防队员或不在管辖范围内", "The user is not a patrol member in scope"),
-        "time_in_future": ("时间不能晚于当前时间 5 分钟以上", "The time is more than 5 minutes ahead"),
-        "checkpoint_not_in_zone": ("检查点不属于本次巡逻的区域", "The checkpoint is not in this round's zone"),
+        "user_not_patrol": (
+            "该用户不是巡防队员或不在管辖范围内",
+            "The user is not a patrol member in scope",
+        ),
+        "time_in_future": (
+            "时间不能晚于当前时间 5 分钟以上",
+            "The time is more than 5 minutes ahead",
+        ),
+        "checkpoint_not_in_zone": (
+            "检查点不属于本次巡逻的区域",
+            "The checkpoint is not in this round's zone",
+        ),
         "time_outside_round": ("时间不在巡逻时段内", "The time lies outside the round"),
         "invalid_contains": (
             "contains 须为 经度,纬度",
             "contains must be LON,LAT within range",
         ),
-        "too_many_checkpoints": ("一个区域最多 {limit} 个检查点", "A zone holds at most {limit} checkpoints"),
+        "too_many_checkpoints": (
+            "一个区域最多 {limit} 个检查点",
+            "A zone holds at most {limit} checkpoints",
+        ),
     }
 )
 
@@ -100,7 +112,7 @@ MANAGER_ROLES = (Role.admin.value, Role.supervisor.value)
 
 
 def zone_scope(qs: QuerySet[Any], user: User) -> QuerySet[Any]:
-    """Zones a user may read: managers their subtree, officers permitted areas, patrol its shifts."""
+    """Zones a user may read: managers their subtree, officers permitted areas, patrol its own."""
     qs = qs.filter(deleted_at=None)
     if is_admin(user):
         return qs
@@ -223,9 +235,9 @@ def _geometry_error(exc: InvalidGeometry, loc: Sequence[str | int]) -> Invalid:
     )
 
 
-def validated_area(*, geojson: Any, loc: Sequence[str | int] = ("body", "geometry")) -> tuple[
-    dict[str, Any], float
-]:
+def validated_area(
+    *, geojson: Any, loc: Sequence[str | int] = ("body", "geometry")
+) -> tuple[dict[str, Any], float]:
     """Normalised GeoJSON and area in m² of an area, or a 422 `invalid_geometry`."""
     try:
         geom = parse_area(geojson=geojson)
@@ -239,7 +251,9 @@ async def create_zone(
 ) -> Zone:
     """A zone in the caller's subtree, its geometry validated."""
     geojson, area = validated_area(geojson=geometry)
-    unit = await org_unit_in_scope(user=user, org_unit_id=org_unit_id, code="org_unit_outside_scope")
+    unit = await org_unit_in_scope(
+        user=user, org_unit_id=org_unit_id, code="org_unit_outside_scope"
+    )
     zone = await _store_zone(unit=unit, name=name, kind=kind, geojson=geojson, area=area)
     return zone
 
@@ -284,9 +298,13 @@ class ImportResult:
     rejected: list[dict[str, Any]]
 
 
-async def import_zones(*, user: User, org_unit_id: uuid.UUID, features: Sequence[Any]) -> ImportResult:
+async def import_zones(
+    *, user: User, org_unit_id: uuid.UUID, features: Sequence[Any]
+) -> ImportResult:
     """Create one zone per valid feature (properties `name`, `kind`); refuse the others by index."""
-    unit = await org_unit_in_scope(user=user, org_unit_id=org_unit_id, code="org_unit_outside_scope")
+    unit = await org_unit_in_scope(
+        user=user, org_unit_id=org_unit_id, code="org_unit_outside_scope"
+    )
     created: list[Zone] = []
     rejected: list[dict[str, Any]] = []
     for index, feature in enumerate(features):
@@ -299,14 +317,21 @@ async def import_zones(*, user: User, org_unit_id: uuid.UUID, features: Sequence
             geom = parse_area(geojson=feature["geometry"])
         except InvalidGeometry as exc:
             rejected.append(
-                {"index": index, "reason": f"invalid_geometry: {exc.message_en}",
-                 "reason_zh": f"几何图形无效：{exc.message_zh}", "fault": exc.fault}
+                {
+                    "index": index,
+                    "reason": f"invalid_geometry: {exc.message_en}",
+                    "reason_zh": f"几何图形无效：{exc.message_zh}",
+                    "fault": exc.fault,
+                }
             )
             continue
         created.append(
             await _store_zone(
-                unit=unit, name=props["name"].strip(), kind=ZoneKind(props.get("kind", "patrol")),
-                geojson=to_geojson(geom=geom), area=area_m2(geom=geom),
+                unit=unit,
+                name=props["name"].strip(),
+                kind=ZoneKind(props.get("kind", "patrol")),
+                geojson=to_geojson(geom=geom),
+                area=area_m2(geom=geom),
             )
         )
     return ImportResult(created=created, rejected=rejected)
@@ -342,11 +367,20 @@ async def create_checkpoint(
     *, zone: Zone, name: str, lon: float, lat: float, radius_m: float, required: bool
 ) -> Checkpoint:
     """A checkpoint of a zone with a fresh secret code for its tag."""
-    if await Checkpoint.filter(zone_id=zone.id, deleted_at=None).count() >= MAX_CHECKPOINTS_PER_ZONE:
+    if (
+        await Checkpoint.filter(zone_id=zone.id, deleted_at=None).count()
+        >= MAX_CHECKPOINTS_PER_ZONE
+    ):
         raise Invalid("too_many_checkpoints", params={"limit": MAX_CHECKPOINTS_PER_ZONE})
     checkpoint = await Checkpoint.create(
-        zone=zone, org_path=zone.org_path, name=name, lon=lon, lat=lat, radius_m=radius_m,
-        required=required, code=secrets.token_urlsafe(12),
+        zone=zone,
+        org_path=zone.org_path,
+        name=name,
+        lon=lon,
+        lat=lat,
+        radius_m=radius_m,
+        required=required,
+        code=secrets.token_urlsafe(12),
     )
     await audit.record(action="create", resource_type="checkpoint", resource_id=checkpoint.id)
     return checkpoint
@@ -355,7 +389,9 @@ async def create_checkpoint(
 async def zone_checkpoints(*, zone_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[Checkpoint]]:
     """Live checkpoints of each zone, by name."""
     out: dict[uuid.UUID, list[Checkpoint]] = {}
-    rows = await Checkpoint.filter(zone_id__in=list(zone_ids), deleted_at=None).order_by("name", "id")
+    rows = await Checkpoint.filter(zone_id__in=list(zone_ids), deleted_at=None).order_by(
+        "name", "id"
+    )
     for checkpoint in rows:
         out.setdefault(checkpoint.zone_id, []).append(checkpoint)  # type: ignore[attr-defined]
     return out
@@ -377,7 +413,9 @@ async def create_assignment(
         or not member.has_role(Role.patrol)
         or not in_subtree(user=actor, org_path=member.org_path)
     ):
-        raise Invalid("user_not_patrol", errors=[{"loc": ["body", "user_id"], "msg": "user_not_patrol"}])
+        raise Invalid(
+            "user_not_patrol", errors=[{"loc": ["body", "user_id"], "msg": "user_not_patrol"}]
+        )
     assignment = await Assignment.create(
         zone=zone, user=member, org_path=zone.org_path, starts_at=starts_at, ends_at=ends_at
     )
@@ -401,7 +439,12 @@ async def my_assignments(*, user: User, start: datetime, end: datetime) -> list[
 
 
 async def start_round(
-    *, user: User, round_id: uuid.UUID, zone_id: uuid.UUID, started_at: datetime, request_hash: str,
+    *,
+    user: User,
+    round_id: uuid.UUID,
+    zone_id: uuid.UUID,
+    started_at: datetime,
+    request_hash: str,
     now: datetime,
 ) -> tuple[Round, bool]:
     """Start (or replay) a round in a zone where the member has a shift at `started_at`."""
@@ -418,7 +461,9 @@ async def start_round(
     if started_at > now + SLACK:
         raise Invalid("time_in_future")
     on_shift = await Assignment.filter(
-        user_id=user.id, zone_id=zone.id, starts_at__lte=started_at + ROUND_EARLY_START,
+        user_id=user.id,
+        zone_id=zone.id,
+        starts_at__lte=started_at + ROUND_EARLY_START,
         ends_at__gte=started_at,
     ).exists()
     if not on_shift:
@@ -426,14 +471,22 @@ async def start_round(
     try:
         async with in_transaction():
             created = await Round.create(
-                id=round_id, user=user, zone=zone, org_path=zone.org_path, started_at=started_at,
+                id=round_id,
+                user=user,
+                zone=zone,
+                org_path=zone.org_path,
+                started_at=started_at,
                 request_hash=request_hash,
             )
     except IntegrityError:
         # The same id raced in from a retry: answer as a replay would.
         return await start_round(
-            user=user, round_id=round_id, zone_id=zone_id, started_at=started_at,
-            request_hash=request_hash, now=now,
+            user=user,
+            round_id=round_id,
+            zone_id=zone_id,
+            started_at=started_at,
+            request_hash=request_hash,
+            now=now,
         )
     await audit.record(action="create", resource_type="round", resource_id=created.id)
     return created, True
@@ -462,8 +515,9 @@ class PointsResult:
     in_zone: int
 
 
-def _point_problem(point: PointInput, *, earliest: datetime, latest: datetime,
-                   ended_by: datetime | None) -> str | None:
+def _point_problem(
+    point: PointInput, *, earliest: datetime, latest: datetime, ended_by: datetime | None
+) -> str | None:
     """Why one point is refused, or None."""
     lon, lat = point.lon, point.lat
     if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
@@ -527,12 +581,22 @@ async def add_points(
         inside = shapely.intersects_xy(zone, lons, lats).tolist()
         rows = [
             TrackPoint(
-                id=p.id, round_id=round.id, ts=p.ts, lon=p.lon, lat=p.lat, accuracy_m=p.accuracy_m,
-                speed_mps=p.speed_mps, is_mock=p.is_mock, in_zone=flag, received_at=now,
+                id=p.id,
+                round_id=round.id,
+                ts=p.ts,
+                lon=p.lon,
+                lat=p.lat,
+                accuracy_m=p.accuracy_m,
+                speed_mps=p.speed_mps,
+                is_mock=p.is_mock,
+                in_zone=flag,
+                received_at=now,
             )
             for p, flag in zip(batch, inside, strict=True)
         ]
-        in_zone_count = sum(1 for p, flag in zip(batch, inside, strict=True) if flag and not p.is_mock)
+        in_zone_count = sum(
+            1 for p, flag in zip(batch, inside, strict=True) if flag and not p.is_mock
+        )
         try:
             async with in_transaction():
                 await TrackPoint.bulk_create(rows)
@@ -545,7 +609,9 @@ async def add_points(
             # A concurrent retry of the same batch won the insert: judge the batch again.
             return await add_points(round=round, points=points, now=now, _retry=False)
         await audit.record(
-            action="create", resource_type="track", resource_id=round.id,
+            action="create",
+            resource_type="track",
+            resource_id=round.id,
             detail={"points": len(rows)},
         )
     return PointsResult(
@@ -562,9 +628,19 @@ class VisitResult:
 
 
 async def record_visit(
-    *, round: Round, visit_id: uuid.UUID, checkpoint_id: uuid.UUID, ts: datetime, lon: float,
-    lat: float, accuracy_m: float | None, method: VisitMethod, code: str | None, is_mock: bool,
-    request_hash: str, now: datetime,
+    *,
+    round: Round,
+    visit_id: uuid.UUID,
+    checkpoint_id: uuid.UUID,
+    ts: datetime,
+    lon: float,
+    lat: float,
+    accuracy_m: float | None,
+    method: VisitMethod,
+    code: str | None,
+    is_mock: bool,
+    request_hash: str,
+    now: datetime,
 ) -> VisitResult:
     """Judge and store a visit: GPS within radius + min(accuracy, 50 m), or the tag's code."""
     existing = await CheckpointVisit.get_or_none(id=visit_id)
@@ -572,9 +648,16 @@ async def record_visit(
         if existing.request_hash != request_hash:
             raise Conflict("id_conflict")
         return VisitResult(existing, False)
-    checkpoint = await Checkpoint.get_or_none(id=checkpoint_id, zone_id=round.zone_id, deleted_at=None)  # type: ignore[attr-defined]
+    checkpoint = await Checkpoint.get_or_none(
+        id=checkpoint_id,
+        zone_id=round.zone_id,  # type: ignore[attr-defined]
+        deleted_at=None,
+    )
     if checkpoint is None:
-        raise Invalid("checkpoint_not_in_zone", errors=[{"loc": ["body", "checkpoint_id"], "msg": "checkpoint_not_in_zone"}])
+        raise Invalid(
+            "checkpoint_not_in_zone",
+            errors=[{"loc": ["body", "checkpoint_id"], "msg": "checkpoint_not_in_zone"}],
+        )
     _check_round_time(round=round, ts=ts, now=now)
     distance_m = float(haversine_m(lon1=lon, lat1=lat, lon2=checkpoint.lon, lat2=checkpoint.lat))
     if method == VisitMethod.gps:
@@ -582,11 +665,21 @@ async def record_visit(
             distance_m=distance_m, radius_m=checkpoint.radius_m, accuracy_m=accuracy_m
         )
     else:
-        accepted = code is not None and secrets.compare_digest(code.encode(), checkpoint.code.encode())
+        accepted = code is not None and secrets.compare_digest(
+            code.encode(), checkpoint.code.encode()
+        )
     try:
         visit = await CheckpointVisit.create(
-            id=visit_id, round=round, checkpoint=checkpoint, ts=ts, lon=lon, lat=lat,
-            accuracy_m=accuracy_m, method=method, accepted=accepted, distance_m=distance_m,
+            id=visit_id,
+            round=round,
+            checkpoint=checkpoint,
+            ts=ts,
+            lon=lon,
+            lat=lat,
+            accuracy_m=accuracy_m,
+            method=method,
+            accepted=accepted,
+            distance_m=distance_m,
             request_hash=request_hash,
         )
     except IntegrityError:
@@ -594,8 +687,12 @@ async def record_visit(
         if found is None or found.request_hash != request_hash:
             raise Conflict("id_conflict") from None
         return VisitResult(found, False)
-    await audit.record(action="create", resource_type="checkpoint_visit", resource_id=visit.id,
-                       detail={"accepted": accepted, "method": method.value})
+    await audit.record(
+        action="create",
+        resource_type="checkpoint_visit",
+        resource_id=visit.id,
+        detail={"accepted": accepted, "method": method.value},
+    )
     return VisitResult(visit, True)
 
 
@@ -603,13 +700,23 @@ def _check_round_time(*, round: Round, ts: datetime, now: datetime) -> None:
     """A 422 unless `ts` lies in the round (5 min slack) and not in the future."""
     if ts > now + SLACK:
         raise Invalid("time_in_future")
-    if ts < round.started_at - SLACK or (round.ended_at is not None and ts > round.ended_at + SLACK):
+    if ts < round.started_at - SLACK or (
+        round.ended_at is not None and ts > round.ended_at + SLACK
+    ):
         raise Invalid("time_outside_round")
 
 
 async def report_incident(
-    *, round: Round, incident_id: uuid.UUID, ts: datetime, lon: float, lat: float, category: str,
-    description: str, request_hash: str, now: datetime,
+    *,
+    round: Round,
+    incident_id: uuid.UUID,
+    ts: datetime,
+    lon: float,
+    lat: float,
+    category: str,
+    description: str,
+    request_hash: str,
+    now: datetime,
 ) -> tuple[Incident, bool]:
     """Store (or replay) an incident reported during a round."""
     existing = await Incident.get_or_none(id=incident_id)
@@ -620,8 +727,16 @@ async def report_incident(
     _check_round_time(round=round, ts=ts, now=now)
     try:
         incident = await Incident.create(
-            id=incident_id, round=round, zone_id=round.zone_id, org_path=round.org_path, ts=ts,  # type: ignore[attr-defined]
-            lon=lon, lat=lat, category=category, description=description, request_hash=request_hash,
+            id=incident_id,
+            round=round,
+            zone_id=round.zone_id,  # type: ignore[attr-defined]
+            org_path=round.org_path,
+            ts=ts,
+            lon=lon,
+            lat=lat,
+            category=category,
+            description=description,
+            request_hash=request_hash,
         )
     except IntegrityError:
         found = await Incident.get_or_none(id=incident_id)
@@ -632,7 +747,9 @@ async def report_incident(
     return incident, True
 
 
-async def end_round(*, round: Round, ended_at: datetime, now: datetime) -> tuple[RoundSummary, bool]:
+async def end_round(
+    *, round: Round, ended_at: datetime, now: datetime
+) -> tuple[RoundSummary, bool]:
     """End a round (a replay with the same time is a no-op) and raise its alerts."""
     if round.status == RoundStatus.ended:
         if round.ended_at != ended_at:
@@ -703,9 +820,11 @@ def _utc(epoch_s: float) -> datetime:
 
 async def round_summary(*, round: Round) -> RoundSummary:
     """Distance, presence, exits, coverage and checkpoints from the round's time-sorted track."""
-    zone = round.zone if isinstance(round.zone, Zone) else await Zone.get(id=round.zone_id)  # type: ignore[attr-defined]
-    rows = await TrackPoint.filter(round_id=round.id).order_by("ts", "id").values_list(
-        "ts", "lon", "lat", "accuracy_m", "is_mock"
+    zone = await Zone.get(id=round.zone_id)  # type: ignore[attr-defined]
+    rows = (
+        await TrackPoint.filter(round_id=round.id)
+        .order_by("ts", "id")
+        .values_list("ts", "lon", "lat", "accuracy_m", "is_mock")
     )
     checkpoints = (await zone_checkpoints(zone_ids=[zone.id])).get(zone.id, [])
     ts = np.array([r[0].timestamp() for r in rows], dtype=np.float64)
@@ -715,7 +834,13 @@ async def round_summary(*, round: Round) -> RoundSummary:
     mock = np.array([bool(r[4]) for r in rows], dtype=np.bool_)
     geom = zone_shape(zone)
     analysis: TrackAnalysis = await asyncio.to_thread(
-        analyse_track, ts=ts, lons=lons, lats=lats, accuracy_m=acc, is_mock=mock, zone=geom,
+        analyse_track,
+        ts=ts,
+        lons=lons,
+        lats=lats,
+        accuracy_m=acc,
+        is_mock=mock,
+        zone=geom,
         checkpoints=[(c.id, c.lon, c.lat, c.radius_m) for c in checkpoints],
     )
     good = analysis.good
@@ -742,12 +867,16 @@ async def round_summary(*, round: Round) -> RoundSummary:
         in_zone_ratio=analysis.in_zone_ratio,
         coverage_ratio=analysis.coverage_ratio,
         exits=[
-            ExitResult(exited_at=_utc(e.exited_at),
-                       returned_at=None if e.returned_at is None else _utc(e.returned_at))
+            ExitResult(
+                exited_at=_utc(e.exited_at),
+                returned_at=None if e.returned_at is None else _utc(e.returned_at),
+            )
             for e in analysis.zone_exits
         ],
         checkpoints=[
-            CheckpointResult(id=c.id, name=c.name, required=c.required, visited_at=visited.get(c.id))
+            CheckpointResult(
+                id=c.id, name=c.name, required=c.required, visited_at=visited.get(c.id)
+            )
             for c in checkpoints
         ],
         points=len(rows),
@@ -759,8 +888,10 @@ async def round_summary(*, round: Round) -> RoundSummary:
 
 async def round_track(*, round: Round) -> dict[str, Any]:
     """The stored points as a GeoJSON Feature (LineString, time order), with times and flags."""
-    rows = await TrackPoint.filter(round_id=round.id).order_by("ts", "id").values_list(
-        "ts", "lon", "lat", "accuracy_m", "is_mock"
+    rows = (
+        await TrackPoint.filter(round_id=round.id)
+        .order_by("ts", "id")
+        .values_list("ts", "lon", "lat", "accuracy_m", "is_mock")
     )
     await audit.record(action="read", resource_type="track", resource_id=round.id)
     coordinates = [[lon, lat] for _, lon, lat, _, _ in rows]
@@ -768,10 +899,12 @@ async def round_track(*, round: Round) -> dict[str, Any]:
     if rows:
         zone = await Zone.get(id=round.zone_id)  # type: ignore[attr-defined]
         analysis = analyse_track(
-            ts=[r[0].timestamp() for r in rows], lons=[r[1] for r in rows],
+            ts=[r[0].timestamp() for r in rows],
+            lons=[r[1] for r in rows],
             lats=[r[2] for r in rows],
             accuracy_m=[np.nan if r[3] is None else r[3] for r in rows],
-            is_mock=[bool(r[4]) for r in rows], zone=zone_shape(zone),
+            is_mock=[bool(r[4]) for r in rows],
+            zone=zone_shape(zone),
         )
         flags = [PointFlag(int(f)).label for f in analysis.flags]
     return {
@@ -801,12 +934,19 @@ async def _raise_round_alerts(*, summary: RoundSummary, now: datetime, ended: bo
         if await alerts.was_raised(kind="zone_exit", dedup_key=key):
             continue
         if await alerts.raise_alert(
-            kind="zone_exit", subject_type="patrol_round", subject_id=round.id,
-            org_unit=zone.org_unit, recipients=recipients,
-            title=f"巡防队员 {member.full_name} 离开责任区 {zone.name}", dedup_key=key,
-            detail={"zone_id": str(zone.id), "user_id": str(member.id),
-                    "exited_at": exit_.exited_at.isoformat(),
-                    "returned_at": None if exit_.returned_at is None else exit_.returned_at.isoformat()},
+            kind="zone_exit",
+            subject_type="patrol_round",
+            subject_id=round.id,
+            org_unit=zone.org_unit,
+            recipients=recipients,
+            title=f"巡防队员 {member.full_name} 离开责任区 {zone.name}",
+            dedup_key=key,
+            detail={
+                "zone_id": str(zone.id),
+                "user_id": str(member.id),
+                "exited_at": exit_.exited_at.isoformat(),
+                "returned_at": None if exit_.returned_at is None else exit_.returned_at.isoformat(),
+            },
             occurred_at=exit_.exited_at,
         ):
             raised += 1
@@ -816,11 +956,18 @@ async def _raise_round_alerts(*, summary: RoundSummary, now: datetime, ended: bo
             if await alerts.was_raised(kind="missed_checkpoint", dedup_key=key):
                 continue
             if await alerts.raise_alert(
-                kind="missed_checkpoint", subject_type="patrol_round", subject_id=round.id,
-                org_unit=zone.org_unit, recipients=recipients,
-                title=f"{member.full_name} 本次巡逻漏检 {checkpoint.name}", dedup_key=key,
-                detail={"zone_id": str(zone.id), "checkpoint_id": str(checkpoint.id),
-                        "user_id": str(member.id)},
+                kind="missed_checkpoint",
+                subject_type="patrol_round",
+                subject_id=round.id,
+                org_unit=zone.org_unit,
+                recipients=recipients,
+                title=f"{member.full_name} 本次巡逻漏检 {checkpoint.name}",
+                dedup_key=key,
+                detail={
+                    "zone_id": str(zone.id),
+                    "checkpoint_id": str(checkpoint.id),
+                    "user_id": str(member.id),
+                },
                 occurred_at=round.ended_at or now,
             ):
                 raised += 1
@@ -830,10 +977,14 @@ async def _raise_round_alerts(*, summary: RoundSummary, now: datetime, ended: bo
 @job("patrol.zone_exits", every_s=30)
 async def zone_exit_job(now: datetime) -> str:
     """Judge rounds whose track changed since last judged and alert each new zone exit."""
-    pending = await Round.filter(
-        Q(track_changed_at__not_isnull=True)
-        & (Q(analysed_at__isnull=True) | Q(analysed_at__lt=F("track_changed_at")))
-    ).order_by("track_changed_at").limit(200)
+    pending = (
+        await Round.filter(
+            Q(track_changed_at__not_isnull=True)
+            & (Q(analysed_at__isnull=True) | Q(analysed_at__lt=F("track_changed_at")))
+        )
+        .order_by("track_changed_at")
+        .limit(200)
+    )
     raised = 0
     for round in pending:
         summary = await round_summary(round=round)
@@ -847,9 +998,12 @@ async def zone_exit_job(now: datetime) -> str:
 @job("patrol.missed_checkpoints", every_s=300)
 async def missed_checkpoints_job(now: datetime) -> str:
     """Alert required checkpoints of shifts that ended (10 min ago, for late uploads) unvisited."""
-    shifts = await Assignment.filter(
-        checked_at=None, ends_at__lte=now - ALERT_GRACE
-    ).select_related("zone__org_unit", "user").order_by("ends_at").limit(200)
+    shifts = (
+        await Assignment.filter(checked_at=None, ends_at__lte=now - ALERT_GRACE)
+        .select_related("zone__org_unit", "user")
+        .order_by("ends_at")
+        .limit(200)
+    )
     raised = 0
     for shift in shifts:
         raised += await _judge_shift(shift=shift)
@@ -859,12 +1013,17 @@ async def missed_checkpoints_job(now: datetime) -> str:
 
 async def _judge_shift(*, shift: Assignment) -> int:
     """Alerts for the shift's required checkpoints that no round of the shift visited."""
-    required = [c for c in (await zone_checkpoints(zone_ids=[shift.zone.id])).get(shift.zone.id, [])
-                if c.required]
+    required = [
+        c
+        for c in (await zone_checkpoints(zone_ids=[shift.zone.id])).get(shift.zone.id, [])
+        if c.required
+    ]
     if not required:
         return 0
     rounds = await Round.filter(
-        user_id=shift.user.id, zone_id=shift.zone.id, started_at__lt=shift.ends_at,
+        user_id=shift.user.id,
+        zone_id=shift.zone.id,
+        started_at__lt=shift.ends_at,
         started_at__gte=shift.starts_at - ROUND_EARLY_START,
     )
     visited: set[Hashable] = set()
@@ -873,7 +1032,9 @@ async def _judge_shift(*, shift: Assignment) -> int:
         summary = await round_summary(round=round)
         visited |= {c.id for c in summary.checkpoints if c.visited_at is not None}
         for checkpoint in required:
-            if await alerts.was_raised(kind="missed_checkpoint", dedup_key=f"round:{round.id}:{checkpoint.id}"):
+            if await alerts.was_raised(
+                kind="missed_checkpoint", dedup_key=f"round:{round.id}:{checkpoint.id}"
+            ):
                 round_alerted.add(checkpoint.id)
     recipients = await supervisors_for(org_path=shift.user.org_path)
     raised = 0
@@ -884,11 +1045,18 @@ async def _judge_shift(*, shift: Assignment) -> int:
         if await alerts.was_raised(kind="missed_checkpoint", dedup_key=key):
             continue
         if await alerts.raise_alert(
-            kind="missed_checkpoint", subject_type="patrol_assignment", subject_id=shift.id,
-            org_unit=shift.zone.org_unit, recipients=recipients,
-            title=f"{shift.user.full_name} 班次内未到检查点 {checkpoint.name}", dedup_key=key,
-            detail={"zone_id": str(shift.zone.id), "checkpoint_id": str(checkpoint.id),
-                    "user_id": str(shift.user.id)},
+            kind="missed_checkpoint",
+            subject_type="patrol_assignment",
+            subject_id=shift.id,
+            org_unit=shift.zone.org_unit,
+            recipients=recipients,
+            title=f"{shift.user.full_name} 班次内未到检查点 {checkpoint.name}",
+            dedup_key=key,
+            detail={
+                "zone_id": str(shift.zone.id),
+                "checkpoint_id": str(checkpoint.id),
+                "user_id": str(shift.user.id),
+            },
             occurred_at=shift.ends_at,
         ):
             raised += 1
@@ -897,12 +1065,14 @@ async def _judge_shift(*, shift: Assignment) -> int:
 
 @job("patrol.retention", every_s=3600, transactional=False)
 async def retention_job(now: datetime) -> str:
-    """Delete track points older than the retention period (precise locations are PIPL-sensitive)."""
+    """Delete track points older than the retention period (precise locations: PIPL)."""
     days = get_settings().retention_days
     cutoff = now - timedelta(days=days)
     deleted = await TrackPoint.filter(ts__lt=cutoff).delete()
     await audit.record(
-        action="delete", resource_type="track_point", resource_id=None,
+        action="delete",
+        resource_type="track_point",
+        resource_id=None,
         detail={"deleted": deleted, "older_than": cutoff.isoformat(), "retention_days": days},
     )
     return f"deleted {deleted} track points older than {days} days"
@@ -936,7 +1106,9 @@ class ZoneReport:
 
 
 def union_coverage_ratio(
-    *, zone: Polygon | MultiPolygon, tracks: Sequence[tuple[Sequence[float], Sequence[float]]],
+    *,
+    zone: Polygon | MultiPolygon,
+    tracks: Sequence[tuple[Sequence[float], Sequence[float]]],
     buffer_m: float = 50.0,
 ) -> float:
     """Share of the zone within `buffer_m` of any of several tracks (lons, lats), 0..1."""
@@ -949,7 +1121,9 @@ def union_coverage_ratio(
         if not len(lons):
             continue
         x_m, y_m = projection.forward(lons=lons, lats=lats)
-        parts.append(shapely.points(x_m[0], y_m[0]) if len(lons) == 1 else shapely.linestrings(x_m, y_m))
+        parts.append(
+            shapely.points(x_m[0], y_m[0]) if len(lons) == 1 else shapely.linestrings(x_m, y_m)
+        )
     if not parts:
         return 0.0
     swath = shapely.buffer(shapely.union_all(parts), buffer_m, quad_segs=16)
@@ -967,7 +1141,9 @@ def local_day_bounds(day: date) -> tuple[datetime, datetime]:
 async def zone_report(*, zone: Zone, day: date) -> ZoneReport:
     """Rounds started that local day: time on patrol, union coverage, checkpoints, incidents."""
     start, end = local_day_bounds(day)
-    rounds = await Round.filter(zone_id=zone.id, started_at__gte=start, started_at__lt=end).order_by("started_at")
+    rounds = await Round.filter(
+        zone_id=zone.id, started_at__gte=start, started_at__lt=end
+    ).order_by("started_at")
     summaries = [await round_summary(round=r) for r in rounds]
     checkpoints = (await zone_checkpoints(zone_ids=[zone.id])).get(zone.id, [])
     tallies = []
@@ -979,20 +1155,34 @@ async def zone_report(*, zone: Zone, day: date) -> ZoneReport:
         missed = 0
         if checkpoint.required:
             missed = sum(
-                1 for s, o in zip(summaries, outcomes, strict=True)
+                1
+                for s, o in zip(summaries, outcomes, strict=True)
                 if s.round.status == RoundStatus.ended and (o is None or o.visited_at is None)
             )
-        tallies.append(CheckpointTally(id=checkpoint.id, name=checkpoint.name,
-                                       required=checkpoint.required, visits=visits, missed=missed))
+        tallies.append(
+            CheckpointTally(
+                id=checkpoint.id,
+                name=checkpoint.name,
+                required=checkpoint.required,
+                visits=visits,
+                missed=missed,
+            )
+        )
     geom = zone_shape(zone)
     coverage = await asyncio.to_thread(
         union_coverage_ratio, zone=geom, tracks=[(s.good_lons, s.good_lats) for s in summaries]
     )
-    incidents = await Incident.filter(zone_id=zone.id, ts__gte=start, ts__lt=end).order_by("ts").limit(1000)
+    incidents = (
+        await Incident.filter(zone_id=zone.id, ts__gte=start, ts__lt=end).order_by("ts").limit(1000)
+    )
     return ZoneReport(
-        zone=zone, day=day, rounds=len(rounds),
-        patrol_seconds=sum(s.duration_s for s in summaries), coverage_ratio=coverage,
-        checkpoints=tallies, incidents=list(incidents),
+        zone=zone,
+        day=day,
+        rounds=len(rounds),
+        patrol_seconds=sum(s.duration_s for s in summaries),
+        coverage_ratio=coverage,
+        checkpoints=tallies,
+        incidents=list(incidents),
     )
 
 
@@ -1013,10 +1203,15 @@ def report_csv(report: ZoneReport) -> bytes:
     writer.writerow([])
     writer.writerow(["事件时间 time", "类别 category", "描述 description", "经度 lon", "纬度 lat"])
     for incident in report.incidents:
-        writer.writerow([
-            incident.ts.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"), _cell(incident.category),
-            _cell(incident.description), incident.lon, incident.lat,
-        ])
+        writer.writerow(
+            [
+                incident.ts.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"),
+                _cell(incident.category),
+                _cell(incident.description),
+                incident.lon,
+                incident.lat,
+            ]
+        )
     return "\ufeff".encode() + out.getvalue().encode("utf-8")
 
 
@@ -1041,14 +1236,31 @@ class Position:
 
 async def zone_positions(*, zone: Zone) -> list[Position]:
     """The latest stored (non-mock) point of each active round in the zone."""
-    rounds = await Round.filter(zone_id=zone.id, status=RoundStatus.active).select_related("user").limit(500)
+    rounds = (
+        await Round.filter(zone_id=zone.id, status=RoundStatus.active)
+        .select_related("user")
+        .limit(500)
+    )
     out: list[Position] = []
     for round in rounds:
         last = await TrackPoint.filter(round_id=round.id, is_mock=False).order_by("-ts").first()
         if last is not None:
-            out.append(Position(round_id=round.id, user_id=round.user.id, full_name=round.user.full_name,
-                                ts=last.ts, lon=last.lon, lat=last.lat, accuracy_m=last.accuracy_m,
-                                in_zone=last.in_zone))
-    await audit.record(action="read", resource_type="zone_positions", resource_id=zone.id,
-                       detail={"rounds": len(out)})
+            out.append(
+                Position(
+                    round_id=round.id,
+                    user_id=round.user.id,
+                    full_name=round.user.full_name,
+                    ts=last.ts,
+                    lon=last.lon,
+                    lat=last.lat,
+                    accuracy_m=last.accuracy_m,
+                    in_zone=last.in_zone,
+                )
+            )
+    await audit.record(
+        action="read",
+        resource_type="zone_positions",
+        resource_id=zone.id,
+        detail={"rounds": len(out)},
+    )
     return out

@@ -122,7 +122,8 @@ class CheckpointPublic(Output):
     radius_m: float
     required: bool
     code: str | None = Field(
-        default=None, description="Secret of the printed QR/NFC tag: only for supervisors and admins"
+        default=None,
+        description="Secret of the printed QR/NFC tag: only for supervisors and admins",
     )
 
 
@@ -175,8 +176,11 @@ class PointIn(StrictInput):
 class PointsBatch(StrictInput):
     points: Annotated[
         list[PointIn],
-        Field(min_length=1, json_schema_extra={"maxItems": patrol.MAX_BATCH},
-              description="1..1000 points; a larger batch is a 413 and stores nothing"),
+        Field(
+            min_length=1,
+            json_schema_extra={"maxItems": patrol.MAX_BATCH},
+            description="1..1000 points; a larger batch is a 413 and stores nothing",
+        ),
     ]
 
 
@@ -333,16 +337,26 @@ def summary_public(summary: patrol.RoundSummary) -> RoundSummaryPublic:
     """The public view of a round summary."""
     r = summary.round
     return RoundSummaryPublic(
-        id=r.id, zone_id=r.zone_id, user_id=r.user_id, status=r.status,  # type: ignore[attr-defined]
-        started_at=r.started_at, ended_at=r.ended_at, distance_m=summary.distance_m,
-        duration_s=summary.duration_s, in_zone_ratio=summary.in_zone_ratio,
-        coverage_ratio=summary.coverage_ratio, zone_exits=len(summary.exits),
-        exits=[ZoneExitPublic(exited_at=e.exited_at, returned_at=e.returned_at) for e in summary.exits],
+        id=r.id,
+        zone_id=r.zone_id,
+        user_id=r.user_id,
+        status=r.status,  # type: ignore[attr-defined]
+        started_at=r.started_at,
+        ended_at=r.ended_at,
+        distance_m=summary.distance_m,
+        duration_s=summary.duration_s,
+        in_zone_ratio=summary.in_zone_ratio,
+        coverage_ratio=summary.coverage_ratio,
+        zone_exits=len(summary.exits),
+        exits=[
+            ZoneExitPublic(exited_at=e.exited_at, returned_at=e.returned_at) for e in summary.exits
+        ],
         checkpoints=[
             CheckpointOutcome(id=c.id, name=c.name, required=c.required, visited_at=c.visited_at)
             for c in summary.checkpoints
         ],
-        missed_checkpoints=len(summary.missed), points=summary.points,
+        missed_checkpoints=len(summary.missed),
+        points=summary.points,
         good_points=summary.good_points,
     )
 
@@ -361,13 +375,19 @@ def _parse_lon_lat(raw: str) -> tuple[float, float]:
 # --- zones ---------------------------------------------------------------------------------------
 
 
-@router.post("/zones", operation_id="create_zone", status_code=status.HTTP_201_CREATED, responses=ERRORS)
+@router.post(
+    "/zones", operation_id="create_zone", status_code=status.HTTP_201_CREATED, responses=ERRORS
+)
 async def create_zone(
     body: ZoneCreate, user: Annotated[User, Depends(roles(*MANAGERS))]
 ) -> ZonePublic:
     """A zone in my subtree; invalid geometry is a 422 `invalid_geometry` naming fault and place."""
     zone = await patrol.create_zone(
-        user=user, name=body.name, kind=body.kind, org_unit_id=body.org_unit_id, geometry=body.geometry
+        user=user,
+        name=body.name,
+        kind=body.kind,
+        org_unit_id=body.org_unit_id,
+        geometry=body.geometry,
     )
     return zone_public(zone)
 
@@ -421,7 +441,10 @@ async def update_zone(body: ZoneUpdate, zone: ManagedZone) -> ZonePublic:
 
 
 @router.delete(
-    "/zones/{id}", operation_id="delete_zone", status_code=status.HTTP_204_NO_CONTENT, responses=ERRORS
+    "/zones/{id}",
+    operation_id="delete_zone",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=ERRORS,
 )
 async def delete_zone(zone: ManagedZone) -> Response:
     """Retire a zone (soft delete: past rounds keep it)."""
@@ -430,13 +453,19 @@ async def delete_zone(zone: ManagedZone) -> Response:
 
 
 @router.post(
-    "/zones/{id}/checkpoints", operation_id="create_checkpoint",
-    status_code=status.HTTP_201_CREATED, responses=ERRORS,
+    "/zones/{id}/checkpoints",
+    operation_id="create_checkpoint",
+    status_code=status.HTTP_201_CREATED,
+    responses=ERRORS,
 )
 async def create_checkpoint(body: CheckpointCreate, zone: ManagedZone) -> CheckpointPublic:
     """A checkpoint in a zone I manage, with the secret code for its tag."""
     checkpoint = await patrol.create_checkpoint(
-        zone=zone, name=body.name, lon=body.lon, lat=body.lat, radius_m=body.radius_m,
+        zone=zone,
+        name=body.name,
+        lon=body.lon,
+        lat=body.lat,
+        radius_m=body.radius_m,
         required=body.required,
     )
     return checkpoint_public(checkpoint, with_code=True)
@@ -451,8 +480,10 @@ async def list_checkpoints(user: CurrentUser, zone: ReadableZone) -> list[Checkp
 
 
 @router.post(
-    "/zones/{id}/assignments", operation_id="create_assignment",
-    status_code=status.HTTP_201_CREATED, responses=ERRORS,
+    "/zones/{id}/assignments",
+    operation_id="create_assignment",
+    status_code=status.HTTP_201_CREATED,
+    responses=ERRORS,
 )
 async def create_assignment(
     body: AssignmentCreate, user: CurrentUser, zone: ManagedZone
@@ -465,9 +496,7 @@ async def create_assignment(
 
 
 @router.get("/zones/{id}/assignments", operation_id="list_zone_assignments", responses=ERRORS)
-async def list_zone_assignments(
-    zone: ManagedZone, page: PageParams
-) -> Page[AssignmentPublic]:
+async def list_zone_assignments(zone: ManagedZone, page: PageParams) -> Page[AssignmentPublic]:
     """Shifts in a zone I manage, latest first."""
     rows, cursor = await paginate(Assignment.filter(zone_id=zone.id), page, order_field="starts_at")
     return Page(items=[AssignmentPublic.model_validate(a) for a in rows], next_cursor=cursor)
@@ -479,7 +508,7 @@ async def list_my_assignments(
     start: Annotated[UtcInput | None, Query(alias="from", description="Default: a day ago")] = None,
     end: Annotated[UtcInput | None, Query(alias="to", description="Default: a week ahead")] = None,
 ) -> list[MyAssignment]:
-    """My shifts overlapping [from, to), each with its zone's geometry and checkpoints (no codes)."""
+    """My shifts overlapping [from, to), with their zones' geometry and checkpoints (no codes)."""
     now = datetime.now(UTC)
     rows = await patrol.my_assignments(
         user=user, start=start or now - timedelta(days=1), end=end or now + timedelta(days=7)
@@ -487,34 +516,56 @@ async def list_my_assignments(
     checkpoints = await patrol.zone_checkpoints(zone_ids={a.zone.id for a in rows})
     return [
         MyAssignment(
-            id=a.id, zone_id=a.zone.id, user_id=user.id, starts_at=a.starts_at, ends_at=a.ends_at,
+            id=a.id,
+            zone_id=a.zone.id,
+            user_id=user.id,
+            starts_at=a.starts_at,
+            ends_at=a.ends_at,
             zone=zone_public(a.zone),
-            checkpoints=[checkpoint_public(c, with_code=False) for c in checkpoints.get(a.zone.id, [])],
+            checkpoints=[
+                checkpoint_public(c, with_code=False) for c in checkpoints.get(a.zone.id, [])
+            ],
         )
         for a in rows
     ]
 
 
-@router.get("/zones/{id}/report", operation_id="zone_report", responses={
-    **ERRORS, 200: {"content": {"text/csv": {"schema": {"type": "string"}}},
-                    "description": "The report as JSON, or CSV (UTF-8 with BOM) with ?format=csv"},
-})
+@router.get(
+    "/zones/{id}/report",
+    operation_id="zone_report",
+    responses={
+        **ERRORS,
+        200: {
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "description": "The report as JSON, or CSV (UTF-8 with BOM) with ?format=csv",
+        },
+    },
+)
 async def zone_report(
     zone: ManagedZone,
     day: Annotated[date, Query(alias="date", description="Local date YYYY-MM-DD")],
     format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> Any:
-    """A zone's local day: rounds, time on patrol, coverage, checkpoint visits and misses, incidents."""
+    """A zone's local day: rounds, time on patrol, coverage, checkpoint tallies, incidents."""
     report = await patrol.zone_report(zone=zone, day=day)
     if format == "csv":
         return Response(
-            content=patrol.report_csv(report), media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="zone-report-{day.isoformat()}.csv"'},
+            content=patrol.report_csv(report),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="zone-report-{day.isoformat()}.csv"'
+            },
         )
     return ZoneReportPublic(
-        zone_id=zone.id, date=day, rounds=report.rounds, patrol_seconds=report.patrol_seconds,
+        zone_id=zone.id,
+        date=day,
+        rounds=report.rounds,
+        patrol_seconds=report.patrol_seconds,
         coverage_ratio=report.coverage_ratio,
-        checkpoints=[CheckpointTallyPublic.model_validate(t, from_attributes=True) for t in report.checkpoints],
+        checkpoints=[
+            CheckpointTallyPublic.model_validate(t, from_attributes=True)
+            for t in report.checkpoints
+        ],
         incidents=[IncidentPublic.model_validate(i) for i in report.incidents],
     )
 
@@ -531,14 +582,20 @@ async def zone_positions(zone: ManagedZone) -> list[PositionPublic]:
 # --- rounds --------------------------------------------------------------------------------------
 
 
-@router.post("/rounds", operation_id="start_round", status_code=status.HTTP_201_CREATED, responses=ERRORS)
+@router.post(
+    "/rounds", operation_id="start_round", status_code=status.HTTP_201_CREATED, responses=ERRORS
+)
 async def start_round(
     body: RoundCreate, response: Response, user: Annotated[User, Depends(roles(Role.patrol))]
 ) -> RoundPublic:
     """Start a round in a zone where I have a shift (a replay of the same id answers 200)."""
     round_, created = await patrol.start_round(
-        user=user, round_id=body.id, zone_id=body.zone_id, started_at=body.started_at,
-        request_hash=fingerprint(body, owner=user.id), now=datetime.now(UTC),
+        user=user,
+        round_id=body.id,
+        zone_id=body.zone_id,
+        started_at=body.started_at,
+        request_hash=fingerprint(body, owner=user.id),
+        now=datetime.now(UTC),
     )
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -580,40 +637,62 @@ async def get_round_track(round_: ReadableRound) -> TrackFeature:
     return TrackFeature.model_validate(await patrol.round_track(round=round_))
 
 
-@router.post("/rounds/{id}/points", operation_id="add_round_points", responses={
-    **ERRORS, 413: {"description": "More than 1000 points: nothing stored"},
-})
+@router.post(
+    "/rounds/{id}/points",
+    operation_id="add_round_points",
+    responses={
+        **ERRORS,
+        413: {"description": "More than 1000 points: nothing stored"},
+    },
+)
 async def add_round_points(body: PointsBatch, round_: OwnRound) -> PointsResultPublic:
     """Store a batch of 1..1000 points (late, out of order, replayed: each id is stored once)."""
     result = await patrol.add_points(
         round=round_,
         points=[
             patrol.PointInput(
-                id=p.id, ts=p.ts, lon=p.lon, lat=p.lat, accuracy_m=p.accuracy_m,
-                speed_mps=p.speed_mps, is_mock=p.is_mock,
+                id=p.id,
+                ts=p.ts,
+                lon=p.lon,
+                lat=p.lat,
+                accuracy_m=p.accuracy_m,
+                speed_mps=p.speed_mps,
+                is_mock=p.is_mock,
             )
             for p in body.points
         ],
         now=datetime.now(UTC),
     )
     return PointsResultPublic(
-        accepted=result.accepted, duplicates=result.duplicates,
-        rejected=[PointRejection(**r) for r in result.rejected], in_zone=result.in_zone,
+        accepted=result.accepted,
+        duplicates=result.duplicates,
+        rejected=[PointRejection(**r) for r in result.rejected],
+        in_zone=result.in_zone,
     )
 
 
 @router.post(
-    "/rounds/{id}/checkpoint-visits", operation_id="add_checkpoint_visit",
-    status_code=status.HTTP_201_CREATED, responses=ERRORS,
+    "/rounds/{id}/checkpoint-visits",
+    operation_id="add_checkpoint_visit",
+    status_code=status.HTTP_201_CREATED,
+    responses=ERRORS,
 )
 async def add_checkpoint_visit(
     body: VisitCreate, response: Response, user: CurrentUser, round_: OwnRound
 ) -> VisitPublic:
     """A checkpoint visit by GPS (within radius + min(accuracy, 50 m)) or by the tag's code."""
     result = await patrol.record_visit(
-        round=round_, visit_id=body.id, checkpoint_id=body.checkpoint_id, ts=body.ts, lon=body.lon,
-        lat=body.lat, accuracy_m=body.accuracy_m, method=body.method, code=body.code,
-        is_mock=body.is_mock, request_hash=fingerprint(body, owner=(user.id, round_.id)),
+        round=round_,
+        visit_id=body.id,
+        checkpoint_id=body.checkpoint_id,
+        ts=body.ts,
+        lon=body.lon,
+        lat=body.lat,
+        accuracy_m=body.accuracy_m,
+        method=body.method,
+        code=body.code,
+        is_mock=body.is_mock,
+        request_hash=fingerprint(body, owner=(user.id, round_.id)),
         now=datetime.now(UTC),
     )
     if not result.created:
@@ -626,7 +705,9 @@ def _visit_public(visit: CheckpointVisit) -> VisitPublic:
 
 
 @router.post(
-    "/rounds/{id}/incidents", operation_id="add_incident", status_code=status.HTTP_201_CREATED,
+    "/rounds/{id}/incidents",
+    operation_id="add_incident",
+    status_code=status.HTTP_201_CREATED,
     responses=ERRORS,
 )
 async def add_incident(
@@ -634,9 +715,15 @@ async def add_incident(
 ) -> IncidentPublic:
     """Report an incident during my round."""
     incident, created = await patrol.report_incident(
-        round=round_, incident_id=body.id, ts=body.ts, lon=body.lon, lat=body.lat,
-        category=body.category, description=body.description,
-        request_hash=fingerprint(body, owner=(user.id, round_.id)), now=datetime.now(UTC),
+        round=round_,
+        incident_id=body.id,
+        ts=body.ts,
+        lon=body.lon,
+        lat=body.lat,
+        category=body.category,
+        description=body.description,
+        request_hash=fingerprint(body, owner=(user.id, round_.id)),
+        now=datetime.now(UTC),
     )
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -650,5 +737,7 @@ def _incident_public(incident: Incident) -> IncidentPublic:
 @router.post("/rounds/{id}/end", operation_id="end_round", responses=ERRORS)
 async def end_round(body: RoundEnd, round_: OwnRound) -> RoundSummaryPublic:
     """End my round and get its summary (the same `ended_at` again is a no-op)."""
-    summary, _created = await patrol.end_round(round=round_, ended_at=body.ended_at, now=datetime.now(UTC))
+    summary, _created = await patrol.end_round(
+        round=round_, ended_at=body.ended_at, now=datetime.now(UTC)
+    )
     return summary_public(summary)

@@ -33,8 +33,9 @@ def loop_position(fraction: float) -> tuple[float, float]:
     """A point on the inner loop (counter-clockwise from the SW corner), fraction 0..1."""
     w, e, s, n = WEST + INSET, EAST - INSET, SOUTH + INSET, NORTH - INSET
     sides = [((w, s), (e, s)), ((e, s), (e, n)), ((e, n), (w, n)), ((w, n), (w, s))]
-    lengths = [math.hypot((b[0] - a[0]) * math.cos(math.radians(32.004)), b[1] - a[1])
-               for a, b in sides]
+    lengths = [
+        math.hypot((b[0] - a[0]) * math.cos(math.radians(32.004)), b[1] - a[1]) for a, b in sides
+    ]
     target = (fraction % 1.0) * sum(lengths)
     for (a, b), length in zip(sides, lengths, strict=True):
         if target <= length:
@@ -63,8 +64,12 @@ def make_track(started_at: datetime) -> Track:
     for i in range(181):
         lon, lat = loop_position(i / 180)
         point: dict[str, Any] = {
-            "id": str(uuid.uuid4()), "ts": iso(started_at + timedelta(seconds=30 + 10 * i)),
-            "lon": lon, "lat": lat, "accuracy_m": 8.0, "speed_mps": 1.5,
+            "id": str(uuid.uuid4()),
+            "ts": iso(started_at + timedelta(seconds=30 + 10 * i)),
+            "lon": lon,
+            "lat": lat,
+            "accuracy_m": 8.0,
+            "speed_mps": 1.5,
         }
         points.append(point)
     track = Track(started_at=started_at, points=points)
@@ -105,7 +110,8 @@ def reference(track: Track, checkpoints: dict[str, tuple[float, float, float]]) 
     good = [p for i, p in enumerate(track.points) if i not in track.bad]
     good.sort(key=lambda p: p["ts"])
     distance = sum(
-        haversine(a["lon"], a["lat"], b["lon"], b["lat"]) for a, b in zip(good, good[1:], strict=False)
+        haversine(a["lon"], a["lat"], b["lon"], b["lat"])
+        for a, b in zip(good, good[1:], strict=False)
     )
     zone = shape(ZONE_GEOJSON)
     to_m = aeqd((WEST + EAST) / 2, (SOUTH + NORTH) / 2).transform
@@ -116,7 +122,9 @@ def reference(track: Track, checkpoints: dict[str, tuple[float, float, float]]) 
         x, y = to_m(p["lon"], p["lat"])
         outside.append(zone_m.distance(shapely.Point(x, y)) > max(p["accuracy_m"], 20.0))
     total = times[-1] - times[0]
-    inside_s = sum(t2 - t1 for t1, t2, out in zip(times, times[1:], outside, strict=False) if not out)
+    inside_s = sum(
+        t2 - t1 for t1, t2, out in zip(times, times[1:], outside, strict=False) if not out
+    )
     exits, run_start, run_last = 0, None, None
     for t, out in zip(times, outside, strict=True):
         if out:
@@ -131,12 +139,20 @@ def reference(track: Track, checkpoints: dict[str, tuple[float, float, float]]) 
     visits = {}
     for name, (lon, lat, radius) in checkpoints.items():
         visits[name] = next(
-            (p["ts"] for p in good
-             if haversine(p["lon"], p["lat"], lon, lat) <= radius + min(p["accuracy_m"], 50)),
+            (
+                p["ts"]
+                for p in good
+                if haversine(p["lon"], p["lat"], lon, lat) <= radius + min(p["accuracy_m"], 50)
+            ),
             None,
         )
-    return {"distance_m": distance, "in_zone_ratio": inside_s / total, "zone_exits": exits,
-            "coverage_ratio": coverage, "visits": visits}
+    return {
+        "distance_m": distance,
+        "in_zone_ratio": inside_s / total,
+        "zone_exits": exits,
+        "coverage_ratio": coverage,
+        "visits": visits,
+    }
 
 
 # --- people and zone through the API -------------------------------------------------------------
@@ -163,36 +179,66 @@ async def build_world(client: Any, make_unit: Any, make_user: Any, auth: Any) ->
     patrol = await make_user(Role.patrol, unit=street, full_name="李强")
     other_patrol = await make_user(Role.patrol, unit=street, full_name="赵伟")
     h = auth(supervisor)
-    r = await client.post("/zones", headers=h, json={
-        "name": "濠河东责任区", "kind": "patrol", "org_unit_id": str(street.id), "geometry": ZONE_GEOJSON,
-    })
+    r = await client.post(
+        "/zones",
+        headers=h,
+        json={
+            "name": "濠河东责任区",
+            "kind": "patrol",
+            "org_unit_id": str(street.id),
+            "geometry": ZONE_GEOJSON,
+        },
+    )
     assert r.status_code == 201, r.text
     zone = r.json()
     a_lon, a_lat = checkpoint_a()
-    r = await client.post(f"/zones/{zone['id']}/checkpoints", headers=h,
-                          json={"name": "A 岗亭", "lon": a_lon, "lat": a_lat, "required": True})
+    r = await client.post(
+        f"/zones/{zone['id']}/checkpoints",
+        headers=h,
+        json={"name": "A 岗亭", "lon": a_lon, "lat": a_lat, "required": True},
+    )
     assert r.status_code == 201, r.text
     cp_a = r.json()
-    r = await client.post(f"/zones/{zone['id']}/checkpoints", headers=h, json={
-        "name": "B 查报站", "lon": CHECKPOINT_B[0], "lat": CHECKPOINT_B[1], "radius_m": 30, "required": True,
-    })
+    r = await client.post(
+        f"/zones/{zone['id']}/checkpoints",
+        headers=h,
+        json={
+            "name": "B 查报站",
+            "lon": CHECKPOINT_B[0],
+            "lat": CHECKPOINT_B[1],
+            "radius_m": 30,
+            "required": True,
+        },
+    )
     assert r.status_code == 201, r.text
     cp_b = r.json()
     now = datetime.now(UTC)
     for member in (patrol, other_patrol):
-        r = await client.post(f"/zones/{zone['id']}/assignments", headers=h, json={
-            "user_id": str(member.id), "starts_at": iso(now - timedelta(hours=2)),
-            "ends_at": iso(now + timedelta(hours=6)),
-        })
+        r = await client.post(
+            f"/zones/{zone['id']}/assignments",
+            headers=h,
+            json={
+                "user_id": str(member.id),
+                "starts_at": iso(now - timedelta(hours=2)),
+                "ends_at": iso(now + timedelta(hours=6)),
+            },
+        )
         assert r.status_code == 201, r.text
     return World(district, street, other, supervisor, patrol, other_patrol, zone, cp_a, cp_b)
 
 
-async def start_round(client: Any, auth: Any, world: World, started_at: datetime,
-                      member: User | None = None) -> dict[str, Any]:
-    r = await client.post("/rounds", headers=auth(member or world.patrol), json={
-        "id": str(uuid.uuid4()), "zone_id": world.zone["id"], "started_at": iso(started_at),
-    })
+async def start_round(
+    client: Any, auth: Any, world: World, started_at: datetime, member: User | None = None
+) -> dict[str, Any]:
+    r = await client.post(
+        "/rounds",
+        headers=auth(member or world.patrol),
+        json={
+            "id": str(uuid.uuid4()),
+            "zone_id": world.zone["id"],
+            "started_at": iso(started_at),
+        },
+    )
     assert r.status_code == 201, r.text
     return r.json()
 

@@ -28,11 +28,15 @@ async def finished_round(client, auth, world, started_at, member=None):
     member = member or world.patrol
     rnd = await start_round(client, auth, world, started_at, member=member)
     track = make_track(started_at)
-    r = await client.post(f"/rounds/{rnd['id']}/points", headers=auth(member),
-                          json={"points": track.points})
+    r = await client.post(
+        f"/rounds/{rnd['id']}/points", headers=auth(member), json={"points": track.points}
+    )
     assert r.status_code == 200 and r.json()["accepted"] == 181
-    r = await client.post(f"/rounds/{rnd['id']}/end", headers=auth(member),
-                          json={"ended_at": iso(started_at + timedelta(minutes=31))})
+    r = await client.post(
+        f"/rounds/{rnd['id']}/end",
+        headers=auth(member),
+        json={"ended_at": iso(started_at + timedelta(minutes=31))},
+    )
     assert r.status_code == 200
     return rnd, track
 
@@ -40,10 +44,18 @@ async def finished_round(client, auth, world, started_at, member=None):
 async def test_daily_report_json_and_csv(client, auth, world):
     started_at = datetime.now(UTC) - timedelta(minutes=40)
     rnd, track = await finished_round(client, auth, world, started_at)
-    r = await client.post(f"/rounds/{rnd['id']}/incidents", headers=auth(world.patrol), json={
-        "id": str(uuid.uuid4()), "ts": iso(started_at + timedelta(minutes=5)), "lon": 120.865,
-        "lat": 32.004, "category": "可疑人员", "description": "=HYPERLINK(\"x\") 桥下有人逗留",
-    })
+    r = await client.post(
+        f"/rounds/{rnd['id']}/incidents",
+        headers=auth(world.patrol),
+        json={
+            "id": str(uuid.uuid4()),
+            "ts": iso(started_at + timedelta(minutes=5)),
+            "lon": 120.865,
+            "lat": 32.004,
+            "category": "可疑人员",
+            "description": '=HYPERLINK("x") 桥下有人逗留',
+        },
+    )
     assert r.status_code == 201
     day = started_at.astimezone(get_settings().tz).date().isoformat()
     h = auth(world.supervisor)
@@ -60,12 +72,14 @@ async def test_daily_report_json_and_csv(client, auth, world):
 
     # Another day is empty.
     other_day = (started_at.astimezone(get_settings().tz).date() + timedelta(days=2)).isoformat()
-    empty = (await client.get(f"/zones/{world.zone['id']}/report", headers=h,
-                              params={"date": other_day})).json()
+    empty = (
+        await client.get(f"/zones/{world.zone['id']}/report", headers=h, params={"date": other_day})
+    ).json()
     assert empty["rounds"] == 0 and empty["coverage_ratio"] == 0 and empty["incidents"] == []
 
-    r = await client.get(f"/zones/{world.zone['id']}/report", headers=h,
-                         params={"date": day, "format": "csv"})
+    r = await client.get(
+        f"/zones/{world.zone['id']}/report", headers=h, params={"date": day, "format": "csv"}
+    )
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/csv")
     assert r.content.startswith(b"\xef\xbb\xbf")
@@ -78,9 +92,14 @@ async def test_daily_report_json_and_csv(client, auth, world):
     assert b"\r\n" in r.content
 
     # Patrol members and other streets may not read it.
-    assert (await client.get(f"/zones/{world.zone['id']}/report", headers=auth(world.patrol),
-                             params={"date": day})).status_code == 403
-    r = await client.get(f"/zones/{world.zone['id']}/report", headers=h, params={"date": "2026-13-01"})
+    assert (
+        await client.get(
+            f"/zones/{world.zone['id']}/report", headers=auth(world.patrol), params={"date": day}
+        )
+    ).status_code == 403
+    r = await client.get(
+        f"/zones/{world.zone['id']}/report", headers=h, params={"date": "2026-13-01"}
+    )
     assert r.status_code == 422
 
 
@@ -88,23 +107,37 @@ async def test_positions_of_active_rounds(client, auth, world, make_user):
     now = datetime.now(UTC)
     rnd = await start_round(client, auth, world, now - timedelta(minutes=10))
     points = [
-        {"id": str(uuid.uuid4()), "ts": iso(now - timedelta(minutes=2)), "lon": 120.865, "lat": 32.004},
-        {"id": str(uuid.uuid4()), "ts": iso(now - timedelta(minutes=1)), "lon": 120.866, "lat": 32.005,
-         "accuracy_m": 6},
+        {
+            "id": str(uuid.uuid4()),
+            "ts": iso(now - timedelta(minutes=2)),
+            "lon": 120.865,
+            "lat": 32.004,
+        },
+        {
+            "id": str(uuid.uuid4()),
+            "ts": iso(now - timedelta(minutes=1)),
+            "lon": 120.866,
+            "lat": 32.005,
+            "accuracy_m": 6,
+        },
         {"id": str(uuid.uuid4()), "ts": iso(now), "lon": 120.95, "lat": 32.1, "is_mock": True},
     ]
-    await client.post(f"/rounds/{rnd['id']}/points", headers=auth(world.patrol), json={"points": points})
+    await client.post(
+        f"/rounds/{rnd['id']}/points", headers=auth(world.patrol), json={"points": points}
+    )
     r = await client.get(f"/zones/{world.zone['id']}/positions", headers=auth(world.supervisor))
     assert r.status_code == 200
     [position] = r.json()
     assert position["round_id"] == rnd["id"] and position["full_name"] == "李强"
     assert (position["lon"], position["lat"], position["in_zone"]) == (120.866, 32.005, True)
     assert await AuditEntry.filter(action="read", resource_type="zone_positions").exists()
-    assert (await client.get(f"/zones/{world.zone['id']}/positions",
-                             headers=auth(world.patrol))).status_code == 403
+    assert (
+        await client.get(f"/zones/{world.zone['id']}/positions", headers=auth(world.patrol))
+    ).status_code == 403
     far = await make_user(Role.supervisor, unit=world.other)
-    assert (await client.get(f"/zones/{world.zone['id']}/positions",
-                             headers=auth(far))).status_code == 404
+    assert (
+        await client.get(f"/zones/{world.zone['id']}/positions", headers=auth(far))
+    ).status_code == 404
 
 
 async def test_missed_checkpoints_job_alerts_each_shift_once(client, auth, world):
@@ -112,14 +145,28 @@ async def test_missed_checkpoints_job_alerts_each_shift_once(client, auth, world
     await Assignment.all().delete()
     h = auth(world.supervisor)
     url = f"/zones/{world.zone['id']}/assignments"
-    idle = (await client.post(url, headers=h, json={
-        "user_id": str(world.other_patrol.id), "starts_at": iso(now - timedelta(hours=3)),
-        "ends_at": iso(now - timedelta(hours=1)),
-    })).json()
-    busy = (await client.post(url, headers=h, json={
-        "user_id": str(world.patrol.id), "starts_at": iso(now - timedelta(hours=1, minutes=30)),
-        "ends_at": iso(now - timedelta(minutes=15)),
-    })).json()
+    idle = (
+        await client.post(
+            url,
+            headers=h,
+            json={
+                "user_id": str(world.other_patrol.id),
+                "starts_at": iso(now - timedelta(hours=3)),
+                "ends_at": iso(now - timedelta(hours=1)),
+            },
+        )
+    ).json()
+    busy = (
+        await client.post(
+            url,
+            headers=h,
+            json={
+                "user_id": str(world.patrol.id),
+                "starts_at": iso(now - timedelta(hours=1, minutes=30)),
+                "ends_at": iso(now - timedelta(minutes=15)),
+            },
+        )
+    ).json()
     # The busy member walked the loop (passing A) and ended: the round alerted B already.
     await finished_round(client, auth, world, now - timedelta(minutes=55))
     assert await Alert.filter(kind="missed_checkpoint").count() == 1
@@ -137,9 +184,18 @@ async def test_missed_checkpoints_job_alerts_each_shift_once(client, auth, world
 async def test_retention_deletes_old_points_and_audits(client, auth, world):
     now = datetime.now(UTC)
     rnd = await start_round(client, auth, world, now - timedelta(minutes=10))
-    points = [{"id": str(uuid.uuid4()), "ts": iso(now - timedelta(minutes=i)), "lon": 120.865,
-               "lat": 32.004} for i in range(5)]
-    await client.post(f"/rounds/{rnd['id']}/points", headers=auth(world.patrol), json={"points": points})
+    points = [
+        {
+            "id": str(uuid.uuid4()),
+            "ts": iso(now - timedelta(minutes=i)),
+            "lon": 120.865,
+            "lat": 32.004,
+        }
+        for i in range(5)
+    ]
+    await client.post(
+        f"/rounds/{rnd['id']}/points", headers=auth(world.patrol), json={"points": points}
+    )
     later = now + timedelta(days=get_settings().retention_days) - timedelta(minutes=2, seconds=30)
     summary = await patrol_service.retention_job(later)
     assert summary.startswith("deleted 2 track points")

@@ -27,7 +27,9 @@ async def world(client, make_unit, make_user, auth):
 
 
 async def post_points(client, auth, member, round_id, points):
-    r = await client.post(f"/rounds/{round_id}/points", headers=auth(member), json={"points": points})
+    r = await client.post(
+        f"/rounds/{round_id}/points", headers=auth(member), json={"points": points}
+    )
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -40,7 +42,9 @@ async def test_realistic_round_matches_an_independent_computation(client, auth, 
     random.Random(7).shuffle(shuffled)  # phones upload late and out of order
     totals = {"accepted": 0, "in_zone": 0}
     for start in range(0, len(shuffled), 50):
-        answer = await post_points(client, auth, world.patrol, rnd["id"], shuffled[start:start + 50])
+        answer = await post_points(
+            client, auth, world.patrol, rnd["id"], shuffled[start : start + 50]
+        )
         assert answer["rejected"] == [] and answer["duplicates"] == 0
         totals["accepted"] += answer["accepted"]
         totals["in_zone"] += answer["in_zone"]
@@ -48,10 +52,13 @@ async def test_realistic_round_matches_an_independent_computation(client, auth, 
     # Inside on arrival: all but the 10 excursion points, the jump and the mock.
     assert totals["in_zone"] == 181 - 10 - 1 - 1
 
-    ref = reference(track, {
-        "A": (world.checkpoint_a["lon"], world.checkpoint_a["lat"], 30.0),
-        "B": (world.checkpoint_b["lon"], world.checkpoint_b["lat"], 30.0),
-    })
+    ref = reference(
+        track,
+        {
+            "A": (world.checkpoint_a["lon"], world.checkpoint_a["lat"], 30.0),
+            "B": (world.checkpoint_b["lon"], world.checkpoint_b["lat"], 30.0),
+        },
+    )
     assert ref["visits"]["A"] is not None and ref["visits"]["B"] is None
     assert ref["zone_exits"] == 1
 
@@ -71,32 +78,45 @@ async def test_realistic_round_matches_an_independent_computation(client, auth, 
 
     # Replaying every batch changes nothing.
     for start in range(0, len(shuffled), 50):
-        answer = await post_points(client, auth, world.patrol, rnd["id"], shuffled[start:start + 50])
-        assert answer == {"accepted": 0, "duplicates": len(shuffled[start:start + 50]),
-                          "rejected": [], "in_zone": 0}
+        answer = await post_points(
+            client, auth, world.patrol, rnd["id"], shuffled[start : start + 50]
+        )
+        assert answer == {
+            "accepted": 0,
+            "duplicates": len(shuffled[start : start + 50]),
+            "rejected": [],
+            "in_zone": 0,
+        }
     assert await TrackPoint.filter(round_id=rnd["id"]).count() == 181
     again = (await client.get(f"/rounds/{rnd['id']}", headers=auth(world.patrol))).json()
     assert again == summary
 
     # Ending raises one zone-exit and one missed-checkpoint alert, to the member's supervisor.
     ended_at = started_at + timedelta(minutes=31)
-    r = await client.post(f"/rounds/{rnd['id']}/end", headers=auth(world.patrol),
-                          json={"ended_at": iso(ended_at)})
+    r = await client.post(
+        f"/rounds/{rnd['id']}/end", headers=auth(world.patrol), json={"ended_at": iso(ended_at)}
+    )
     assert r.status_code == 200, r.text
     ended = r.json()
     assert ended["status"] == "ended" and ended["duration_s"] == 31 * 60
     kinds = sorted(a.kind for a in await Alert.all())
     assert kinds == ["missed_checkpoint", "zone_exit"]
-    r = await client.post(f"/rounds/{rnd['id']}/end", headers=auth(world.patrol),
-                          json={"ended_at": iso(ended_at)})
+    r = await client.post(
+        f"/rounds/{rnd['id']}/end", headers=auth(world.patrol), json={"ended_at": iso(ended_at)}
+    )
     assert r.status_code == 200 and r.json() == ended
     assert await Alert.all().count() == 2
-    r = await client.post(f"/rounds/{rnd['id']}/end", headers=auth(world.patrol),
-                          json={"ended_at": iso(ended_at + timedelta(minutes=1))})
+    r = await client.post(
+        f"/rounds/{rnd['id']}/end",
+        headers=auth(world.patrol),
+        json={"ended_at": iso(ended_at + timedelta(minutes=1))},
+    )
     assert r.status_code == 409 and r.json()["code"] == "round_already_ended"
 
     # The exit job judges the same track again and raises nothing new.
-    assert "raised 0" in await patrol_service.zone_exit_job(datetime.now(UTC) + timedelta(seconds=1))
+    assert "raised 0" in await patrol_service.zone_exit_job(
+        datetime.now(UTC) + timedelta(seconds=1)
+    )
     assert await Alert.all().count() == 2
 
     # The supervisor sees it; the track is a LineString in time order, and reading it is audited.
@@ -108,8 +128,9 @@ async def test_realistic_round_matches_an_independent_computation(client, auth, 
     assert feature["properties"]["flags"][track.jump] == "jitter"
     assert feature["properties"]["flags"][track.poor] == "poor_accuracy"
     assert feature["properties"]["flags"][track.mock] == "mock"
-    assert await AuditEntry.filter(action="read", resource_type="track",
-                                   resource_id=rnd["id"], user_id=world.supervisor.id).exists()
+    assert await AuditEntry.filter(
+        action="read", resource_type="track", resource_id=rnd["id"], user_id=world.supervisor.id
+    ).exists()
 
 
 async def test_late_points_change_the_summary(client, auth, world):
@@ -117,8 +138,13 @@ async def test_late_points_change_the_summary(client, auth, world):
     rnd = await start_round(client, auth, world, started_at)
     track = make_track(started_at)
     late = set(track.excursion)
-    await post_points(client, auth, world.patrol, rnd["id"],
-                      [p for i, p in enumerate(track.points) if i not in late])
+    await post_points(
+        client,
+        auth,
+        world.patrol,
+        rnd["id"],
+        [p for i, p in enumerate(track.points) if i not in late],
+    )
     before = (await client.get(f"/rounds/{rnd['id']}", headers=auth(world.patrol))).json()
     assert before["zone_exits"] == 0
     await post_points(client, auth, world.patrol, rnd["id"], [track.points[i] for i in late])
@@ -141,8 +167,13 @@ async def test_bad_points_are_rejected_one_by_one(client, auth, world):
     rnd = await start_round(client, auth, world, started_at)
 
     def point(**kw):
-        base = {"id": str(uuid.uuid4()), "ts": iso(now - timedelta(minutes=5)), "lon": 120.865,
-                "lat": 32.004, "accuracy_m": 5.0}
+        base = {
+            "id": str(uuid.uuid4()),
+            "ts": iso(now - timedelta(minutes=5)),
+            "lon": 120.865,
+            "lat": 32.004,
+            "accuracy_m": 5.0,
+        }
         base.update(kw)
         return base
 
@@ -154,12 +185,15 @@ async def test_bad_points_are_rejected_one_by_one(client, auth, world):
         "invalid_measurement": point(accuracy_m=-1.0),
     }
     outside_lat = point(lat=-91.0)
-    answer = await post_points(client, auth, world.patrol, rnd["id"],
-                               [good, *bad.values(), outside_lat])
+    answer = await post_points(
+        client, auth, world.patrol, rnd["id"], [good, *bad.values(), outside_lat]
+    )
     assert answer["accepted"] == 1 and answer["in_zone"] == 1
     reasons = {r["id"]: r["reason"] for r in answer["rejected"]}
-    assert reasons == {**{p["id"]: reason for reason, p in bad.items()},
-                       outside_lat["id"]: "invalid_coordinates"}
+    assert reasons == {
+        **{p["id"]: reason for reason, p in bad.items()},
+        outside_lat["id"]: "invalid_coordinates",
+    }
     assert await TrackPoint.filter(round_id=rnd["id"]).count() == 1
 
     # The same id with another body is refused, not overwritten.
@@ -168,11 +202,13 @@ async def test_bad_points_are_rejected_one_by_one(client, auth, world):
 
     # After the end, points later than end + 5 min are refused.
     ended_at = now - timedelta(minutes=10)
-    r = await client.post(f"/rounds/{rnd['id']}/end", headers=auth(world.patrol),
-                          json={"ended_at": iso(ended_at)})
+    r = await client.post(
+        f"/rounds/{rnd['id']}/end", headers=auth(world.patrol), json={"ended_at": iso(ended_at)}
+    )
     assert r.status_code == 200
-    answer = await post_points(client, auth, world.patrol, rnd["id"],
-                               [point(ts=iso(now - timedelta(minutes=2)))])
+    answer = await post_points(
+        client, auth, world.patrol, rnd["id"], [point(ts=iso(now - timedelta(minutes=2)))]
+    )
     assert answer["rejected"][0]["reason"] == "after_round_end"
     late_but_in = point(ts=iso(ended_at - timedelta(minutes=1)))
     answer = await post_points(client, auth, world.patrol, rnd["id"], [late_but_in])
@@ -182,20 +218,33 @@ async def test_bad_points_are_rejected_one_by_one(client, auth, world):
 async def test_batch_bounds(client, auth, world):
     now = datetime.now(UTC)
     rnd = await start_round(client, auth, world, now - timedelta(minutes=20))
-    points = [{"id": str(uuid.uuid4()), "ts": iso(now - timedelta(seconds=i)), "lon": 120.865,
-               "lat": 32.004} for i in range(1001)]
-    r = await client.post(f"/rounds/{rnd['id']}/points", headers=auth(world.patrol),
-                          json={"points": points})
+    points = [
+        {
+            "id": str(uuid.uuid4()),
+            "ts": iso(now - timedelta(seconds=i)),
+            "lon": 120.865,
+            "lat": 32.004,
+        }
+        for i in range(1001)
+    ]
+    r = await client.post(
+        f"/rounds/{rnd['id']}/points", headers=auth(world.patrol), json={"points": points}
+    )
     assert r.status_code == 413 and r.json()["code"] == "batch_too_large"
-    r = await client.post(f"/rounds/{rnd['id']}/points", headers=auth(world.patrol),
-                          json={"points": []})
+    r = await client.post(
+        f"/rounds/{rnd['id']}/points", headers=auth(world.patrol), json={"points": []}
+    )
     assert r.status_code == 422
-    r = await client.post(f"/rounds/{rnd['id']}/points", headers=auth(world.patrol),
-                          json={"points": [{**points[0], "ts": "2026-01-01T10:00:00"}]})
+    r = await client.post(
+        f"/rounds/{rnd['id']}/points",
+        headers=auth(world.patrol),
+        json={"points": [{**points[0], "ts": "2026-01-01T10:00:00"}]},
+    )
     assert r.status_code == 422  # a naive time is malformed input
     assert await TrackPoint.all().count() == 0
-    r = await client.post(f"/rounds/{rnd['id']}/points", headers=auth(world.patrol),
-                          json={"points": points[:1000]})
+    r = await client.post(
+        f"/rounds/{rnd['id']}/points", headers=auth(world.patrol), json={"points": points[:1000]}
+    )
     assert r.status_code == 200 and r.json()["accepted"] == 1000
 
 
@@ -224,8 +273,11 @@ async def test_rounds_are_scoped_to_their_member(client, auth, world, make_user)
     assert [x["id"] for x in r.json()["items"]] == [rnd["id"]]
     r = await client.get("/rounds", headers=other)
     assert r.json()["items"] == []
-    r = await client.get("/rounds", headers=sup, params={"user_id": str(world.patrol.id),
-                                                          "zone_id": world.zone["id"]})
+    r = await client.get(
+        "/rounds",
+        headers=sup,
+        params={"user_id": str(world.patrol.id), "zone_id": world.zone["id"]},
+    )
     assert [x["id"] for x in r.json()["items"]] == [rnd["id"]]
     assert await TrackPoint.all().count() == 0
 
@@ -238,19 +290,26 @@ async def test_starting_rounds(client, auth, world, make_user):
     assert r.status_code == 201 and r.json()["status"] == "active"
     r = await client.post("/rounds", headers=h, json=body)
     assert r.status_code == 200 and r.json()["id"] == body["id"]
-    r = await client.post("/rounds", headers=h, json={**body, "started_at": iso(now - timedelta(minutes=1))})
+    r = await client.post(
+        "/rounds", headers=h, json={**body, "started_at": iso(now - timedelta(minutes=1))}
+    )
     assert r.status_code == 409 and r.json()["code"] == "id_conflict"
     # The same id from another member is a conflict too, never a shared round.
     r = await client.post("/rounds", headers=auth(world.other_patrol), json=body)
     assert r.status_code == 409
     # Outside any shift: 422; a zone never assigned: 404; not a patrol member: 403.
-    r = await client.post("/rounds", headers=h, json={**body, "id": str(uuid.uuid4()),
-                                                      "started_at": iso(now - timedelta(hours=5))})
+    r = await client.post(
+        "/rounds",
+        headers=h,
+        json={**body, "id": str(uuid.uuid4()), "started_at": iso(now - timedelta(hours=5))},
+    )
     assert r.status_code == 422 and r.json()["code"] == "not_assigned"
     stranger = await make_user("patrol", unit=world.street)
     r = await client.post("/rounds", headers=auth(stranger), json={**body, "id": str(uuid.uuid4())})
     assert r.status_code == 404
-    r = await client.post("/rounds", headers=auth(world.supervisor), json={**body, "id": str(uuid.uuid4())})
+    r = await client.post(
+        "/rounds", headers=auth(world.supervisor), json={**body, "id": str(uuid.uuid4())}
+    )
     assert r.status_code == 403
 
 
@@ -258,17 +317,28 @@ async def test_checkpoint_visits_by_gps_and_code(client, auth, world):
     now = datetime.now(UTC)
     rnd = await start_round(client, auth, world, now - timedelta(minutes=20))
     h = auth(world.patrol)
-    codes = {c["name"]: c["code"] for c in
-             (await client.get(f"/zones/{world.zone['id']}/checkpoints", headers=auth(world.supervisor))).json()}
+    codes = {
+        c["name"]: c["code"]
+        for c in (
+            await client.get(
+                f"/zones/{world.zone['id']}/checkpoints", headers=auth(world.supervisor)
+            )
+        ).json()
+    }
     assert all(codes.values())
     # The member's own view has no codes.
     mine = (await client.get(f"/zones/{world.zone['id']}/checkpoints", headers=h)).json()
     assert all(c["code"] is None for c in mine)
 
     def visit(**kw):
-        body = {"id": str(uuid.uuid4()), "checkpoint_id": world.checkpoint_b["id"],
-                "ts": iso(now - timedelta(minutes=1)), "lon": world.checkpoint_b["lon"],
-                "lat": world.checkpoint_b["lat"], "method": "gps"}
+        body = {
+            "id": str(uuid.uuid4()),
+            "checkpoint_id": world.checkpoint_b["id"],
+            "ts": iso(now - timedelta(minutes=1)),
+            "lon": world.checkpoint_b["lon"],
+            "lat": world.checkpoint_b["lat"],
+            "method": "gps",
+        }
         body.update(kw)
         return body
 
@@ -277,11 +347,15 @@ async def test_checkpoint_visits_by_gps_and_code(client, auth, world):
     assert r.status_code == 201 and r.json()["accepted"] is False
     assert r.json()["distance_m"] == pytest.approx(75.5, abs=1.0)
     # Within radius + min(accuracy, 50): 30 + 50 = 80 m.
-    r = await client.post(f"/rounds/{rnd['id']}/checkpoint-visits", headers=h,
-                          json=visit(lon=world.checkpoint_b["lon"] + 0.0008, accuracy_m=500))
+    r = await client.post(
+        f"/rounds/{rnd['id']}/checkpoint-visits",
+        headers=h,
+        json=visit(lon=world.checkpoint_b["lon"] + 0.0008, accuracy_m=500),
+    )
     assert r.json()["accepted"] is True
-    r = await client.post(f"/rounds/{rnd['id']}/checkpoint-visits", headers=h,
-                          json=visit(is_mock=True))
+    r = await client.post(
+        f"/rounds/{rnd['id']}/checkpoint-visits", headers=h, json=visit(is_mock=True)
+    )
     assert r.json()["accepted"] is False
     wrong = visit(method="qr", code="not-the-code", lon=120.9, lat=32.1)
     r = await client.post(f"/rounds/{rnd['id']}/checkpoint-visits", headers=h, json=wrong)
@@ -291,32 +365,49 @@ async def test_checkpoint_visits_by_gps_and_code(client, auth, world):
     assert r.status_code == 201 and r.json()["accepted"] is True
     r = await client.post(f"/rounds/{rnd['id']}/checkpoint-visits", headers=h, json=right)
     assert r.status_code == 200
-    r = await client.post(f"/rounds/{rnd['id']}/checkpoint-visits", headers=h,
-                          json={**right, "code": "changed"})
+    r = await client.post(
+        f"/rounds/{rnd['id']}/checkpoint-visits", headers=h, json={**right, "code": "changed"}
+    )
     assert r.status_code == 409
     summary = (await client.get(f"/rounds/{rnd['id']}", headers=h)).json()
     visited = {c["name"]: c["visited_at"] for c in summary["checkpoints"]}
     assert visited["B 查报站"] == right["ts"]
     # A checkpoint of another zone, and a time outside the round, are 422.
-    r = await client.post(f"/rounds/{rnd['id']}/checkpoint-visits", headers=h,
-                          json=visit(checkpoint_id=str(uuid.uuid4())))
+    r = await client.post(
+        f"/rounds/{rnd['id']}/checkpoint-visits",
+        headers=h,
+        json=visit(checkpoint_id=str(uuid.uuid4())),
+    )
     assert r.status_code == 422 and r.json()["code"] == "checkpoint_not_in_zone"
-    r = await client.post(f"/rounds/{rnd['id']}/checkpoint-visits", headers=h,
-                          json=visit(ts=iso(now - timedelta(hours=1))))
+    r = await client.post(
+        f"/rounds/{rnd['id']}/checkpoint-visits",
+        headers=h,
+        json=visit(ts=iso(now - timedelta(hours=1))),
+    )
     assert r.status_code == 422 and r.json()["code"] == "time_outside_round"
 
 
 async def test_incidents_are_idempotent(client, auth, world):
     now = datetime.now(UTC)
     rnd = await start_round(client, auth, world, now - timedelta(minutes=20))
-    body = {"id": str(uuid.uuid4()), "ts": iso(now), "lon": 120.865, "lat": 32.004,
-            "category": "可疑人员", "description": "濠河边有人撬电动车锁"}
+    body = {
+        "id": str(uuid.uuid4()),
+        "ts": iso(now),
+        "lon": 120.865,
+        "lat": 32.004,
+        "category": "可疑人员",
+        "description": "濠河边有人撬电动车锁",
+    }
     h = auth(world.patrol)
     r = await client.post(f"/rounds/{rnd['id']}/incidents", headers=h, json=body)
     assert r.status_code == 201 and r.json()["description"] == body["description"]
     r = await client.post(f"/rounds/{rnd['id']}/incidents", headers=h, json=body)
     assert r.status_code == 200
-    r = await client.post(f"/rounds/{rnd['id']}/incidents", headers=h, json={**body, "category": "火情"})
+    r = await client.post(
+        f"/rounds/{rnd['id']}/incidents", headers=h, json={**body, "category": "火情"}
+    )
     assert r.status_code == 409
-    r = await client.post(f"/rounds/{rnd['id']}/incidents", headers=auth(world.other_patrol), json=body)
+    r = await client.post(
+        f"/rounds/{rnd['id']}/incidents", headers=auth(world.other_patrol), json=body
+    )
     assert r.status_code == 404
