@@ -136,7 +136,7 @@ class TrackPoint(Model):
 
     class Meta:
         table = "patrol_track_point"
-        indexes = (("round", "ts"),)
+        indexes = (("round_id", "ts"),)
 
 
 class CheckpointVisit(TimestampedModel):
