@@ -540,7 +540,15 @@ def _point_problem(
 # Raw SQL on the one hot path: Tortoise builds a model object per row in bulk_create, which
 # costs more than the database. One INSERT per batch, one SELECT for the ids already known.
 _POINT_COLUMNS = (
-    "id", "round_id", "ts", "lon", "lat", "accuracy_m", "speed_mps", "is_mock", "in_zone",
+    "id",
+    "round_id",
+    "ts",
+    "lon",
+    "lat",
+    "accuracy_m",
+    "speed_mps",
+    "is_mock",
+    "in_zone",
     "received_at",
 )
 _TABLE = TrackPoint._meta.db_table
@@ -572,17 +580,34 @@ async def _insert_points(conn: BaseDBAsyncClient, batch: _NewPoints) -> None:
         await conn.execute_query(
             _PG_INSERT,
             [
-                [p.id for p in points], batch.round_id, batch.received_at, [p.ts for p in points],
-                [p.lon for p in points], [p.lat for p in points], [p.accuracy_m for p in points],
-                [p.speed_mps for p in points], [p.is_mock for p in points], batch.in_zone,
+                [p.id for p in points],
+                batch.round_id,
+                batch.received_at,
+                [p.ts for p in points],
+                [p.lon for p in points],
+                [p.lat for p in points],
+                [p.accuracy_m for p in points],
+                [p.speed_mps for p in points],
+                [p.is_mock for p in points],
+                batch.in_zone,
             ],
         )
         return
     round_key = str(batch.round_id)
     values: list[Any] = []
     for p, inside in zip(points, batch.in_zone, strict=True):
-        values += [str(p.id), round_key, p.ts, p.lon, p.lat, p.accuracy_m, p.speed_mps,
-                   p.is_mock, inside, batch.received_at]
+        values += [
+            str(p.id),
+            round_key,
+            p.ts,
+            p.lon,
+            p.lat,
+            p.accuracy_m,
+            p.speed_mps,
+            p.is_mock,
+            inside,
+            batch.received_at,
+        ]
     group = "(" + ",".join("?" * len(_POINT_COLUMNS)) + ")"
     await conn.execute_query(
         f'INSERT INTO "{_TABLE}" ({",".join(_POINT_COLUMNS)}) VALUES '
@@ -721,13 +746,17 @@ async def add_points(
 
     async def write(conn: BaseDBAsyncClient) -> None:
         await _insert_points(conn, new)
-        await Round.filter(id=round.id).using_db(conn).update(
-            points_count=F("points_count") + len(batch), track_changed_at=now
+        await (
+            Round.filter(id=round.id)
+            .using_db(conn)
+            .update(points_count=F("points_count") + len(batch), track_changed_at=now)
         )
         token = current_actor.set(actor)  # the group's task runs in another request's context
         try:
             await audit.record(
-                action="create", resource_type="track", resource_id=round.id,
+                action="create",
+                resource_type="track",
+                resource_id=round.id,
                 detail={"points": len(batch)},
             )
         finally:
