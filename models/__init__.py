@@ -13,9 +13,25 @@ from models.correction import (
 )
 from models.jobs import JobState
 from models.org import OrgUnit, Role, Team, TeamMember, User
+from models.patrol import (
+    Assignment,
+    Checkpoint,
+    CheckpointVisit,
+    Incident,
+    Round,
+    TrackPoint,
+    Zone,
+)
 
 __all__ = [
     "Alert",
+    "Assignment",
+    "Checkpoint",
+    "CheckpointVisit",
+    "Incident",
+    "Round",
+    "TrackPoint",
+    "Zone",
     "AlertRecipient",
     "AlertStatus",
     "Assessment",
