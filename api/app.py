@@ -18,10 +18,10 @@ from tortoise.contrib.fastapi import RegisterTortoise
 from api import problems
 from api.deps import current_user
 from api.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware
-from api.routers import admin, alerts, audit, auth, me, ops
+from api.routers import admin, alerts, audit, auth, me, notifications, ops
 from grassroots import db
 from grassroots.settings import Settings, get_settings
-from services import jobs
+from notifications import worker as notifications_worker
 
 log = logging.getLogger("grassroots.api")
 
@@ -34,6 +34,7 @@ AUTHENTICATED_ROUTERS: list[APIRouter] = [
     admin.router,
     alerts.router,
     audit.router,
+    notifications.router,
 ]
 # The few public routers, on purpose: signing in and operations probes.
 PUBLIC_ROUTERS: list[APIRouter] = [auth.router]
@@ -61,7 +62,7 @@ def create_app(
             stop = asyncio.Event()
             if run_worker:
                 worker_task = asyncio.create_task(
-                    jobs.run_forever(stop=stop, poll_s=settings.worker_poll_s)
+                    notifications_worker.run_worker(stop=stop, settings=settings, announce=False)
                 )
             try:
                 yield
