@@ -311,9 +311,11 @@ async def prune_devices(*, device_ids: Iterable[uuid.UUID]) -> int:
     await Delivery.filter(device_id__in=ids, status__in=list(PENDING)).update(
         status=DeliveryStatus.failed, last_error="device_removed", claimed_until=None
     )
-    for device_id, token in await Device.filter(id__in=ids).values_list("id", "token"):
+    found = await Device.filter(id__in=ids).values_list("id", "token")
+    for device_id, token in found:
         log.info("device %s pruned (token %s)", device_id, token_hint(str(token)))
-    return await Device.filter(id__in=ids).delete()
+    await Device.filter(id__in=ids).delete()
+    return len(found)
 
 
 async def deliver_batch(
