@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields
 
@@ -55,7 +56,7 @@ class Notification(TimestampedModel):
     kind = fields.CharEnumField(NotificationKind, max_length=16)
     title = fields.CharField(max_length=200)
     body = fields.TextField()
-    data = fields.JSONField(default=dict)
+    data: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     urgent = fields.BooleanField(default=False)
     collapse_key = fields.CharField(max_length=200, null=True)
     ttl_s = fields.IntField(default=86400)
@@ -103,6 +104,8 @@ class Delivery(TimestampedModel):
 
     class Meta:
         table = "delivery"
+        # The claim query: pending rows by due time.
+        indexes = (("status", "next_attempt_at"),)
 
 
 class ReminderStatus(StrEnum):
@@ -122,7 +125,7 @@ class Reminder(TimestampedModel):
     org_path = fields.CharField(max_length=1000, db_index=True)
     title = fields.CharField(max_length=200)
     body = fields.TextField()
-    audience = fields.JSONField(default=dict)
+    audience: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     first_at = fields.DatetimeField()
     rrule = fields.CharField(max_length=500, null=True)
     until = fields.DatetimeField(null=True)

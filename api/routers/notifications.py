@@ -23,6 +23,7 @@ REMINDER_ROLES = (Role.scheduler, Role.admin)
 REMINDER_ACCESS = Access(Reminder, roles=REMINDER_ROLES, scope=subtree())
 
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Malformed request (e.g. a bad cursor)"},
     401: {"description": "Not signed in"},
     403: {"description": "The role may not do this"},
     404: {"description": "Not found or outside your scope"},

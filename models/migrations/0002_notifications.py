@@ -6,6 +6,7 @@ from models.notifications import DeliveryStatus, NotificationKind, Platform, Rem
 from tortoise.fields.base import OnDelete
 from uuid import uuid4
 from tortoise import fields
+from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
     dependencies = [('models', '0001_initial')]
@@ -68,7 +69,7 @@ class Migration(migrations.Migration):
                 ('last_error', fields.CharField(null=True, max_length=100)),
                 ('sent_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'delivery', 'app': 'models', 'pk_attr': 'id', 'table_description': 'One push of a notification to one device (no device: one no_device row per user).'},
+            options={'table': 'delivery', 'app': 'models', 'indexes': [Index(fields=['status', 'next_attempt_at'])], 'pk_attr': 'id', 'table_description': 'One push of a notification to one device (no device: one no_device row per user).'},
             bases=['TimestampedModel'],
         ),
         ops.CreateModel(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,7 @@ from notifications import outbox
 from notifications.fake_fcm import FakeFcm
 from notifications.fcm import FcmSender
 from notifications.inbox import Message, fan_out
-from notifications.worker import fan_out_alerts, run_delivery_loop, store_notices
+from notifications.worker import fan_out_alerts, run_delivery_loop, run_worker, store_notices
 from services import alerts, notices, reminders
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -152,12 +153,17 @@ async def test_reminder_end_to_end_over_http(client, auth, people, fcm, sender):
     rows = listed.json()
     by_status = sorted((r["status"], r["user_id"]) for r in rows)
     assert by_status == sorted(
-        [("sent", str(patrol.id)), ("sent", str(patrol.id)), ("no_device", str(people["worker"].id))]
+        [
+            ("sent", str(patrol.id)),
+            ("sent", str(patrol.id)),
+            ("no_device", str(people["worker"].id)),
+        ]
     )
     assert all(r["sent_at"] for r in rows if r["status"] == "sent")
     inbox = await client.get("/me/notifications", headers=auth(patrol))
     item = inbox.json()["items"][0]
-    assert item["title"] == "月度例会" and item["data"]["notification_id"] == message["data"]["notification_id"]
+    assert item["title"] == "月度例会"
+    assert item["data"]["notification_id"] == message["data"]["notification_id"]
 
 
 async def test_flaky_token_is_retried_with_backoff_and_delivered_once(people, fcm, sender):
@@ -372,3 +378,30 @@ async def test_the_delivery_loop_runs_until_stopped(people, fcm, sender):
     await asyncio.wait_for(task, timeout=5)
     assert len(fcm.messages) == 1
     assert await Notification.all().count() == 1
+
+
+async def test_the_worker_says_once_that_pushes_are_off(settings, monkeypatch, caplog):
+    monkeypatch.setattr(settings, "fcm_credentials", None)
+    stop = asyncio.Event()
+    stop.set()
+    with caplog.at_level(logging.INFO):
+        await run_worker(stop=stop, settings=settings, announce=True)
+        await run_worker(stop=stop, settings=settings, announce=False)  # serve logged it already
+    said = [r for r in caplog.records if "GRASSROOTS_FCM_CREDENTIALS" in r.getMessage()]
+    assert len(said) == 1
+
+
+async def test_the_worker_pushes_when_credentials_are_set(db, people, fcm, settings, caplog):
+    await add_device(people["patrol"], "boot")
+    await notify([people["patrol"].id], at=datetime.now(UTC), urgent=True)
+    stop = asyncio.Event()
+    with caplog.at_level(logging.INFO):
+        task = asyncio.create_task(run_worker(stop=stop, settings=settings, announce=True))
+        for _ in range(300):
+            if fcm.messages:
+                break
+            await asyncio.sleep(0.02)
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+    assert len(fcm.messages) == 1
+    assert not [r for r in caplog.records if "GRASSROOTS_FCM_CREDENTIALS" in r.getMessage()]

@@ -161,7 +161,8 @@ async def test_inbox_newest_first_paginated_and_unread(client, world, auth):
     newest = page["items"][0]["id"]
     read = await client.post(f"/me/notifications/{newest}/read", headers=auth(patrol))
     assert read.status_code == 204
-    assert (await client.post(f"/me/notifications/{newest}/read", headers=auth(patrol))).status_code == 204
+    again = await client.post(f"/me/notifications/{newest}/read", headers=auth(patrol))
+    assert again.status_code == 204
     unread = await client.get("/me/notifications?unread=true", headers=auth(patrol))
     titles = [n["title"] for n in unread.json()["items"]]
     assert "第4条" not in titles and len(titles) == 4
@@ -176,14 +177,17 @@ async def test_reading_someone_elses_notification_is_404(client, world, auth):
     assert r.status_code == 404
     await theirs.refresh_from_db()
     assert theirs.read_at is None
-    missing = await client.post(f"/me/notifications/{uuid.uuid4()}/read", headers=auth(world["patrol"]))
+    missing = await client.post(
+        f"/me/notifications/{uuid.uuid4()}/read", headers=auth(world["patrol"])
+    )
     assert missing.status_code == 404
 
 
 async def test_fan_out_is_once_per_cause(world):
     at = datetime.now(UTC)
     first = await _notify([world["patrol"].id], title="一次", at=at, dedup="cause:1")
-    second = await _notify([world["patrol"].id, world["worker"].id], title="一次", at=at, dedup="cause:1")
+    both = [world["patrol"].id, world["worker"].id]
+    second = await _notify(both, title="一次", at=at, dedup="cause:1")
     assert (first.notifications, second.notifications) == (1, 1)  # only the worker is new
     assert await Notification.filter(dedup_key="cause:1").count() == 2
 
@@ -378,9 +382,12 @@ async def test_month_end_rules_fire_on_the_last_day(world):
 
 async def test_a_cancelled_reminder_fires_no_more(client, world, auth):
     scheduler = world["scheduler"]
-    r = await client.post("/reminders", json=reminder_body(rrule="FREQ=DAILY"), headers=auth(scheduler))
+    r = await client.post(
+        "/reminders", json=reminder_body(rrule="FREQ=DAILY"), headers=auth(scheduler)
+    )
     reminder_id = r.json()["id"]
-    assert (await client.delete(f"/reminders/{reminder_id}", headers=auth(world["other_scheduler"]))).status_code == 404
+    other = await client.delete(f"/reminders/{reminder_id}", headers=auth(world["other_scheduler"]))
+    assert other.status_code == 404
     gone = await client.delete(f"/reminders/{reminder_id}", headers=auth(scheduler))
     assert gone.status_code == 204
     reminder = await Reminder.get(id=reminder_id)
@@ -452,4 +459,11 @@ async def test_alerts_fan_out_to_their_recipients_once(world):
     assert (await Alert.get(id=alert.id)).notified
     rows = await Notification.filter(kind=NotificationKind.alert)
     assert {r.user_id for r in rows} == {world["patrol"].id, world["scheduler"].id}
-    assert all(r.urgent and r.data == {"type": "alert", "id": str(alert.id), "kind": "zone_exit", "notification_id": str(r.id)} for r in rows)
+    for row in rows:
+        assert row.urgent
+        assert row.data == {
+            "type": "alert",
+            "id": str(alert.id),
+            "kind": "zone_exit",
+            "notification_id": str(row.id),
+        }
