@@ -247,7 +247,8 @@ def main() -> None:
 
     rate = args.deliveries / elapsed
     print(
-        f"B4 on {args.db}: {args.workers} worker process(es) x {args.lanes} lanes, batch {args.batch}"
+        f"B4 on {args.db}: {args.workers} worker process(es) x {args.lanes} lanes,"
+        f" batch {args.batch}"
     )
     print(f"ceiling (FcmSender alone, no database): {ceiling:,.0f} messages/s")
     print(
