@@ -73,15 +73,32 @@ def bench_env(database_url: str, **extra: str) -> dict[str, str]:
 
 @contextlib.contextmanager
 def serve(
-    *, app: str = "api.app:create_app_from_env", factory: bool = True, env: dict[str, str] | None = None,
+    *,
+    app: str = "api.app:create_app_from_env",
+    factory: bool = True,
+    env: dict[str, str] | None = None,
     workers: int = 1,
 ) -> Iterator[Server]:
     """Run uvicorn (uvloop, httptools, no access log) until the block ends."""
     port = free_port()
     cmd = [
-        sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
-        "--workers", str(workers), "--loop", "uvloop", "--http", "httptools",
-        "--no-access-log", "--log-level", "warning",
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "warning",
     ]
     if factory:
         cmd.append("--factory")
@@ -110,23 +127,45 @@ def serve(
 def migrate(database_url: str) -> None:
     """Apply migrations to a benchmark database through the real command line."""
     subprocess.run(
-        [sys.executable, "-m", "grassroots.cli", "migrate"], cwd=ROOT, env=bench_env(database_url),
-        check=True, capture_output=True,
+        [sys.executable, "-m", "grassroots.cli", "migrate"],
+        cwd=ROOT,
+        env=bench_env(database_url),
+        check=True,
+        capture_output=True,
     )
 
 
 def load(
-    *, url: str, factory: str, args: dict[str, Any] | None = None, concurrency: int = 16,
-    duration_s: float = 10.0, warmup_s: float = 1.0,
+    *,
+    url: str,
+    factory: str,
+    args: dict[str, Any] | None = None,
+    concurrency: int = 16,
+    duration_s: float = 10.0,
+    warmup_s: float = 1.0,
 ) -> dict[str, Any]:
     """Run bench/load.py against `url` in its own process; returns its JSON figures."""
     out = subprocess.run(
         [
-            sys.executable, str(ROOT / "bench" / "load.py"), "--url", url, "--factory", factory,
-            "--args", json.dumps(args or {}), "--concurrency", str(concurrency),
-            "--duration", str(duration_s), "--warmup", str(warmup_s),
+            sys.executable,
+            str(ROOT / "bench" / "load.py"),
+            "--url",
+            url,
+            "--factory",
+            factory,
+            "--args",
+            json.dumps(args or {}),
+            "--concurrency",
+            str(concurrency),
+            "--duration",
+            str(duration_s),
+            "--warmup",
+            str(warmup_s),
         ],
-        cwd=ROOT, check=True, capture_output=True, text=True,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return json.loads(out.stdout)
 
@@ -142,13 +181,26 @@ def bare_post(args: dict[str, Any], _n: int):
     return lambda _i: ("POST", "/bare", {"Content-Type": "application/json"}, body)
 
 
-def ceiling(*, method: str = "GET", body: dict[str, Any] | None = None, concurrency: int = 16,
-            duration_s: float = 10.0, workers: int = 1) -> dict[str, Any]:
+def ceiling(
+    *,
+    method: str = "GET",
+    body: dict[str, Any] | None = None,
+    concurrency: int = 16,
+    duration_s: float = 10.0,
+    workers: int = 1,
+) -> dict[str, Any]:
     """The bare endpoint's figures under the same load."""
-    with serve(app="bench.bare_app:app", factory=False, env=bench_env("sqlite://:memory:"), workers=workers) as server:
+    with serve(
+        app="bench.bare_app:app", factory=False, env=bench_env("sqlite://:memory:"), workers=workers
+    ) as server:
         factory = "bench.harness:bare_get" if method == "GET" else "bench.harness:bare_post"
-        return load(url=server.url, factory=factory, args={"body": body or {}},
-                    concurrency=concurrency, duration_s=duration_s)
+        return load(
+            url=server.url,
+            factory=factory,
+            args={"body": body or {}},
+            concurrency=concurrency,
+            duration_s=duration_s,
+        )
 
 
 def verdict(name: str, value: float, target: float, *, higher_is_better: bool = True) -> bool:

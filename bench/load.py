@@ -23,8 +23,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 async def _one_connection(
-    host: str, port: int, next_request, deadline: float, warmup_until: float, latencies: list[float],
-    statuses: Counter, errors: list[str],
+    host: str,
+    port: int,
+    next_request,
+    deadline: float,
+    warmup_until: float,
+    latencies: list[float],
+    statuses: Counter,
+    errors: list[str],
 ) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     i = 0
@@ -32,7 +38,11 @@ async def _one_connection(
         while time.perf_counter() < deadline:
             method, path, headers, body = next_request(i)
             i += 1
-            head = [f"{method} {path} HTTP/1.1", f"Host: {host}:{port}", f"Content-Length: {len(body)}"]
+            head = [
+                f"{method} {path} HTTP/1.1",
+                f"Host: {host}:{port}",
+                f"Content-Length: {len(body)}",
+            ]
             head += [f"{k}: {v}" for k, v in headers.items()]
             started = time.perf_counter()
             writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
@@ -72,8 +82,14 @@ async def main_async(args: argparse.Namespace) -> dict:
     await asyncio.gather(
         *[
             _one_connection(
-                url.hostname, url.port, factory(factory_args, n), deadline, warmup_until,
-                latencies, statuses, errors,
+                url.hostname,
+                url.port,
+                factory(factory_args, n),
+                deadline,
+                warmup_until,
+                latencies,
+                statuses,
+                errors,
             )
             for n in range(args.concurrency)
         ]
@@ -81,7 +97,9 @@ async def main_async(args: argparse.Namespace) -> dict:
     latencies.sort()
 
     def pct(p: float) -> float:
-        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else 0.0
+        return (
+            latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else 0.0
+        )
 
     ok = sum(n for s, n in statuses.items() if 200 <= s < 300)
     return {
