@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     retention_days: int = 180
     log_level: str = "INFO"
     db_pool_max: int = 10
+    # Seconds a signed-in user is cached per process (0: read it on every request).
+    user_cache_s: float = 2.0
 
     demo_password: str | None = Field(default=None)
 

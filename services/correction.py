@@ -13,9 +13,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 from tortoise.functions import Count
@@ -38,6 +40,7 @@ from models.correction import (
 )
 from models.org import OrgUnit, Role, User
 from services import alerts, audit
+from services.context import current_actor
 from services.correction_area import area_record, permitted_area, registered_model
 from services.correction_rules import (
     DEFAULT_RULES,
@@ -54,6 +57,7 @@ from services.correction_rules import (
     rules_to_dict,
 )
 from services.errors import Conflict, Invalid, NotFound
+from services.group_commit import GroupCommit
 from services.jobs import job
 from services.messages import register_messages
 from services.notices import Notice, notice_source
@@ -339,6 +343,7 @@ async def create_supervision(
             org_unit=unit,
             org_path=unit.path,
         )
+    forget_supervisions(subject.id)
     await audit.record(action="create", resource_type="supervision", resource_id=supervision.id)
     return supervision
 
@@ -367,6 +372,7 @@ async def change_level(
         ]
         fresh.level = level
         await fresh.save(update_fields=["level", "level_history", "updated_at"])
+    forget_supervisions(fresh.subject_id)  # type: ignore[attr-defined]
     await audit.record(
         action="update",
         resource_type="supervision",
@@ -459,18 +465,32 @@ def _check_checkin_input(
         raise Invalid("text_required", errors=[{"loc": ["body", "text"], "msg": "text_required"}])
 
 
+_CHECKIN_WRITER = GroupCommit()
+
+
 async def _store_once(
     *, values: dict[str, Any], object_id: uuid.UUID, request_hash: str
 ) -> tuple[CheckIn, bool]:
     """Insert, or replay the stored check-in with the same id (409 for another body).
 
-    The insert goes first, in one transaction with its audit entry: a retry is rare, so the
-    common case costs one round trip instead of a lookup and an insert.
+    The insert goes first, with its audit entry, in a transaction shared with concurrent
+    check-ins (one disk sync for many): a retry is rare, so the common case costs no lookup.
     """
+    checkin = CheckIn(id=object_id, request_hash=request_hash, **values)
+    actor = current_actor.get()
+
+    async def write(conn: BaseDBAsyncClient) -> None:
+        await checkin.save(using_db=conn, force_create=True)
+        await audit.record(
+            action="create",
+            resource_type="checkin",
+            resource_id=object_id,
+            actor=actor,
+            using_db=conn,
+        )
+
     try:
-        async with in_transaction():
-            checkin = await CheckIn.create(id=object_id, request_hash=request_hash, **values)
-            await audit.record(action="create", resource_type="checkin", resource_id=object_id)
+        await _CHECKIN_WRITER.run(write)
         return checkin, True
     except IntegrityError:
         existing = await CheckIn.get_or_none(id=object_id)
@@ -479,6 +499,32 @@ async def _store_once(
     if existing.request_hash != request_hash:
         raise Conflict("id_conflict")
     return existing, False
+
+
+# subject id -> (expires at, that subject's supervisions): check-ins are the hot path, and a
+# subject's supervision changes rarely. Changes made in this process drop the entry at once;
+# other processes see them within GRASSROOTS_USER_CACHE_S seconds.
+_SUPERVISIONS: dict[uuid.UUID, tuple[float, list[Supervision]]] = {}
+
+
+async def _supervision_of(*, subject_id: uuid.UUID, day: date) -> Supervision | None:
+    """The subject's supervision in force on a local day, from the short per-process cache."""
+    ttl_s = get_settings().user_cache_s
+    now = monotonic()
+    hit = _SUPERVISIONS.get(subject_id)
+    if hit is None or hit[0] <= now or ttl_s <= 0:
+        rows = await Supervision.filter(subject_id=subject_id).order_by("starts_on")
+        if len(_SUPERVISIONS) > 50_000:
+            _SUPERVISIONS.clear()
+        hit = (now + ttl_s, list(rows))
+        if ttl_s > 0:
+            _SUPERVISIONS[subject_id] = hit
+    return next((s for s in hit[1] if s.starts_on <= day <= s.ends_on), None)
+
+
+def forget_supervisions(subject_id: uuid.UUID) -> None:
+    """Drop the cached supervisions of a subject after a change."""
+    _SUPERVISIONS.pop(subject_id, None)
 
 
 async def record_checkin(
@@ -500,9 +546,7 @@ async def record_checkin(
         kind=kind, occurred_at=occurred_at, lon=lon, lat=lat, hours=hours, text=text, now=now
     )
     day = local_date(occurred_at)
-    supervision = await Supervision.filter(
-        subject_id=user.id, starts_on__lte=day, ends_on__gte=day
-    ).first()
+    supervision = await _supervision_of(subject_id=user.id, day=day)
     if supervision is None:
         raise Invalid("not_under_supervision")
     on_leave = _leave_covers(supervision, occurred_at)
@@ -689,6 +733,7 @@ async def _refresh_leave_cache(supervision_id: uuid.UUID) -> Supervision:
         [s.astimezone(UTC).isoformat(), e.astimezone(UTC).isoformat(), str(i)] for s, e, i in rows
     ]
     await supervision.save(update_fields=["approved_leave", "updated_at"])
+    forget_supervisions(supervision.subject_id)  # type: ignore[attr-defined]
     return supervision
 
 

@@ -24,7 +24,7 @@ import math
 import secrets
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -61,6 +61,7 @@ from models.patrol import (
 from services import alerts, audit
 from services.context import current_actor
 from services.errors import Conflict, Invalid, NotFound, TooLarge
+from services.group_commit import GroupCommit
 from services.jobs import job
 from services.messages import register_messages
 from services.org import org_unit_in_scope, supervisors_for
@@ -638,63 +639,6 @@ async def _stored_points(
     return out
 
 
-WriteStep = Callable[[BaseDBAsyncClient], Awaitable[None]]
-
-
-class GroupCommit:
-    """Commits the writes of concurrent requests in one transaction: one fsync for many batches.
-
-    A caller's `run` returns only after the transaction holding its write has committed, so a
-    2xx answer still means the points are on disk. When a group's transaction fails, each write
-    is retried alone, so only the faulty one fails.
-    """
-
-    def __init__(self) -> None:
-        self._pending: list[tuple[WriteStep, asyncio.Future[None]]] = []
-        self._task: asyncio.Task[None] | None = None
-
-    async def run(self, step: WriteStep) -> None:
-        """Run `step(conn)` inside the next group's transaction and wait for its commit."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
-        self._pending.append((step, future))
-        if self._task is None:
-            self._task = loop.create_task(self._drain())
-        await future
-
-    async def _drain(self) -> None:
-        try:
-            while self._pending:
-                group, self._pending = self._pending, []
-                try:
-                    async with in_transaction() as conn:
-                        for step, _ in group:
-                            await step(conn)
-                except Exception:  # noqa: BLE001 - judged again one by one below
-                    for step, future in group:
-                        try:
-                            async with in_transaction() as conn:
-                                await step(conn)
-                        except Exception as exc:  # noqa: BLE001 - handed to its caller
-                            _settle(future, exc)
-                        else:
-                            _settle(future, None)
-                else:
-                    for _, future in group:
-                        _settle(future, None)
-        finally:
-            self._task = None
-
-
-def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
-    if future.done():  # the caller went away (client disconnected)
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)
-
-
 _POINT_WRITER = GroupCommit()
 
 
@@ -751,16 +695,15 @@ async def add_points(
             .using_db(conn)
             .update(points_count=F("points_count") + len(batch), track_changed_at=now)
         )
-        token = current_actor.set(actor)  # the group's task runs in another request's context
-        try:
-            await audit.record(
-                action="create",
-                resource_type="track",
-                resource_id=round.id,
-                detail={"points": len(batch)},
-            )
-        finally:
-            current_actor.reset(token)
+        # The group's task runs in another request's context: name the actor explicitly.
+        await audit.record(
+            action="create",
+            resource_type="track",
+            resource_id=round.id,
+            detail={"points": len(batch)},
+            actor=actor,
+            using_db=conn,
+        )
 
     try:
         await _POINT_WRITER.run(write)
