@@ -1,4 +1,4 @@
-"""Prints the size of the authorization matrix at the end of the run."""
+"""Prints the authorization matrix size and the database-fault figures at the end of the run."""
 
 from __future__ import annotations
 
@@ -9,6 +9,12 @@ from tests.trust.world import PRINCIPALS, TALLY
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    from tests.trust.test_db_fault import FIGURES, TIMEOUT_S
+
+    for failure, figure in FIGURES.items():
+        terminalreporter.write_line(
+            f"database fault ({failure}, timeouts {TIMEOUT_S:g} s): {figure}"
+        )
     if not TALLY["cells"]:
         return
     terminalreporter.write_line(
