@@ -19,7 +19,7 @@ from tortoise.contrib.fastapi import RegisterTortoise
 from api import links, problems
 from api.deps import current_user
 from api.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware
-from api.routers import admin, alerts, audit, auth, me, ops
+from api.routers import admin, alerts, audit, auth, correction, me, ops, patrol
 from grassroots import db
 from grassroots.settings import Settings, get_settings
 from services import jobs
@@ -35,6 +35,8 @@ AUTHENTICATED_ROUTERS: list[APIRouter] = [
     admin.router,
     alerts.router,
     audit.router,
+    correction.router,
+    patrol.router,
 ]
 # The few public routers, on purpose: signing in and operations probes.
 PUBLIC_ROUTERS: list[APIRouter] = [auth.router]

@@ -3,19 +3,49 @@
 from models.alerts import Alert, AlertRecipient, AlertStatus
 from models.audit import AuditEntry
 from models.auth import LoginAttempt, RefreshToken
+from models.correction import (
+    Assessment,
+    CheckIn,
+    ClosedInterval,
+    LeaveRequest,
+    ObligationConfig,
+    Supervision,
+)
 from models.jobs import JobState
 from models.org import OrgUnit, Role, Team, TeamMember, User
+from models.patrol import (
+    Assignment,
+    Checkpoint,
+    CheckpointVisit,
+    Incident,
+    Round,
+    TrackPoint,
+    Zone,
+)
 
 __all__ = [
     "Alert",
+    "Assignment",
+    "Checkpoint",
+    "CheckpointVisit",
+    "Incident",
+    "Round",
+    "TrackPoint",
+    "Zone",
     "AlertRecipient",
     "AlertStatus",
+    "Assessment",
     "AuditEntry",
+    "CheckIn",
+    "ClosedInterval",
     "JobState",
+    "LeaveRequest",
     "LoginAttempt",
+    "ObligationConfig",
     "OrgUnit",
     "RefreshToken",
     "Role",
+    "Supervision",
     "Team",
     "TeamMember",
     "User",

@@ -212,3 +212,12 @@ async def test_org_units_list_is_the_callers_subtree(client, world, auth):
     assert names == {"崇川区", "和平桥街道"}
     r = await client.get(f"/org-units/{world['haimen'].id}", headers=auth(world["supervisor"]))
     assert r.status_code == 404
+
+
+async def test_reading_a_person_is_audited(client, world, auth):
+    r = await client.get(f"/users/{world['patrol'].id}", headers=auth(world["supervisor"]))
+    assert r.status_code == 200
+    entry = await AuditEntry.get(
+        resource_type="user", resource_id=str(world["patrol"].id), action="read"
+    )
+    assert entry.user_id == world["supervisor"].id
