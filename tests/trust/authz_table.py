@@ -133,6 +133,36 @@ CORRECTION_ROWS: dict[str, Row] = {}
 NOTIFICATION_ROWS: dict[str, Row] = {}
 
 
+# Operations merged before their rows were written: each is a known, named gap (the matrix does
+# not cover it yet), never a silent one. An operation that is neither here nor in ROWS fails the
+# coverage test. Move an entry into its section above when its row is written; the list must
+# only shrink.
+ROWS_OWED: dict[str, str] = {
+    **dict.fromkeys(
+        [
+            "add_checkpoint_visit", "add_incident", "add_round_points", "create_assignment",
+            "create_checkpoint", "create_zone", "delete_zone", "end_round", "get_round",
+            "get_round_track", "get_zone", "import_zones", "list_checkpoints",
+            "list_my_assignments", "list_rounds", "list_zone_assignments", "list_zones",
+            "start_round", "update_zone", "zone_positions", "zone_report",
+        ],
+        "patrol",
+    ),
+    **dict.fromkeys(
+        [
+            "cancel_my_leave_request", "change_supervision_level", "create_my_checkin",
+            "create_my_leave_request", "create_officer_checkin", "create_supervision",
+            "decide_leave_request", "export_supervision_compliance_csv", "get_my_compliance",
+            "get_my_supervision", "get_obligation_rules", "get_supervision",
+            "get_supervision_compliance", "list_my_checkins", "list_my_leave_requests",
+            "list_officer_subjects", "list_supervision_checkins",
+            "list_supervision_leave_requests", "list_supervisions", "put_obligation_rules",
+            "put_supervision_assessment",
+        ],
+        "correction",
+    ),
+}  # fmt: skip
+
 SECTIONS = (FOUNDATION_ROWS, PATROL_ROWS, SOCIAL_ROWS, CORRECTION_ROWS, NOTIFICATION_ROWS)
 ROWS: dict[str, Row] = {}
 for _section in SECTIONS:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.trust.authz_table import ROWS
+from tests.trust.authz_table import ROWS, ROWS_OWED
 from tests.trust.world import PRINCIPALS, TALLY
 
 
@@ -20,5 +20,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_line(
         f"authorization matrix: {len(ROWS)} operations x {len(PRINCIPALS)} principals = "
         f"{len(ROWS) * len(PRINCIPALS)} cells; {TALLY['operations']} operations and "
-        f"{TALLY['cells']} cells run, {TALLY['wrong']} wrong"
+        f"{TALLY['cells']} cells run, {TALLY['wrong']} wrong; {len(ROWS_OWED)} operations "
+        "still owe a row (ROWS_OWED)"
     )

@@ -64,12 +64,32 @@ ALLOWED_FIELDS: dict[tuple[str, str], str] = {
     ("create_user", "roles"): "user administration: roles are checked against grantable_roles()",
     ("update_user", "roles"): "user administration: a change must be grantable by the caller",
     ("update_user", "is_active"): "user administration disables accounts (and revokes tokens)",
+    # Client-made ids of records a phone creates offline (API.md "Ids"): a retry is a no-op.
+    ("start_round", "id"): "client-made id (offline round), idempotent create_once",
+    ("add_round_points", "points[].id"): "client-made id (buffered track point), deduplicated",
+    ("add_checkpoint_visit", "id"): "client-made id (offline checkpoint visit)",
+    ("add_incident", "id"): "client-made id (offline incident)",
+    ("create_my_checkin", "id"): "client-made id (offline check-in)",
+    ("create_officer_checkin", "id"): "client-made id (check-in recorded on the officer's phone)",
+    ("create_my_leave_request", "id"): "client-made id (offline leave request)",
+    ("create_assignment", "user_id"): "API.md pins {user_id}: the patrol member assigned to the "
+    "shift, checked to lie in the caller's scope",
 }
 
 # (operation id, field path, "" for the body itself) -> why the object may hold unknown keys.
 OPEN_OBJECTS: dict[tuple[str, str], str] = {
     ("auth_token", ""): "OAuth2 password form (RFC 6749 4.3): standard clients also send "
     "grant_type, scope and client_id, which are ignored, not refused",
+    ("create_zone", "geometry"): "GeoJSON geometry (RFC 7946 allows foreign members), checked "
+    "by geo.validation: type, rings, vertex count",
+    ("update_zone", "geometry"): "as create_zone",
+    ("import_zones", "features[]"): "GeoJSON Feature: `properties` is free-form by RFC 7946, "
+    "each feature is validated and rejected by index",
+    ("import_zones", "crs"): "legacy GeoJSON crs member, read only to refuse a non-WGS 84 crs",
+    ("put_obligation_rules", "rules"): "map of supervision level -> rules, unknown levels "
+    "refused by services.correction_rules (422 rules_invalid)",
+    ("put_obligation_rules", "rules{}[]"): "each rule must have exactly the known fields "
+    "(correction_rules: set(entry) != _RULE_FIELDS -> 422 rules_invalid)",
 }
 
 
