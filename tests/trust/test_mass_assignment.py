@@ -85,7 +85,7 @@ OPEN_OBJECTS: dict[tuple[str, str], str] = {
     ("update_zone", "geometry"): "as create_zone",
     ("import_zones", "features[]"): "GeoJSON Feature: `properties` is free-form by RFC 7946, "
     "each feature is validated and rejected by index",
-    ("import_zones", "crs"): "legacy GeoJSON crs member, read only to refuse a non-WGS 84 crs",
+    ("import_zones", "crs"): "written by QGIS and ogr2ogr: accepted and ignored, never stored",
     ("put_obligation_rules", "rules"): "map of supervision level -> rules, unknown levels "
     "refused by services.correction_rules (422 rules_invalid)",
     ("put_obligation_rules", "rules{}[]"): "each rule must have exactly the known fields "
