@@ -19,10 +19,10 @@ from tortoise.contrib.fastapi import RegisterTortoise
 from api import links, problems
 from api.deps import current_user
 from api.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware
-from api.routers import admin, alerts, audit, auth, correction, me, ops, patrol
+from api.routers import admin, alerts, audit, auth, correction, me, notifications, ops, patrol
 from grassroots import db
 from grassroots.settings import Settings, get_settings
-from services import jobs
+from notifications import worker as notifications_worker
 
 log = logging.getLogger("grassroots.api")
 
@@ -36,6 +36,7 @@ AUTHENTICATED_ROUTERS: list[APIRouter] = [
     alerts.router,
     audit.router,
     correction.router,
+    notifications.router,
     patrol.router,
 ]
 # The few public routers, on purpose: signing in and operations probes.
@@ -64,7 +65,7 @@ def create_app(
             stop = asyncio.Event()
             if run_worker:
                 worker_task = asyncio.create_task(
-                    jobs.run_forever(stop=stop, poll_s=settings.worker_poll_s)
+                    notifications_worker.run_worker(stop=stop, settings=settings, announce=False)
                 )
             try:
                 yield

@@ -7,8 +7,7 @@ rate measured in the same run. The load generator shares the machine's cores wit
 
 Every check-in is a location check-in judged against the subject's permitted area (a polygon of
 about 2 km across, cached prepared in the server), stored with its audit entry in one transaction.
-Until the patrol Zone model is merged the area is registered in the server process through
-`GR_B3_AREA` (see `create_app`); with a Zone model registered, a Zone row is seeded instead.
+The area is a patrol Zone of kind permitted_area.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import sys
 import uuid
@@ -36,18 +34,6 @@ AREA = {
 }
 
 
-def create_app() -> Any:
-    """The app as `grassroots serve` builds it, plus the bench's permitted area held in memory."""
-    from api.app import create_app_from_env
-    from services.correction_area import register_fallback_area
-
-    spec = json.loads(os.environ["GR_B3_AREA"])
-    register_fallback_area(
-        zone_id=uuid.UUID(spec["zone_id"]), geometry=AREA, org_path=spec["org_path"]
-    )
-    return create_app_from_env()
-
-
 async def seed(database_url: str, subjects: int) -> dict[str, Any]:
     """An office, an officer and `subjects` subjects under supervision; returns tokens and area."""
     from tortoise import Tortoise
@@ -58,8 +44,8 @@ async def seed(database_url: str, subjects: int) -> dict[str, Any]:
     from grassroots.settings import Settings
     from models.correction import Level, Supervision
     from models.org import OrgUnit, Role, User
+    from models.patrol import Zone
     from services.correction import rules_for_org_path
-    from services.correction_area import registered_model
     from services.security import issue_access_token
 
     settings = Settings(database_url=database_url, secret_key=harness.BENCH_SECRET)
@@ -84,17 +70,15 @@ async def seed(database_url: str, subjects: int) -> dict[str, Any]:
             org_path=office.path,
         )
         zone_id = uuid.uuid4()
-        zone_model = registered_model("Zone")
-        if zone_model is not None:
-            await zone_model.create(
-                id=zone_id,
-                name="活动范围",
-                kind="permitted_area",
-                org_unit=office,
-                org_path=office.path,
-                geometry=AREA,
-                area_m2=area_m2(geom=parse_area(geojson=AREA)),
-            )
+        await Zone.create(
+            id=zone_id,
+            name="活动范围",
+            kind="permitted_area",
+            org_unit=office,
+            org_path=office.path,
+            geometry=AREA,
+            area_m2=area_m2(geom=parse_area(geojson=AREA)),
+        )
         rules = await rules_for_org_path(org_path=office.path)
         tokens = []
         for n in range(subjects):
@@ -162,11 +146,8 @@ def main() -> int:
     database_url = harness.database_url_for(args.db, "b3")
     harness.migrate(database_url)
     seeded = asyncio.run(seed(database_url, args.concurrency))
-    env = harness.bench_env(
-        database_url,
-        GR_B3_AREA=json.dumps({"zone_id": seeded["zone_id"], "org_path": seeded["org_path"]}),
-    )
-    with harness.serve(app="bench.b3_checkins:create_app", env=env) as server:
+    env = harness.bench_env(database_url)
+    with harness.serve(env=env) as server:
         figures = harness.load(
             url=server.url,
             factory="bench.b3_checkins:requests",

@@ -12,6 +12,17 @@ from models.correction import (
     Supervision,
 )
 from models.jobs import JobState
+from models.notifications import (
+    Delivery,
+    DeliveryStatus,
+    Device,
+    Notification,
+    NotificationKind,
+    Platform,
+    Reminder,
+    ReminderFiring,
+    ReminderStatus,
+)
 from models.org import OrgUnit, Role, Team, TeamMember, User
 from models.patrol import (
     Assignment,
@@ -38,12 +49,21 @@ __all__ = [
     "AuditEntry",
     "CheckIn",
     "ClosedInterval",
+    "Delivery",
+    "DeliveryStatus",
+    "Device",
     "JobState",
     "LeaveRequest",
     "LoginAttempt",
     "ObligationConfig",
+    "Notification",
+    "NotificationKind",
     "OrgUnit",
+    "Platform",
     "RefreshToken",
+    "Reminder",
+    "ReminderFiring",
+    "ReminderStatus",
     "Role",
     "Supervision",
     "Team",

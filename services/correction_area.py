@@ -1,10 +1,7 @@
 """The permitted area of a supervision: a Zone of kind `permitted_area`, kept prepared in memory.
 
-The Zone model belongs to the patrol capability. This adapter is the one place that reads it, and
-it finds the model by name in Tortoise's registry (`Tortoise.apps["models"]["Zone"]`), so this
-module imports nothing from the patrol code. Until a Zone model is registered (before the patrol
-branch is merged, and in this branch's tests), `register_fallback_area` holds areas in process
-memory instead; once Zone exists the fallback is never consulted.
+The Zone model belongs to the patrol capability; this adapter is the one place the correction
+code reads it.
 
 Check-ins are judged on every request, so the parsed geometry is cached per zone id and version
 (the zone's `updated_at`); the version is re-read at most every `VERSION_TTL_S` seconds, so an
@@ -25,6 +22,7 @@ from tortoise import Tortoise
 
 from geo.measure import LocalProjection, to_local
 from geo.validation import InvalidGeometry, parse_area
+from models.patrol import Zone
 
 PERMITTED_AREA_KIND = "permitted_area"
 VERSION_TTL_S = 15.0
@@ -66,7 +64,6 @@ class _CacheEntry:
     checked_at: float = field(default_factory=time.monotonic)
 
 
-_FALLBACK: dict[uuid.UUID, AreaRecord] = {}
 _CACHE: dict[uuid.UUID, _CacheEntry] = {}
 
 
@@ -78,25 +75,6 @@ def registered_model(name: str) -> Any | None:
     return apps["models"].get(name)
 
 
-def _zone_model() -> Any | None:
-    """The patrol Zone model when it is registered, else None."""
-    return registered_model("Zone")
-
-
-def register_fallback_area(
-    *, zone_id: uuid.UUID, geometry: Mapping[str, Any], org_path: str, version: str = "1"
-) -> None:
-    """Hold an area in memory for use while no Zone model is registered (tests, pre-merge demo)."""
-    _FALLBACK[zone_id] = AreaRecord(
-        zone_id=zone_id,
-        kind=PERMITTED_AREA_KIND,
-        org_path=org_path,
-        geometry=geometry,
-        version=version,
-    )
-    _CACHE.pop(zone_id, None)
-
-
 def clear_cache() -> None:
     """Forget every cached area (tests)."""
     _CACHE.clear()
@@ -104,23 +82,17 @@ def clear_cache() -> None:
 
 async def _version(zone_id: uuid.UUID) -> str | None:
     """The zone's current version, or None when it is gone or not a permitted area."""
-    model = _zone_model()
-    if model is None:
-        record = _FALLBACK.get(zone_id)
-        return record.version if record and record.kind == PERMITTED_AREA_KIND else None
-    rows = await model.filter(id=zone_id, kind=PERMITTED_AREA_KIND, deleted_at=None).values_list(
-        "updated_at", flat=True
+    zone = (
+        await Zone.filter(id=zone_id, kind=PERMITTED_AREA_KIND, deleted_at=None)
+        .only("id", "updated_at")
+        .first()
     )
-    return str(rows[0].isoformat()) if rows else None
+    return zone.updated_at.isoformat() if zone is not None else None
 
 
 async def area_record(zone_id: uuid.UUID) -> AreaRecord | None:
     """The permitted-area zone with this id, or None when missing, deleted or of another kind."""
-    model = _zone_model()
-    if model is None:
-        record = _FALLBACK.get(zone_id)
-        return record if record and record.kind == PERMITTED_AREA_KIND else None
-    zone = await model.get_or_none(id=zone_id, kind=PERMITTED_AREA_KIND, deleted_at=None)
+    zone = await Zone.get_or_none(id=zone_id, kind=PERMITTED_AREA_KIND, deleted_at=None)
     if zone is None:
         return None
     return AreaRecord(

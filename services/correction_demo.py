@@ -17,8 +17,8 @@ from geo.measure import area_m2
 from geo.validation import parse_area
 from models.correction import CheckInKind, Level, Supervision
 from models.org import OrgUnit, Role, User
+from models.patrol import Zone
 from services import correction, org
-from services.correction_area import register_fallback_area, registered_model
 from services.demo import DemoWorld
 
 log = logging.getLogger("grassroots.demo")
@@ -36,24 +36,17 @@ def _square(lon: float, lat: float, half_deg: float) -> dict[str, Any]:
 
 
 async def _permitted_area(*, name: str, unit: OrgUnit, lon: float, lat: float) -> uuid.UUID:
-    """A permitted-area zone (a Zone row when the patrol model is present, else held in memory)."""
+    """A permitted-area zone around a point."""
     geometry = _square(lon, lat, 0.03)
-    zone_id = uuid.uuid4()
-    model = registered_model("Zone")
-    if model is not None:
-        await model.create(
-            id=zone_id,
-            name=name,
-            kind="permitted_area",
-            org_unit=unit,
-            org_path=unit.path,
-            geometry=geometry,
-            area_m2=area_m2(geom=parse_area(geojson=geometry)),
-        )
-    else:
-        log.warning("no Zone model: demo permitted areas are held in memory only")
-        register_fallback_area(zone_id=zone_id, geometry=geometry, org_path=unit.path)
-    return zone_id
+    zone = await Zone.create(
+        name=name,
+        kind="permitted_area",
+        org_unit=unit,
+        org_path=unit.path,
+        geometry=geometry,
+        area_m2=area_m2(geom=parse_area(geojson=geometry)),
+    )
+    return zone.id
 
 
 async def demo_step(world: DemoWorld) -> None:

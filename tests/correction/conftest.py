@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
+from geo.measure import area_m2
+from geo.validation import parse_area
 from models.org import OrgUnit, Role, User
-from services import correction_area
+from models.patrol import Zone
 
 SQUARE = {
     "type": "Polygon",
@@ -44,8 +46,15 @@ async def world(make_unit: Any, make_user: Any) -> World:
     office = await make_unit("和平桥街道", parent=district)
     community = await make_unit("濠西社区", parent=office)
     other_office = await make_unit("城东街道", parent=district)
-    zone_id = uuid.uuid4()
-    correction_area.register_fallback_area(zone_id=zone_id, geometry=SQUARE, org_path=office.path)
+    zone = await Zone.create(
+        name="活动范围",
+        kind="permitted_area",
+        org_unit=office,
+        org_path=office.path,
+        geometry=SQUARE,
+        area_m2=area_m2(geom=parse_area(geojson=SQUARE)),
+    )
+    zone_id = zone.id
     return World(
         district=district,
         office=office,
