@@ -161,6 +161,14 @@ ROWS_OWED: dict[str, str] = {
         ],
         "correction",
     ),
+    **dict.fromkeys(
+        [
+            "cancel_reminder", "create_reminder", "delete_my_device", "get_reminder",
+            "list_my_notifications", "list_reminder_deliveries", "list_reminders",
+            "put_my_device", "read_my_notification",
+        ],
+        "notifications",
+    ),
 }  # fmt: skip
 
 SECTIONS = (FOUNDATION_ROWS, PATROL_ROWS, SOCIAL_ROWS, CORRECTION_ROWS, NOTIFICATION_ROWS)

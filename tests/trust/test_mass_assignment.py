@@ -72,6 +72,7 @@ ALLOWED_FIELDS: dict[tuple[str, str], str] = {
     ("create_my_checkin", "id"): "client-made id (offline check-in)",
     ("create_officer_checkin", "id"): "client-made id (check-in recorded on the officer's phone)",
     ("create_my_leave_request", "id"): "client-made id (offline leave request)",
+    ("create_reminder", "audience.roles"): "a filter (who receives the reminder), not a grant",
     ("create_assignment", "user_id"): "API.md pins {user_id}: the patrol member assigned to the "
     "shift, checked to lie in the caller's scope",
 }
