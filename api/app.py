@@ -16,7 +16,7 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from tortoise.contrib.fastapi import RegisterTortoise
 
-from api import problems
+from api import links, problems
 from api.deps import current_user
 from api.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware
 from api.routers import admin, alerts, audit, auth, correction, me, notifications, ops, patrol
@@ -111,7 +111,7 @@ def create_app(
 
     def openapi_with_problems() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = problems.document_problems(original_openapi())
+            app.openapi_schema = links.add_links(problems.document_problems(original_openapi()))
         return app.openapi_schema
 
     app.openapi = openapi_with_problems  # type: ignore[method-assign]
