@@ -13,15 +13,22 @@ matters, so that every cell starts from an untouched object.
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime, timedelta
+
 from tests.trust.world import (
     ADMIN_AND_SCOPED_SUPERVISOR_CREATE,
     ADMIN_AND_SCOPED_SUPERVISOR_OK,
     ADMIN_ONLY_OK,
+    CHECKPOINT,
+    INSIDE,
     LOGIN_PASSWORD,
+    ZONE_GEOJSON,
     Req,
     Row,
     World,
     everyone,
+    iso,
     only,
     public,
 )
@@ -117,59 +124,373 @@ FOUNDATION_ROWS: dict[str, Row] = {
 }
 
 # --- patrol: zones, checkpoints, assignments, rounds ---------------------------------------------
+# Zones are managed by admins and the supervisors of their subtree; a patrol member reads the
+# zones it has shifts in and writes only its own rounds; officers read permitted areas only.
 
-PATROL_ROWS: dict[str, Row] = {}
+
+def _new_zone_body(w: World) -> Req:
+    return Req(
+        json={
+            "name": w.unique("区域"),
+            "kind": "patrol",
+            "org_unit_id": str(w.unit.id),
+            "geometry": ZONE_GEOJSON,
+        }
+    )
+
+
+def _import_zones(w: World) -> Req:
+    feature = {
+        "type": "Feature",
+        "properties": {"name": w.unique("区域"), "kind": "patrol"},
+        "geometry": ZONE_GEOJSON,
+    }
+    return Req(
+        query={"org_unit_id": str(w.unit.id)},
+        json={"type": "FeatureCollection", "features": [feature]},
+    )
+
+
+async def _patrol_zone(w: World) -> Req:
+    return Req(path={"id": (await w.patrol_zone())["id"]})
+
+
+async def _fresh_zone(w: World) -> Req:
+    return Req(path={"id": (await w.new_zone())["id"]})
+
+
+async def _update_zone(w: World) -> Req:
+    return Req(path={"id": (await w.new_zone())["id"]}, json={"name": w.unique("改名")})
+
+
+async def _new_checkpoint(w: World) -> Req:
+    body = {"name": w.unique("检查点"), "lon": CHECKPOINT[0], "lat": CHECKPOINT[1]}
+    return Req(path={"id": (await w.patrol_zone())["id"]}, json=body)
+
+
+async def _new_assignment(w: World) -> Req:
+    starts = datetime.now(UTC) + timedelta(days=w.count())
+    body = {
+        "user_id": w.id("patrol"),
+        "starts_at": iso(starts),
+        "ends_at": iso(starts + timedelta(hours=8)),
+    }
+    return Req(path={"id": (await w.patrol_zone())["id"]}, json=body)
+
+
+async def _zone_report(w: World) -> Req:
+    await w.patrol_round()
+    return Req(
+        path={"id": (await w.patrol_zone())["id"]},
+        query={"date": datetime.now(UTC).date().isoformat()},
+    )
+
+
+async def _zone_positions(w: World) -> Req:
+    await w.patrol_round()
+    return Req(path={"id": (await w.patrol_zone())["id"]})
+
+
+async def _start_round(w: World) -> Req:
+    zone = await w.patrol_zone()
+    return Req(
+        json={
+            "id": str(uuid.uuid4()),
+            "zone_id": zone["id"],
+            "started_at": iso(datetime.now(UTC) - timedelta(minutes=5)),
+        }
+    )
+
+
+async def _list_rounds(w: World) -> Req:
+    await w.patrol_round()
+    return Req()
+
+
+async def _patrol_round(w: World) -> Req:
+    return Req(path={"id": (await w.patrol_round())["id"]})
+
+
+async def _add_points(w: World) -> Req:
+    point = {
+        "id": str(uuid.uuid4()),
+        "ts": iso(datetime.now(UTC) - timedelta(minutes=1)),
+        "lon": INSIDE[0],
+        "lat": INSIDE[1],
+        "accuracy_m": 8.0,
+    }
+    return Req(path={"id": (await w.patrol_round())["id"]}, json={"points": [point]})
+
+
+async def _add_visit(w: World) -> Req:
+    checkpoint = await w.checkpoint()
+    body = {
+        "id": str(uuid.uuid4()),
+        "checkpoint_id": checkpoint["id"],
+        "ts": iso(datetime.now(UTC) - timedelta(minutes=1)),
+        "lon": CHECKPOINT[0],
+        "lat": CHECKPOINT[1],
+        "method": "gps",
+        "accuracy_m": 5.0,
+    }
+    return Req(path={"id": (await w.patrol_round())["id"]}, json=body)
+
+
+async def _add_incident(w: World) -> Req:
+    body = {
+        "id": str(uuid.uuid4()),
+        "ts": iso(datetime.now(UTC) - timedelta(minutes=1)),
+        "lon": INSIDE[0],
+        "lat": INSIDE[1],
+        "category": "安全隐患",
+        "description": "井盖缺失",
+    }
+    return Req(path={"id": (await w.patrol_round())["id"]}, json=body)
+
+
+async def _end_round(w: World) -> Req:
+    # Ending is final: every cell ends a round of its own.
+    round_ = await w.new_round()
+    return Req(path={"id": round_["id"]}, json={"ended_at": iso(datetime.now(UTC))})
+
+
+# Zones the reader may see: managers in their subtree, the patrol member with a shift there;
+# the officer reads permitted areas only, so a patrol zone is not found for it.
+ZONE_READERS = only(200, "admin", "supervisor", "patrol", officer=404)
+# Rounds: their member and the supervisors of the place.
+ROUND_READERS = only(200, "admin", "supervisor", "patrol")
+# Writes to a round: its member alone (an admin or supervisor may not write a member's track).
+ROUND_OWNER = only(200, "patrol")
+
+PATROL_ROWS: dict[str, Row] = {
+    "create_zone": Row(_new_zone_body, ADMIN_AND_SCOPED_SUPERVISOR_CREATE),
+    "import_zones": Row(_import_zones, only(200, "admin", "supervisor", twins=422)),
+    "list_zones": Row(
+        lambda w: Req(), only(200, "admin", "supervisor", "officer", "patrol", twins=200)
+    ),
+    "get_zone": Row(_patrol_zone, ZONE_READERS),
+    "update_zone": Row(_update_zone, ADMIN_AND_SCOPED_SUPERVISOR_OK),
+    "delete_zone": Row(_fresh_zone, only(204, "admin", "supervisor")),
+    "create_checkpoint": Row(_new_checkpoint, only(201, "admin", "supervisor")),
+    "list_checkpoints": Row(_patrol_zone, ZONE_READERS),
+    "create_assignment": Row(_new_assignment, only(201, "admin", "supervisor")),
+    "list_zone_assignments": Row(_patrol_zone, ADMIN_AND_SCOPED_SUPERVISOR_OK),
+    # My own shifts: anyone signed in (a member without shifts gets an empty list).
+    "list_my_assignments": Row(lambda w: Req(), everyone(200)),
+    "zone_report": Row(_zone_report, ADMIN_AND_SCOPED_SUPERVISOR_OK),
+    "zone_positions": Row(_zone_positions, ADMIN_AND_SCOPED_SUPERVISOR_OK),
+    # Only a member with a shift in the zone starts a round there: the other member's zone
+    # lookup finds nothing.
+    "start_round": Row(_start_round, only(201, "patrol")),
+    "list_rounds": Row(_list_rounds, only(200, "admin", "supervisor", "patrol", twins=200)),
+    "get_round": Row(_patrol_round, ROUND_READERS),
+    "get_round_track": Row(_patrol_round, ROUND_READERS),
+    "add_round_points": Row(_add_points, ROUND_OWNER),
+    "add_checkpoint_visit": Row(_add_visit, only(201, "patrol")),
+    "add_incident": Row(_add_incident, only(201, "patrol")),
+    "end_round": Row(_end_round, ROUND_OWNER),
+}
 
 # --- social work: clients, caseloads, visits, six-ones tasks ------------------------------------
 
 SOCIAL_ROWS: dict[str, Row] = {}
 
 # --- community correction: supervisions, check-ins, leave requests ------------------------------
+# Officers, supervisors and admins act on the supervisions of their subtree (an officer decides
+# only the leave of its own subjects); a subject reaches only its own records through /me/...
 
-CORRECTION_ROWS: dict[str, Row] = {}
+
+async def _new_supervision(w: World) -> Req:
+    # A subject has one supervision at a time: every cell places a subject of its own.
+    subject = await w.new_user("subject")
+    return Req(json=await w.supervision_body(subject))
+
+
+async def _supervision(w: World) -> Req:
+    return Req(path={"id": (await w.supervision())["id"]})
+
+
+async def _change_level(w: World) -> Req:
+    return Req(path={"id": (await w.supervision())["id"]}, json={"level": "strict"})
+
+
+def _month(w: World) -> str:
+    """A past month no other cell of the test uses."""
+    first = datetime.now(UTC).date().replace(day=1)
+    months = first.year * 12 + first.month - 1 - w.count()
+    return f"{months // 12:04d}-{months % 12 + 1:02d}"
+
+
+async def _compliance(w: World) -> Req:
+    month = datetime.now(UTC).date().strftime("%Y-%m")
+    return Req(path={"id": (await w.supervision())["id"]}, query={"month": month})
+
+
+async def _assessment(w: World) -> Req:
+    # A month of its own per cell, so that each success creates (201) rather than replaces.
+    return Req(
+        path={"id": (await w.supervision())["id"], "month": _month(w)},
+        json={"grade": "good", "remark": "表现良好"},
+    )
+
+
+async def _officer_checkin(w: World) -> Req:
+    body = {
+        "id": str(uuid.uuid4()),
+        "kind": "report",
+        "occurred_at": iso(datetime.now(UTC) - timedelta(minutes=5)),
+        "text": "到司法所报到",
+    }
+    return Req(path={"id": (await w.supervision())["id"]}, json=body)
+
+
+async def _my_checkin(w: World) -> Req:
+    await w.supervision()
+    return Req(
+        json={
+            "id": str(uuid.uuid4()),
+            "kind": "location",
+            "occurred_at": iso(datetime.now(UTC) - timedelta(minutes=1)),
+            "lon": INSIDE[0],
+            "lat": INSIDE[1],
+            "accuracy_m": 10.0,
+        }
+    )
+
+
+async def _my_leave(w: World) -> Req:
+    await w.supervision()
+    starts = datetime.now(UTC) + timedelta(days=2 * w.count())
+    return Req(
+        json={
+            "id": str(uuid.uuid4()),
+            "starts_at": iso(starts),
+            "ends_at": iso(starts + timedelta(hours=6)),
+            "destination": "南通市区",
+            "reason": "就医",
+        }
+    )
+
+
+async def _cancel_leave(w: World) -> Req:
+    return Req(path={"id": (await w.new_leave())["id"]})
+
+
+async def _decide_leave(w: World) -> Req:
+    leave = await w.new_leave()
+    return Req(path={"id": leave["id"]}, json={"approved": True, "note": "同意"})
+
+
+async def _subject_month(w: World) -> Req:
+    await w.supervision()
+    return Req(query={"month": datetime.now(UTC).date().strftime("%Y-%m")})
+
+
+async def _with_supervision(w: World) -> Req:
+    await w.supervision()
+    return Req()
+
+
+async def _obligation_rules(w: World) -> Req:
+    return Req(path={"id": w.unit.id})
+
+
+async def _put_obligation_rules(w: World) -> Req:
+    rules = await w.shared(
+        "rules", lambda: w.call("admin", "GET", f"/org-units/{w.unit.id}/obligation-rules")
+    )
+    return Req(path={"id": w.unit.id}, json={"rules": rules["rules"]})
+
+
+OFFICERS = ("admin", "supervisor", "officer")
+# A supervision in the community: the officers of its subtree; any other role may not.
+ON_SUPERVISION = only(200, *OFFICERS)
+# The subject's own records: only subjects; the other subject has no supervision.
+SUBJECT_OWN = only(200, "subject", twins=200)
+
+CORRECTION_ROWS: dict[str, Row] = {
+    # A subject outside the supervisor's subtree is an invalid reference (422), as a missing one.
+    "create_supervision": Row(_new_supervision, only(201, *OFFICERS, twins=422)),
+    "list_supervisions": Row(_with_supervision, only(200, *OFFICERS, twins=200)),
+    "get_supervision": Row(_supervision, ON_SUPERVISION),
+    "change_supervision_level": Row(_change_level, ON_SUPERVISION),
+    "create_officer_checkin": Row(_officer_checkin, only(201, *OFFICERS)),
+    "list_supervision_checkins": Row(_supervision, ON_SUPERVISION),
+    "list_supervision_leave_requests": Row(_supervision, ON_SUPERVISION),
+    "get_supervision_compliance": Row(_compliance, ON_SUPERVISION),
+    "export_supervision_compliance_csv": Row(_compliance, ON_SUPERVISION),
+    "put_supervision_assessment": Row(_assessment, only(201, *OFFICERS)),
+    "decide_leave_request": Row(_decide_leave, ON_SUPERVISION),
+    "list_officer_subjects": Row(_with_supervision, only(200, *OFFICERS, twins=200)),
+    "get_obligation_rules": Row(_obligation_rules, ON_SUPERVISION),
+    "put_obligation_rules": Row(_put_obligation_rules, ON_SUPERVISION),
+    # The subject's side: `subject_other` is under no supervision.
+    "get_my_supervision": Row(_with_supervision, only(200, "subject")),
+    "get_my_compliance": Row(_subject_month, only(200, "subject")),
+    "create_my_checkin": Row(_my_checkin, only(201, "subject", twins=422)),
+    "list_my_checkins": Row(_with_supervision, SUBJECT_OWN),
+    "create_my_leave_request": Row(_my_leave, only(201, "subject", twins=422)),
+    "list_my_leave_requests": Row(_with_supervision, SUBJECT_OWN),
+    "cancel_my_leave_request": Row(_cancel_leave, only(200, "subject")),
+}
 
 # --- notifications: devices, inbox, reminders ----------------------------------------------------
+# Devices and the inbox are anyone's own; reminder campaigns belong to schedulers (and admins)
+# in their subtree.
 
-NOTIFICATION_ROWS: dict[str, Row] = {}
+
+def _device(w: World) -> Req:
+    return Req(path={"fcm_token": w.unique("fcm-token")}, json={"platform": "android"})
 
 
-# Operations merged before their rows were written: each is a known, named gap (the matrix does
-# not cover it yet), never a silent one. An operation that is neither here nor in ROWS fails the
-# coverage test. Move an entry into its section above when its row is written; the list must
-# only shrink.
-ROWS_OWED: dict[str, str] = {
-    **dict.fromkeys(
-        [
-            "add_checkpoint_visit", "add_incident", "add_round_points", "create_assignment",
-            "create_checkpoint", "create_zone", "delete_zone", "end_round", "get_round",
-            "get_round_track", "get_zone", "import_zones", "list_checkpoints",
-            "list_my_assignments", "list_rounds", "list_zone_assignments", "list_zones",
-            "start_round", "update_zone", "zone_positions", "zone_report",
-        ],
-        "patrol",
-    ),
-    **dict.fromkeys(
-        [
-            "cancel_my_leave_request", "change_supervision_level", "create_my_checkin",
-            "create_my_leave_request", "create_officer_checkin", "create_supervision",
-            "decide_leave_request", "export_supervision_compliance_csv", "get_my_compliance",
-            "get_my_supervision", "get_obligation_rules", "get_supervision",
-            "get_supervision_compliance", "list_my_checkins", "list_my_leave_requests",
-            "list_officer_subjects", "list_supervision_checkins",
-            "list_supervision_leave_requests", "list_supervisions", "put_obligation_rules",
-            "put_supervision_assessment",
-        ],
-        "correction",
-    ),
-    **dict.fromkeys(
-        [
-            "cancel_reminder", "create_reminder", "delete_my_device", "get_reminder",
-            "list_my_notifications", "list_reminder_deliveries", "list_reminders",
-            "put_my_device", "read_my_notification",
-        ],
-        "notifications",
-    ),
-}  # fmt: skip
+async def _patrol_device(w: World) -> Req:
+    # Someone else's token is left alone and still answers 204: deleting reveals nothing.
+    token = w.unique("fcm-token")
+    await w.call("patrol", "PUT", f"/me/devices/{token}", json={"platform": "android"})
+    return Req(path={"fcm_token": token})
+
+
+async def _read_notification(w: World) -> Req:
+    return Req(path={"id": (await w.new_notification("patrol")).id})
+
+
+def _new_reminder(w: World) -> Req:
+    return Req(
+        json={
+            "title": w.unique("提醒"),
+            "body": "请按时参加",
+            "audience": {"user_ids": [w.id("patrol")]},
+            "first_at": iso(datetime.now(UTC) + timedelta(days=1)),
+        }
+    )
+
+
+async def _shared_reminder(w: World) -> Req:
+    return Req(path={"id": (await w.shared("reminder", w.new_reminder))["id"]})
+
+
+async def _fresh_reminder(w: World) -> Req:
+    return Req(path={"id": (await w.new_reminder())["id"]})
+
+
+SCHEDULERS = only(200, "admin", "scheduler")
+
+NOTIFICATION_ROWS: dict[str, Row] = {
+    "put_my_device": Row(_device, everyone(201)),
+    "delete_my_device": Row(_patrol_device, everyone(204)),
+    "list_my_notifications": Row(lambda w: Req(), everyone(200)),
+    "read_my_notification": Row(_read_notification, only(204, "patrol", others=404)),
+    "create_reminder": Row(_new_reminder, only(201, "admin", "scheduler")),
+    "list_reminders": Row(lambda w: Req(), SCHEDULERS),
+    "get_reminder": Row(_shared_reminder, SCHEDULERS),
+    "cancel_reminder": Row(_fresh_reminder, only(204, "admin", "scheduler")),
+    "list_reminder_deliveries": Row(_shared_reminder, SCHEDULERS),
+}
+
+
+# Operations merged before their rows were written: each would be a known, named gap. Every
+# capability's operations have rows now; the list must stay empty (test_authz_matrix checks).
+ROWS_OWED: dict[str, str] = {}
 
 SECTIONS = (FOUNDATION_ROWS, PATROL_ROWS, SOCIAL_ROWS, CORRECTION_ROWS, NOTIFICATION_ROWS)
 ROWS: dict[str, Row] = {}

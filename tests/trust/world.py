@@ -29,6 +29,7 @@ import httpx
 
 from grassroots.settings import Settings
 from models.alerts import Alert
+from models.notifications import Notification, NotificationKind
 from models.org import OrgUnit, Role, User
 from services import alerts
 from services.security import hash_password, issue_access_token
@@ -145,6 +146,22 @@ class Row:
 
 # --- the seeded world ---------------------------------------------------------------------------
 
+# A 944 m x 888 m rectangle near 濠河: the patrol zone and the permitted area.
+ZONE_GEOJSON = {
+    "type": "Polygon",
+    "coordinates": [
+        [[120.860, 32.000], [120.870, 32.000], [120.870, 32.008], [120.860, 32.008],
+         [120.860, 32.000]]
+    ],
+}  # fmt: skip
+CHECKPOINT = (120.862, 32.002)
+INSIDE = (120.865, 32.004)
+
+
+def iso(at: datetime) -> str:
+    """A UTC time as the API takes it."""
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
 
 @dataclass
 class World:
@@ -156,6 +173,8 @@ class World:
     users: dict[str, User]
     headers: dict[str, dict[str, str]]
     _counter: list[int] = field(default_factory=lambda: [0])
+    # Shared targets that reads (and repeatable writes) reuse within one test, by name.
+    _shared: dict[str, Any] = field(default_factory=dict)
 
     @property
     def unit(self) -> OrgUnit:
@@ -196,6 +215,158 @@ class World:
         )
         assert raised is not None
         return raised
+
+    def count(self) -> int:
+        """A number no other cell of this test gets (for months, leave windows, ...)."""
+        self._counter[0] += 1
+        return self._counter[0]
+
+    async def shared(self, name: str, make: Callable[[], Awaitable[Any]]) -> Any:
+        """`make()` once per test: a target that every cell may read without changing it."""
+        if name not in self._shared:
+            self._shared[name] = await make()
+        return self._shared[name]
+
+    # --- patrol: zones, checkpoints, shifts, rounds (owned by `patrol`) ---------------------
+
+    async def new_zone(self, kind: str = "patrol") -> dict[str, Any]:
+        """A fresh zone in the community, made by the admin through the API."""
+        body = {
+            "name": self.unique("区域"),
+            "kind": kind,
+            "org_unit_id": str(self.unit.id),
+            "geometry": ZONE_GEOJSON,
+        }
+        return await self.call("admin", "POST", "/zones", json=body)
+
+    async def patrol_zone(self) -> dict[str, Any]:
+        """The community's patrol zone, with a checkpoint and a shift of `patrol` around now."""
+
+        async def make() -> dict[str, Any]:
+            zone = await self.new_zone()
+            await self.new_shift(zone["id"])
+            return zone
+
+        return await self.shared("patrol_zone", make)
+
+    async def new_shift(self, zone_id: str, principal: str = "patrol") -> dict[str, Any]:
+        """A shift of `principal` in the zone from two hours ago to six hours ahead."""
+        now = datetime.now(UTC)
+        body = {
+            "user_id": self.id(principal),
+            "starts_at": iso(now - timedelta(hours=2)),
+            "ends_at": iso(now + timedelta(hours=6)),
+        }
+        return await self.call("admin", "POST", f"/zones/{zone_id}/assignments", json=body)
+
+    async def checkpoint(self) -> dict[str, Any]:
+        """A checkpoint of the patrol zone."""
+
+        async def make() -> dict[str, Any]:
+            zone = await self.patrol_zone()
+            body = {"name": "检查点", "lon": CHECKPOINT[0], "lat": CHECKPOINT[1], "radius_m": 30}
+            return await self.call("admin", "POST", f"/zones/{zone['id']}/checkpoints", json=body)
+
+        return await self.shared("checkpoint", make)
+
+    async def new_round(self) -> dict[str, Any]:
+        """A fresh active round of `patrol` in the patrol zone, started 30 minutes ago."""
+        zone = await self.patrol_zone()
+        body = {
+            "id": str(uuid.uuid4()),
+            "zone_id": zone["id"],
+            "started_at": iso(datetime.now(UTC) - timedelta(minutes=30)),
+        }
+        return await self.call("patrol", "POST", "/rounds", json=body)
+
+    async def patrol_round(self) -> dict[str, Any]:
+        """The shared round of `patrol`, with two points of track."""
+
+        async def make() -> dict[str, Any]:
+            round_ = await self.new_round()
+            now = datetime.now(UTC)
+            points = [
+                {"id": str(uuid.uuid4()), "ts": iso(now - timedelta(minutes=m)), "lon": lon,
+                 "lat": lat, "accuracy_m": 8.0}
+                for m, (lon, lat) in ((20, CHECKPOINT), (10, INSIDE))
+            ]  # fmt: skip
+            await self.call(
+                "patrol", "POST", f"/rounds/{round_['id']}/points", json={"points": points}
+            )
+            return round_
+
+        return await self.shared("patrol_round", make)
+
+    # --- correction: `subject` supervised by `officer` ---------------------------------------
+
+    async def permitted_area(self) -> dict[str, Any]:
+        """The community's permitted area."""
+        return await self.shared("permitted_area", lambda: self.new_zone("permitted_area"))
+
+    async def supervision_body(self, subject: str | User = "subject") -> dict[str, Any]:
+        """The body placing a subject under `officer`, from two years ago to a year ahead."""
+        area = await self.permitted_area()
+        subject_id = self.id(subject) if isinstance(subject, str) else str(subject.id)
+        today = datetime.now(UTC).date()
+        return {
+            "client_id": str(await self.correction_client()),
+            "subject_user_id": subject_id,
+            "officer_id": self.id("officer"),
+            "permitted_zone_id": area["id"],
+            "level": "normal",
+            "starts_on": (today - timedelta(days=730)).isoformat(),
+            "ends_on": (today + timedelta(days=365)).isoformat(),
+        }
+
+    async def correction_client(self) -> uuid.UUID:
+        """A client id in the community_correction category (a social-work Client once that
+        capability is present)."""
+        return uuid.uuid4()
+
+    async def supervision(self) -> dict[str, Any]:
+        """The supervision of `subject` under `officer` (one per test: a subject has one)."""
+
+        async def make() -> dict[str, Any]:
+            body = await self.supervision_body()
+            return await self.call("officer", "POST", "/supervisions", json=body)
+
+        return await self.shared("supervision", make)
+
+    async def new_leave(self) -> dict[str, Any]:
+        """A fresh pending leave request of `subject`, in a window no other cell uses."""
+        await self.supervision()
+        starts = datetime.now(UTC) + timedelta(days=2 * self.count())
+        body = {
+            "id": str(uuid.uuid4()),
+            "starts_at": iso(starts),
+            "ends_at": iso(starts + timedelta(hours=6)),
+            "destination": "南通市区",
+            "reason": "就医",
+        }
+        return await self.call("subject", "POST", "/me/leave-requests", json=body)
+
+    # --- notifications -------------------------------------------------------------------------
+
+    async def new_reminder(self) -> dict[str, Any]:
+        """A fresh reminder of the scheduler to the community."""
+        body = {
+            "title": "月度例会",
+            "body": "请按时参加",
+            "audience": {"org_unit_id": str(self.unit.id)},
+            "first_at": iso(datetime.now(UTC) + timedelta(days=1)),
+            "rrule": "FREQ=MONTHLY",
+        }
+        return await self.call("scheduler", "POST", "/reminders", json=body)
+
+    async def new_notification(self, principal: str = "patrol") -> Notification:
+        """A fresh unread notification in the inbox of `principal`."""
+        return await Notification.create(
+            user_id=self.users[principal].id,
+            kind=NotificationKind.alert,
+            title="矩阵通知",
+            body="测试",
+            dedup_key=self.unique("notification"),
+        )
 
     async def call(self, principal: str, method: str, path: str, **kwargs: Any) -> Any:
         """Set something up through the API as `principal` (must succeed); the JSON answer.
