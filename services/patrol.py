@@ -992,10 +992,10 @@ async def round_track(*, round: Round) -> dict[str, Any]:
     rows = (
         await TrackPoint.filter(round_id=round.id)
         .order_by("ts", "id")
-        .values_list("ts", "lon", "lat", "accuracy_m", "is_mock")
+        .values_list("ts", "lon", "lat", "accuracy_m", "is_mock", "id")
     )
     await audit.record(action="read", resource_type="track", resource_id=round.id)
-    coordinates = [[lon, lat] for _, lon, lat, _, _ in rows]
+    coordinates = [[lon, lat] for _, lon, lat, _, _, _ in rows]
     flags: list[str] = []
     if rows:
         zone = await Zone.get(id=round.zone_id)  # type: ignore[attr-defined]
@@ -1016,6 +1016,8 @@ async def round_track(*, round: Round) -> dict[str, Any]:
             "round_id": str(round.id),
             "times": [r[0].astimezone(UTC).isoformat().replace("+00:00", "Z") for r in rows],
             "flags": flags,
+            # Which points the server holds, so a phone can drop them from its offline buffer.
+            "point_ids": [str(r[5]) for r in rows],
         },
     }
 

@@ -282,6 +282,7 @@ class TrackProperties(Output):
     round_id: uuid.UUID
     times: list[str]
     flags: list[str]
+    point_ids: list[uuid.UUID]
 
 
 class TrackFeature(Output):
