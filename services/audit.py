@@ -10,6 +10,26 @@ from models.audit import AuditEntry
 from services.context import Actor, current_actor
 
 
+def entry(
+    *,
+    action: str,
+    resource_type: str,
+    resource_id: object | None,
+    detail: dict[str, Any] | None = None,
+    actor: Actor | None = None,
+) -> AuditEntry:
+    """An unsaved entry for the current (or given) actor, for writers that insert in bulk."""
+    who = actor or current_actor.get()
+    return AuditEntry(
+        user_id=who.user_id,
+        address=who.address,
+        action=action,
+        resource_type=resource_type,
+        resource_id=None if resource_id is None else str(resource_id),
+        detail=detail or {},
+    )
+
+
 async def record(
     *,
     action: str,
@@ -24,13 +44,10 @@ async def record(
     `actor` defaults to the current request's; pass it when writing from another task (a group
     commit), and `using_db` to write inside that task's transaction.
     """
-    who = actor or current_actor.get()
-    await AuditEntry.create(
-        using_db=using_db,
-        user_id=who.user_id,
-        address=who.address,
+    await entry(
         action=action,
         resource_type=resource_type,
-        resource_id=None if resource_id is None else str(resource_id),
-        detail=detail or {},
-    )
+        resource_id=resource_id,
+        detail=detail,
+        actor=actor,
+    ).save(using_db=using_db, force_create=True)

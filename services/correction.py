@@ -17,7 +17,6 @@ from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 from tortoise.functions import Count
@@ -40,7 +39,6 @@ from models.correction import (
 )
 from models.org import OrgUnit, Role, User
 from services import alerts, audit
-from services.context import current_actor
 from services.correction_area import area_record, permitted_area, registered_model
 from services.correction_rules import (
     DEFAULT_RULES,
@@ -477,20 +475,9 @@ async def _store_once(
     check-ins (one disk sync for many): a retry is rare, so the common case costs no lookup.
     """
     checkin = CheckIn(id=object_id, request_hash=request_hash, **values)
-    actor = current_actor.get()
-
-    async def write(conn: BaseDBAsyncClient) -> None:
-        await checkin.save(using_db=conn, force_create=True)
-        await audit.record(
-            action="create",
-            resource_type="checkin",
-            resource_id=object_id,
-            actor=actor,
-            using_db=conn,
-        )
-
+    entry = audit.entry(action="create", resource_type="checkin", resource_id=object_id)
     try:
-        await _CHECKIN_WRITER.run(write)
+        await _CHECKIN_WRITER.insert(checkin, entry)
         return checkin, True
     except IntegrityError:
         existing = await CheckIn.get_or_none(id=object_id)

@@ -9,12 +9,24 @@ faulty one fails (with its own error, e.g. an IntegrityError for a replayed id).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 WriteStep = Callable[[BaseDBAsyncClient], Awaitable[None]]
+
+
+class _Inserts:
+    """A step that only inserts new rows: merged with its group's into one INSERT per table."""
+
+    def __init__(self, rows: Sequence[Model]) -> None:
+        self.rows = rows
+
+    async def __call__(self, conn: BaseDBAsyncClient) -> None:
+        for row in self.rows:
+            await row.save(using_db=conn, force_create=True)
 
 
 class GroupCommit:
@@ -33,14 +45,25 @@ class GroupCommit:
             self._task = loop.create_task(self._drain())
         await future
 
+    async def insert(self, *rows: Model) -> None:
+        """Insert new rows in the next group's transaction (one INSERT per table for the group)."""
+        await self.run(_Inserts(rows))
+
     async def _drain(self) -> None:
         try:
             while self._pending:
                 group, self._pending = self._pending, []
                 try:
                     async with in_transaction() as conn:
+                        by_model: dict[type[Model], list[Model]] = {}
                         for step, _ in group:
-                            await step(conn)
+                            if isinstance(step, _Inserts):
+                                for row in step.rows:
+                                    by_model.setdefault(type(row), []).append(row)
+                            else:
+                                await step(conn)
+                        for model, rows in by_model.items():
+                            await model.bulk_create(rows, using_db=conn)
                 except Exception:  # noqa: BLE001 - judged again one by one below
                     for step, future in group:
                         try:
