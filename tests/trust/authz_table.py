@@ -256,7 +256,7 @@ async def _end_round(w: World) -> Req:
 
 # Zones the reader may see: managers in their subtree, the patrol member with a shift there;
 # the officer reads permitted areas only, so a patrol zone is not found for it.
-ZONE_READERS = only(200, "admin", "supervisor", "patrol", officer=404)
+ZONE_READERS = only(200, "admin", "supervisor", "patrol", officer=404, officer_other=404)
 # Rounds: their member and the supervisors of the place.
 ROUND_READERS = only(200, "admin", "supervisor", "patrol")
 # Writes to a round: its member alone (an admin or supervisor may not write a member's track).
@@ -480,8 +480,9 @@ NOTIFICATION_ROWS: dict[str, Row] = {
     "delete_my_device": Row(_patrol_device, everyone(204)),
     "list_my_notifications": Row(lambda w: Req(), everyone(200)),
     "read_my_notification": Row(_read_notification, only(204, "patrol", others=404)),
-    "create_reminder": Row(_new_reminder, only(201, "admin", "scheduler")),
-    "list_reminders": Row(lambda w: Req(), SCHEDULERS),
+    # An audience outside the scheduler's subtree is invalid (422), as a missing one.
+    "create_reminder": Row(_new_reminder, only(201, "admin", "scheduler", twins=422)),
+    "list_reminders": Row(lambda w: Req(), only(200, "admin", "scheduler", twins=200)),
     "get_reminder": Row(_shared_reminder, SCHEDULERS),
     "cancel_reminder": Row(_fresh_reminder, only(204, "admin", "scheduler")),
     "list_reminder_deliveries": Row(_shared_reminder, SCHEDULERS),

@@ -9,11 +9,12 @@ The world, one per test (the database is emptied after each test):
     ├── 崇川区 (district)             supervisor, scheduler, officer
     │   ├── 和平桥社区 (community)    patrol, social_worker, subject   <- targets live here
     │   └── 城东社区 (community2)     patrol_other, social_worker_other, subject_other
-    └── 海门区 (district_other)       supervisor_other
+    └── 海门区 (district_other)       supervisor_other, scheduler_other, officer_other
         └── 三厂社区 (community_other)
 
-So `supervisor_other` is out of scope by org unit, and the other `*_other` principals are in the
-supervisor's subtree but do not own (and are not assigned to) the targets: both must get 404.
+So `supervisor_other`, `scheduler_other` and `officer_other` are out of scope by org unit, and
+the other `*_other` principals are in the supervisor's subtree but do not own (and are not
+assigned to) the targets: all must get 404.
 """
 
 from __future__ import annotations
@@ -40,11 +41,13 @@ SIGNED_IN = (
     "supervisor",
     "supervisor_other",
     "scheduler",
+    "scheduler_other",
     "patrol",
     "patrol_other",
     "social_worker",
     "social_worker_other",
     "officer",
+    "officer_other",
     "subject",
     "subject_other",
 )
@@ -56,6 +59,8 @@ TWINS = {
     "patrol": "patrol_other",
     "social_worker": "social_worker_other",
     "subject": "subject_other",
+    "scheduler": "scheduler_other",
+    "officer": "officer_other",
 }
 
 LOGIN_PASSWORD = "matrix-password-0123"
@@ -407,11 +412,13 @@ async def build_world(*, client: httpx.AsyncClient, settings: Settings) -> World
         "supervisor": (Role.supervisor, "district"),
         "supervisor_other": (Role.supervisor, "district_other"),
         "scheduler": (Role.scheduler, "district"),
+        "scheduler_other": (Role.scheduler, "district_other"),
         "patrol": (Role.patrol, "community"),
         "patrol_other": (Role.patrol, "community2"),
         "social_worker": (Role.social_worker, "community"),
         "social_worker_other": (Role.social_worker, "community2"),
         "officer": (Role.officer, "district"),
+        "officer_other": (Role.officer, "district_other"),
         "subject": (Role.subject, "community"),
         "subject_other": (Role.subject, "community2"),
         # The strongest role behind every bad token: even an admin's bad token is a 401.
