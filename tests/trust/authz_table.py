@@ -14,7 +14,9 @@ matters, so that every cell starts from an untouched object.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from tests.trust.world import (
     ADMIN_AND_SCOPED_SUPERVISOR_CREATE,
@@ -34,6 +36,16 @@ from tests.trust.world import (
 )
 
 # --- foundation: auth, me, administration, alerts, audit, operations ---------------------------
+
+
+def _listing(target: Callable[[World], Awaitable[str]]) -> Callable[[World], Awaitable[Req]]:
+    """A list request made once `target` exists (a row's `shows`: who finds it listed)."""
+
+    async def build(w: World) -> Req:
+        await target(w)
+        return Req()
+
+    return build
 
 
 def _sign_in(w: World) -> Req:
@@ -78,6 +90,19 @@ def _new_team(w: World) -> Req:
     )
 
 
+async def _alert_id(w: World) -> str:
+    return str((await w.shared("alert", w.new_alert)).id)
+
+
+async def _open_alerts(w: World) -> Req:
+    await _alert_id(w)
+    return Req(query={"status": "open"})
+
+
+async def _patrol_id(w: World) -> str:
+    return w.id("patrol")
+
+
 async def _ack_alert(w: World) -> Req:
     alert = await w.new_alert(recipients=["patrol"])
     return Req(path={"id": alert.id})
@@ -100,7 +125,13 @@ FOUNDATION_ROWS: dict[str, Row] = {
             200, "admin", "supervisor", "scheduler", "patrol", "social_worker", "officer", "subject"
         ),
     ),
-    "list_alerts": Row(lambda w: Req(query={"status": "open"}), everyone(200)),
+    "list_alerts": Row(
+        _open_alerts,
+        everyone(200),
+        shows=_alert_id,
+        # As ack_alert: the recipients and the supervisors/officers of the place.
+        seen_by=("admin", "supervisor", "patrol", "officer"),
+    ),
     "ack_alert": Row(
         _ack_alert,
         # Recipients and the supervisors/officers of the place; anyone else: not found.
@@ -114,6 +145,8 @@ FOUNDATION_ROWS: dict[str, Row] = {
     "list_users": Row(
         lambda w: Req(query={"role": "patrol"}),
         only(200, "admin", "supervisor", "scheduler", "officer", twins=200),
+        shows=_patrol_id,
+        seen_by=("admin", "supervisor", "scheduler", "officer"),
     ),
     "get_user": Row(
         lambda w: Req(path={"id": w.id("patrol")}),
@@ -202,9 +235,12 @@ async def _start_round(w: World) -> Req:
     )
 
 
-async def _list_rounds(w: World) -> Req:
-    await w.patrol_round()
-    return Req()
+async def _zone_id(w: World) -> str:
+    return str((await w.patrol_zone())["id"])
+
+
+async def _round_id(w: World) -> str:
+    return str((await w.patrol_round())["id"])
 
 
 async def _patrol_round(w: World) -> Req:
@@ -266,7 +302,10 @@ PATROL_ROWS: dict[str, Row] = {
     "create_zone": Row(_new_zone_body, ADMIN_AND_SCOPED_SUPERVISOR_CREATE),
     "import_zones": Row(_import_zones, only(200, "admin", "supervisor", twins=422)),
     "list_zones": Row(
-        lambda w: Req(), only(200, "admin", "supervisor", "officer", "patrol", twins=200)
+        _listing(_zone_id),
+        only(200, "admin", "supervisor", "officer", "patrol", twins=200),
+        shows=_zone_id,
+        seen_by=("admin", "supervisor", "patrol"),
     ),
     "get_zone": Row(_patrol_zone, ZONE_READERS),
     "update_zone": Row(_update_zone, ADMIN_AND_SCOPED_SUPERVISOR_OK),
@@ -276,13 +315,20 @@ PATROL_ROWS: dict[str, Row] = {
     "create_assignment": Row(_new_assignment, only(201, "admin", "supervisor")),
     "list_zone_assignments": Row(_patrol_zone, ADMIN_AND_SCOPED_SUPERVISOR_OK),
     # My own shifts: anyone signed in (a member without shifts gets an empty list).
-    "list_my_assignments": Row(lambda w: Req(), everyone(200)),
+    "list_my_assignments": Row(
+        _listing(_zone_id), everyone(200), shows=_zone_id, seen_by=("patrol",)
+    ),
     "zone_report": Row(_zone_report, ADMIN_AND_SCOPED_SUPERVISOR_OK),
     "zone_positions": Row(_zone_positions, ADMIN_AND_SCOPED_SUPERVISOR_OK),
     # Only a member with a shift in the zone starts a round there: the other member's zone
     # lookup finds nothing.
     "start_round": Row(_start_round, only(201, "patrol")),
-    "list_rounds": Row(_list_rounds, only(200, "admin", "supervisor", "patrol", twins=200)),
+    "list_rounds": Row(
+        _listing(_round_id),
+        only(200, "admin", "supervisor", "patrol", twins=200),
+        shows=_round_id,
+        seen_by=("admin", "supervisor", "patrol"),
+    ),
     "get_round": Row(_patrol_round, ROUND_READERS),
     "get_round_track": Row(_patrol_round, ROUND_READERS),
     "add_round_points": Row(_add_points, ROUND_OWNER),
@@ -386,6 +432,21 @@ async def _subject_month(w: World) -> Req:
     return Req(query={"month": datetime.now(UTC).date().strftime("%Y-%m")})
 
 
+async def _supervision_id(w: World) -> str:
+    return str((await w.supervision())["id"])
+
+
+async def _checkin_id(w: World) -> str:
+    async def make() -> dict[str, Any]:
+        return await w.call("subject", "POST", "/me/checkins", json=(await _my_checkin(w)).json)
+
+    return str((await w.shared("checkin", make))["id"])
+
+
+async def _leave_id(w: World) -> str:
+    return str((await w.shared("leave", w.new_leave))["id"])
+
+
 async def _with_supervision(w: World) -> Req:
     await w.supervision()
     return Req()
@@ -411,7 +472,12 @@ SUBJECT_OWN = only(200, "subject", twins=200)
 CORRECTION_ROWS: dict[str, Row] = {
     # A subject outside the supervisor's subtree is an invalid reference (422), as a missing one.
     "create_supervision": Row(_new_supervision, only(201, *OFFICERS, twins=422)),
-    "list_supervisions": Row(_with_supervision, only(200, *OFFICERS, twins=200)),
+    "list_supervisions": Row(
+        _listing(_supervision_id),
+        only(200, *OFFICERS, twins=200),
+        shows=_supervision_id,
+        seen_by=OFFICERS,
+    ),
     "get_supervision": Row(_supervision, ON_SUPERVISION),
     "change_supervision_level": Row(_change_level, ON_SUPERVISION),
     "create_officer_checkin": Row(_officer_checkin, only(201, *OFFICERS)),
@@ -421,16 +487,25 @@ CORRECTION_ROWS: dict[str, Row] = {
     "export_supervision_compliance_csv": Row(_compliance, ON_SUPERVISION),
     "put_supervision_assessment": Row(_assessment, only(201, *OFFICERS)),
     "decide_leave_request": Row(_decide_leave, ON_SUPERVISION),
-    "list_officer_subjects": Row(_with_supervision, only(200, *OFFICERS, twins=200)),
+    "list_officer_subjects": Row(
+        _listing(_supervision_id),
+        only(200, *OFFICERS, twins=200),
+        shows=_supervision_id,
+        seen_by=OFFICERS,
+    ),
     "get_obligation_rules": Row(_obligation_rules, ON_SUPERVISION),
     "put_obligation_rules": Row(_put_obligation_rules, ON_SUPERVISION),
     # The subject's side: `subject_other` is under no supervision.
     "get_my_supervision": Row(_with_supervision, only(200, "subject")),
     "get_my_compliance": Row(_subject_month, only(200, "subject")),
     "create_my_checkin": Row(_my_checkin, only(201, "subject", twins=422)),
-    "list_my_checkins": Row(_with_supervision, SUBJECT_OWN),
+    "list_my_checkins": Row(
+        _listing(_checkin_id), SUBJECT_OWN, shows=_checkin_id, seen_by=("subject",)
+    ),
     "create_my_leave_request": Row(_my_leave, only(201, "subject", twins=422)),
-    "list_my_leave_requests": Row(_with_supervision, SUBJECT_OWN),
+    "list_my_leave_requests": Row(
+        _listing(_leave_id), SUBJECT_OWN, shows=_leave_id, seen_by=("subject",)
+    ),
     "cancel_my_leave_request": Row(_cancel_leave, only(200, "subject")),
 }
 
@@ -465,6 +540,14 @@ def _new_reminder(w: World) -> Req:
     )
 
 
+async def _notification_id(w: World) -> str:
+    return str((await w.shared("notification", w.new_notification)).id)
+
+
+async def _reminder_id(w: World) -> str:
+    return str((await w.shared("reminder", w.new_reminder))["id"])
+
+
 async def _shared_reminder(w: World) -> Req:
     return Req(path={"id": (await w.shared("reminder", w.new_reminder))["id"]})
 
@@ -478,11 +561,18 @@ SCHEDULERS = only(200, "admin", "scheduler")
 NOTIFICATION_ROWS: dict[str, Row] = {
     "put_my_device": Row(_device, everyone(201)),
     "delete_my_device": Row(_patrol_device, everyone(204)),
-    "list_my_notifications": Row(lambda w: Req(), everyone(200)),
+    "list_my_notifications": Row(
+        _listing(_notification_id), everyone(200), shows=_notification_id, seen_by=("patrol",)
+    ),
     "read_my_notification": Row(_read_notification, only(204, "patrol", others=404)),
     # An audience outside the scheduler's subtree is invalid (422), as a missing one.
     "create_reminder": Row(_new_reminder, only(201, "admin", "scheduler", twins=422)),
-    "list_reminders": Row(lambda w: Req(), only(200, "admin", "scheduler", twins=200)),
+    "list_reminders": Row(
+        _listing(_reminder_id),
+        only(200, "admin", "scheduler", twins=200),
+        shows=_reminder_id,
+        seen_by=("admin", "scheduler"),
+    ),
     "get_reminder": Row(_shared_reminder, SCHEDULERS),
     "cancel_reminder": Row(_fresh_reminder, only(204, "admin", "scheduler")),
     "list_reminder_deliveries": Row(_shared_reminder, SCHEDULERS),

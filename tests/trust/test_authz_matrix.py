@@ -95,6 +95,11 @@ async def test_authorization_matrix(operation_id: str, world: World):
         )
         answers[principal] = response.status_code
         TALLY["cells"] += 1
+        if row.shows is not None and _is_success(response.status_code):
+            target = await row.shows(world)
+            if (target in response.text) != (principal in row.seen_by):
+                shown = "shows" if target in response.text else "does not show"
+                problems.append(f"{principal}: the answer {shown} the target {target}")
         if response.status_code >= 400:
             if response.headers.get("content-type") != "application/problem+json":
                 problems.append(f"{principal}: {response.status_code} is not problem+json")

@@ -142,6 +142,11 @@ class Row:
 
     build: Builder
     expect: Mapping[str, int]
+    # For lists and reports: the id of a target the request's answer may hold, and who may see
+    # it there. Every other principal's 2xx answer must not mention it (a 200 list is no licence
+    # to show an object whose direct read is a 404).
+    shows: Callable[[World], Awaitable[str]] | None = None
+    seen_by: tuple[str, ...] = ()
 
     async def request(self, world: World) -> Req:
         """A fresh request for one cell."""
