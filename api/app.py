@@ -18,7 +18,7 @@ from tortoise.contrib.fastapi import RegisterTortoise
 from api import problems
 from api.deps import current_user
 from api.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware
-from api.routers import admin, alerts, audit, auth, me, ops
+from api.routers import admin, alerts, audit, auth, me, ops, social
 from grassroots import db
 from grassroots.settings import Settings, get_settings
 from services import jobs
@@ -34,6 +34,7 @@ AUTHENTICATED_ROUTERS: list[APIRouter] = [
     admin.router,
     alerts.router,
     audit.router,
+    social.router,
 ]
 # The few public routers, on purpose: signing in and operations probes.
 PUBLIC_ROUTERS: list[APIRouter] = [auth.router]

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     db_pool_max: int = 10
 
     demo_password: str | None = Field(default=None)
+    # Key for identity numbers at rest; unset derives one from secret_key (set it before rotating that).
+    identity_key: SecretStr | None = None
+    caseload_cap: int = 50
 
     @field_validator("timezone")
     @classmethod

@@ -5,9 +5,16 @@ from models.audit import AuditEntry
 from models.auth import LoginAttempt, RefreshToken
 from models.jobs import JobState
 from models.org import OrgUnit, Role, Team, TeamMember, User
+from models.social import CareGroupMember, CaseAssignment, Client, Delegation, TeamTask, Visit
 
 __all__ = [
     "Alert",
+    "CareGroupMember",
+    "CaseAssignment",
+    "Client",
+    "Delegation",
+    "TeamTask",
+    "Visit",
     "AlertRecipient",
     "AlertStatus",
     "AuditEntry",

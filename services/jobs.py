@@ -26,7 +26,7 @@ log = logging.getLogger("grassroots.worker")
 JobFunc = Callable[[datetime], Awaitable[str | None]]
 
 # Modules whose import registers jobs; each capability adds its module here.
-JOB_MODULES: list[str] = ["services.housekeeping"]
+JOB_MODULES: list[str] = ["services.housekeeping", "services.social"]
 
 
 @dataclass(frozen=True)
