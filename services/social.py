@@ -106,7 +106,7 @@ VISIT_CADENCE_DAYS: Final[dict[RiskLevel, int]] = {
 FUTURE_SLACK: Final = timedelta(minutes=5)
 HOME_RADIUS_M: Final = 200.0
 MAX_ACCURACY_M: Final = 100.0
-MAX_RANGE_DAYS: Final = 3700
+MAX_RANGE_DAYS: Final = 4100  # a little over 11 years
 OVERDUE_TASK_LOOKBACK_DAYS: Final = 400
 # Stable ids of six-ones tasks: uuid5 of this namespace and "team:kind:period".
 TASK_NAMESPACE: Final = uuid.UUID("6f0e7d1c-3a55-4c1e-9a43-5a1d0c0f6e01")
@@ -794,8 +794,11 @@ async def materialise(pairs: Iterable[tuple[Team, TaskPeriod]]) -> dict[uuid.UUI
     missing = [_new_task(*wanted[i]) for i in ids if i not in found]
     if missing:
         await TeamTask.bulk_create(missing, ignore_conflicts=True, batch_size=500)
-        for row in missing:
-            found[row.id] = row
+        # Read them back: a concurrent request may have stored (or even completed) some first.
+        new_ids = [row.id for row in missing]
+        for i in range(0, len(new_ids), 500):
+            for row in await TeamTask.filter(id__in=new_ids[i : i + 500]):
+                found[row.id] = row
     return found
 
 
