@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -48,7 +49,7 @@ def _operation_id(route: APIRoute) -> str:
 def create_app(
     settings: Settings | None = None, *, manage_db: bool = True, run_worker: bool = False
 ) -> FastAPI:
-    """Build the app; `manage_db` registers Tortoise in the lifespan, `run_worker` runs jobs in-process."""
+    """Build the app; `manage_db` registers Tortoise, `run_worker` runs jobs in-process."""
     settings = settings or get_settings()
 
     @contextlib.asynccontextmanager
@@ -74,7 +75,8 @@ def create_app(
     app = FastAPI(
         title="grassroots",
         version="1.0.0",
-        summary="Patrol rounds, social work, community correction and reminders for Nantong's grassroots teams.",
+        summary="Patrol rounds, social work, community correction and reminders "
+        "for Nantong's grassroots teams.",
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
@@ -102,6 +104,15 @@ def create_app(
             swagger_css_url="/static/swagger-ui/swagger-ui.css",
             swagger_favicon_url="/static/swagger-ui/favicon-32x32.png",
         )
+
+    original_openapi = app.openapi
+
+    def openapi_with_problems() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = problems.document_problems(original_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi_with_problems  # type: ignore[method-assign]
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)

@@ -59,7 +59,7 @@ def roles(*allowed: str) -> Callable[[User], Awaitable[User]]:
 
 
 def loader(access: Access, *, param: str = "id") -> Callable[..., Awaitable[Any]]:
-    """A dependency that loads `access.model` by the path parameter, with role (403) and scope (404)."""
+    """Load `access.model` by the path parameter, with role (403) and scope (404) checks."""
 
     async def load(request: Request, user: CurrentUser) -> Any:
         raw = request.path_params.get(param)

@@ -8,6 +8,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import language_of
@@ -16,8 +17,11 @@ from services.messages import message_for
 access_log = logging.getLogger("grassroots.access")
 
 
-class _BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(StarletteHTTPException):
+    """Raised from `receive` once a streamed body passes the limit (FastAPI re-raises it)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(status_code=413, detail=str(limit))
 
 
 def _problem_bytes(code: str, status: int, detail: str) -> bytes:
@@ -64,7 +68,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _BodyTooLarge()
+                    raise BodyTooLarge(self.max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -75,13 +79,15 @@ class BodyLimitMiddleware:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLarge:
+        except BodyTooLarge:
             if not started:
                 await self._reject(send, language)
 
     async def _reject(self, send: Send, language: str) -> None:
         body = _problem_bytes(
-            "body_too_large", 413, message_for("body_too_large", language, {"limit": self.max_bytes})
+            "body_too_large",
+            413,
+            message_for("body_too_large", language, {"limit": self.max_bytes}),
         )
         await send(
             {
@@ -130,7 +136,8 @@ class Metrics:
         ]
         for (method, route, status), n in sorted(self.counts.items()):
             lines.append(
-                f'grassroots_requests_total{{method="{method}",route="{route}",status="{status}"}} {n}'
+                f'grassroots_requests_total{{method="{method}",route="{route}",'
+                f'status="{status}"}} {n}'
             )
         lines += [
             "# HELP grassroots_request_duration_seconds Time to answer, by route.",
@@ -138,17 +145,35 @@ class Metrics:
         ]
         for (method, route), count in sorted(self.latency_count.items()):
             labels = f'method="{method}",route="{route}"'
-            for bound, n in zip(LATENCY_BUCKETS_S, self.latency_buckets[(method, route)], strict=True):
-                lines.append(f'grassroots_request_duration_seconds_bucket{{{labels},le="{bound}"}} {n}')
-            lines.append(f'grassroots_request_duration_seconds_bucket{{{labels},le="+Inf"}} {count}')
+            for bound, n in zip(
+                LATENCY_BUCKETS_S, self.latency_buckets[(method, route)], strict=True
+            ):
+                lines.append(
+                    f'grassroots_request_duration_seconds_bucket{{{labels},le="{bound}"}} {n}'
+                )
             lines.append(
-                f"grassroots_request_duration_seconds_sum{{{labels}}} {self.latency_sum[(method, route)]:.6f}"
+                f'grassroots_request_duration_seconds_bucket{{{labels},le="+Inf"}} {count}'
+            )
+            lines.append(
+                f"grassroots_request_duration_seconds_sum{{{labels}}} "
+                f"{self.latency_sum[(method, route)]:.6f}"
             )
             lines.append(f"grassroots_request_duration_seconds_count{{{labels}}} {count}")
         for name, value in sorted((extra or {}).items()):
             lines.append(f"# TYPE {name} gauge")
             lines.append(f"{name} {value}")
         return "\n".join(lines) + "\n"
+
+
+def _route_template(scope: Scope) -> str:
+    """The matched route as a template ('/api/v1/users/{id}'), never the raw path with ids."""
+    route: Any = scope.get("route")
+    if route is None:
+        return "unmatched"
+    path: str = scope.get("path", "")
+    for name, value in (scope.get("path_params") or {}).items():
+        path = path.replace(f"/{value}", f"/{{{name}}}", 1)
+    return path
 
 
 class MetricsMiddleware:
@@ -175,8 +200,7 @@ class MetricsMiddleware:
             await self.app(scope, receive, capture)
         finally:
             elapsed = time.perf_counter() - started
-            route: Any = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = _route_template(scope)
             method = scope.get("method", "GET")
             self.metrics.observe(method=method, route=template, status=status, seconds=elapsed)
             access_log.info(

@@ -24,7 +24,9 @@ class PageQuery:
     def __init__(
         self,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size (max 500)")] = 50,
-        cursor: Annotated[str | None, Query(max_length=512, description="From `next_cursor`")] = None,
+        cursor: Annotated[
+            str | None, Query(max_length=512, description="From `next_cursor`")
+        ] = None,
         updated_since: Annotated[
             UtcInput | None, Query(description="Only records changed at or after this time")
         ] = None,

@@ -72,10 +72,14 @@ def problem_response(
     }
     if errors is not None:
         body["errors"] = list(errors)
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=dict(headers or {}))
+    return JSONResponse(
+        body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=dict(headers or {})
+    )
 
 
-def problem_for(request_headers: Mapping[str, str], *, status: int, code: str, **params: Any) -> JSONResponse:
+def problem_for(
+    request_headers: Mapping[str, str], *, status: int, code: str, **params: Any
+) -> JSONResponse:
     """A problem from the catalog, in the language the request asked for."""
     language = language_of(request_headers.get("accept-language"))
     return problem_response(status=status, code=code, detail=message_for(code, language, params))
@@ -101,8 +105,12 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     language = language_of(request.headers.get("accept-language"))
     raw = exc.errors()
-    code = "malformed_json" if any(e.get("type") == "json_invalid" for e in raw) else "validation_error"
-    # Only loc and msg go back: pydantic's `input` would echo what the client sent, secrets included.
+    code = (
+        "malformed_json"
+        if any(e.get("type") == "json_invalid" for e in raw)
+        else "validation_error"
+    )
+    # Only loc and msg go back: pydantic's `input` would echo what was sent, secrets included.
     errors = [{"loc": _clean_loc(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in raw]
     return problem_response(
         status=422, code=code, detail=message_for(code, language, {}), errors=errors
@@ -111,13 +119,18 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    codes = {404: "route_not_found", 405: "method_not_allowed", 401: "not_authenticated"}
+    codes = {
+        404: "route_not_found",
+        405: "method_not_allowed",
+        401: "not_authenticated",
+        413: "body_too_large",
+    }
     code = codes.get(exc.status_code, "bad_request" if exc.status_code < 500 else "internal_error")
     language = language_of(request.headers.get("accept-language"))
     return problem_response(
         status=exc.status_code,
         code=code,
-        detail=message_for(code, language, {}),
+        detail=message_for(code, language, {"limit": exc.detail}),
         headers=getattr(exc, "headers", None),
     )
 
@@ -136,9 +149,13 @@ async def _database_down(request: Request, exc: Exception) -> JSONResponse:
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     if _looks_like_connection_failure(exc):
         return await _database_down(request, exc)
-    log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc)
+    log.error(
+        "unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc
+    )
     language = language_of(request.headers.get("accept-language"))
-    return problem_response(status=500, code="internal_error", detail=message_for("internal_error", language, {}))
+    return problem_response(
+        status=500, code="internal_error", detail=message_for("internal_error", language, {})
+    )
 
 
 def _looks_like_connection_failure(exc: BaseException) -> bool:
@@ -149,8 +166,13 @@ def _looks_like_connection_failure(exc: BaseException) -> bool:
         if isinstance(current, DBConnectionError | ConnectionError | OSError):
             return True
         name = type(current).__name__
-        if name in {"ConnectionDoesNotExistError", "CannotConnectNowError", "InterfaceError",
-                    "ConnectionFailureError", "TooManyConnectionsError"}:
+        if name in {
+            "ConnectionDoesNotExistError",
+            "CannotConnectNowError",
+            "InterfaceError",
+            "ConnectionFailureError",
+            "TooManyConnectionsError",
+        }:
             return True
         if isinstance(current, OperationalError) and "connect" in str(current).lower():
             return True
@@ -165,3 +187,60 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(DBConnectionError, _database_down)
     app.add_exception_handler(Exception, _unexpected)
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "description": "RFC 9457 problem details; `code` is a stable machine word.",
+    "required": ["type", "title", "status", "detail", "code"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["loc", "msg"],
+                "properties": {
+                    "loc": {
+                        "type": "array",
+                        "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+                    },
+                    "msg": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+API_ERROR_STATUSES = ("400", "401", "403", "404", "409", "413", "422", "429", "503")
+ERROR_DESCRIPTIONS = {
+    "400": "Bad request",
+    "401": "Missing or expired token",
+    "403": "The role may not do this",
+    "404": "Not found or outside the caller's scope",
+    "409": "Conflict with the stored state",
+    "413": "Body or batch too large",
+    "422": "Invalid input",
+    "429": "Rate limited",
+    "503": "Database unavailable",
+}
+
+
+def document_problems(spec: dict[str, Any]) -> dict[str, Any]:
+    """Declare the problem+json answers every /api operation may give, in place of FastAPI's 422."""
+    spec.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    spec["components"]["schemas"].pop("HTTPValidationError", None)
+    spec["components"]["schemas"].pop("ValidationError", None)
+    ref = {"$ref": "#/components/schemas/Problem"}
+    for path, item in spec.get("paths", {}).items():
+        statuses = API_ERROR_STATUSES if path.startswith("/api/") else ("503",)
+        for operation in item.values():
+            responses = operation.setdefault("responses", {})
+            for status in statuses:
+                entry = responses.setdefault(status, {"description": ERROR_DESCRIPTIONS[status]})
+                entry["content"] = {PROBLEM_MEDIA_TYPE: {"schema": ref}}
+    return spec

@@ -62,9 +62,9 @@ def best_of(runs: int, action: Callable[[], T]) -> tuple[float, T]:
     return best, result
 
 
-def pair_keys(points: NDArray[np.int64], zones: NDArray[np.int64], n_zones: int) -> NDArray[
-    np.int64
-]:
+def pair_keys(
+    points: NDArray[np.int64], zones: NDArray[np.int64], n_zones: int
+) -> NDArray[np.int64]:
     """One sortable int per (point, zone) pair."""
     return np.sort(points.astype(np.int64) * n_zones + zones.astype(np.int64))
 
@@ -81,27 +81,35 @@ def main() -> int:
     zones = make_zones(count=args.zones, rng=rng)
     lons = rng.uniform(BOX[0], BOX[2], args.points)
     lats = rng.uniform(BOX[1], BOX[3], args.points)
-    print(f"B1 classify: {args.points:,} uniform points x {args.zones:,} zones "
-          f"(33-vertex circles, 0.5-1.5 km), seed {args.seed}")
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
-          f"python {platform.python_version()}, shapely {shapely.__version__}, "
-          f"GEOS {'.'.join(map(str, shapely.geos_version))}, numpy {np.__version__}; "
-          "single thread")
+    print(
+        f"B1 classify: {args.points:,} uniform points x {args.zones:,} zones "
+        f"(33-vertex circles, 0.5-1.5 km), seed {args.seed}"
+    )
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
+        f"python {platform.python_version()}, shapely {shapely.__version__}, "
+        f"GEOS {'.'.join(map(str, shapely.geos_version))}, numpy {np.__version__}; "
+        "single thread"
+    )
 
     build_s, index = best_of(1, lambda: ZoneIndex(list(enumerate(zones))))
     classify_s, (hit_points, hit_zones) = best_of(3, lambda: index.classify(lons=lons, lats=lats))
     index_rate = args.points / classify_s
     print(f"ZoneIndex build:      {build_s:8.3f} s")
-    print(f"ZoneIndex classify:   {classify_s:8.3f} s  {index_rate:13,.0f} points/s (best of 3), "
-          f"{hit_points.size:,} hits ({hit_points.size / args.points:.2f} per point)")
+    print(
+        f"ZoneIndex classify:   {classify_s:8.3f} s  {index_rate:13,.0f} points/s (best of 3), "
+        f"{hit_points.size:,} hits ({hit_points.size / args.points:.2f} per point)"
+    )
 
     tree = shapely.STRtree(zones)
     started = time.perf_counter()
     point_geoms = shapely.points(lons, lats)
     points_s = time.perf_counter() - started
     tree_s, tree_hits = best_of(3, lambda: tree.query(point_geoms, predicate="intersects"))
-    print(f"STRtree baseline:     {tree_s:8.3f} s  {args.points / tree_s:13,.0f} points/s "
-          f"(query only, best of 3; making the Point objects adds {points_s:.3f} s)")
+    print(
+        f"STRtree baseline:     {tree_s:8.3f} s  {args.points / tree_s:13,.0f} points/s "
+        f"(query only, best of 3; making the Point objects adds {points_s:.3f} s)"
+    )
 
     prepared = [shapely.Polygon(zone) for zone in zones]
     shapely.prepare(prepared)
@@ -122,10 +130,15 @@ def main() -> int:
         naive_zones.append(np.full(inside.size, position, dtype=np.int64))
     naive_s = (time.perf_counter() - started) * len(prepared) / subset
     naive_rate = args.points / naive_s
-    note = "" if subset == len(prepared) else (
-        f" (EXTRAPOLATED: timed on {subset} of {len(prepared)} zones, scaled linearly)")
-    print(f"naive per-polygon:    {naive_s:8.3f} s  {naive_rate:13,.0f} points/s "
-          f"(shapely.contains_xy per prepared polygon){note}")
+    note = (
+        ""
+        if subset == len(prepared)
+        else (f" (EXTRAPOLATED: timed on {subset} of {len(prepared)} zones, scaled linearly)")
+    )
+    print(
+        f"naive per-polygon:    {naive_s:8.3f} s  {naive_rate:13,.0f} points/s "
+        f"(shapely.contains_xy per prepared polygon){note}"
+    )
 
     naive_keys = pair_keys(np.concatenate(naive_points), np.concatenate(naive_zones), len(zones))
     in_subset = hit_zones < subset
@@ -135,19 +148,27 @@ def main() -> int:
     agree = np.array_equal(naive_keys, index_keys)
     tree_agree = np.array_equal(naive_keys, tree_keys)
     scope = "all zones" if subset == len(prepared) else f"the {subset} zones timed"
-    print(f"hit sets vs naive loop ({scope}): ZoneIndex {'identical' if agree else 'DIFFER'} "
-          f"({index_keys.size:,} pairs), STRtree {'identical' if tree_agree else 'DIFFER'}")
+    print(
+        f"hit sets vs naive loop ({scope}): ZoneIndex {'identical' if agree else 'DIFFER'} "
+        f"({index_keys.size:,} pairs), STRtree {'identical' if tree_agree else 'DIFFER'}"
+    )
 
     ratio = index_rate / naive_rate
     checks = [
-        (f"throughput {index_rate:,.0f} points/s >= {TARGET_POINTS_PER_S:,}",
-         index_rate >= TARGET_POINTS_PER_S),
-        (f"ratio to naive loop {ratio:,.1f}x >= {TARGET_NAIVE_RATIO:.0f}x",
-         ratio >= TARGET_NAIVE_RATIO),
+        (
+            f"throughput {index_rate:,.0f} points/s >= {TARGET_POINTS_PER_S:,}",
+            index_rate >= TARGET_POINTS_PER_S,
+        ),
+        (
+            f"ratio to naive loop {ratio:,.1f}x >= {TARGET_NAIVE_RATIO:.0f}x",
+            ratio >= TARGET_NAIVE_RATIO,
+        ),
         ("hit sets identical to the naive loop", agree),
     ]
-    print(f"ratio to STRtree baseline: {index_rate / (args.points / tree_s):.1f}x "
-          "(for orientation; PostGIS is not run here, DESIGN.md measured ~130,000 points/s)")
+    print(
+        f"ratio to STRtree baseline: {index_rate / (args.points / tree_s):.1f}x "
+        "(for orientation; PostGIS is not run here, DESIGN.md measured ~130,000 points/s)"
+    )
     for label, passed in checks:
         print(f"{'PASS' if passed else 'FAIL'}  {label}")
     return 0 if all(passed for _, passed in checks) else 1

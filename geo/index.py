@@ -26,6 +26,7 @@ from shapely.geometry import MultiPolygon, Polygon
 
 K = TypeVar("K", bound=Hashable)
 IntArray = NDArray[np.int64]
+IntArray32 = NDArray[np.int32]
 BoolArray = NDArray[np.bool_]
 
 # Tolerance of the edge rasterisation, in cell widths. Coordinates in cell units stay below
@@ -64,8 +65,16 @@ class _Grid:
     """The cell grid and, per cell, the zones covering it wholly and those whose edge crosses it."""
 
     __slots__ = (
-        "origin_lon", "origin_lat", "inv_cell_lon", "inv_cell_lat", "columns", "rows",
-        "full_ptr", "full_zone", "partial_ptr", "partial_zone",
+        "origin_lon",
+        "origin_lat",
+        "inv_cell_lon",
+        "inv_cell_lat",
+        "columns",
+        "rows",
+        "full_ptr",
+        "full_zone",
+        "partial_ptr",
+        "partial_zone",
     )
 
     def __init__(
@@ -167,16 +176,18 @@ class _Grid:
         full_zones: list[IntArray] = []
         for position, geom in enumerate(geoms):
             col_lo = max(0, int((bounds[position, 0] - self.origin_lon) * self.inv_cell_lon))
-            col_hi = min(self.columns - 1,
-                         int((bounds[position, 2] - self.origin_lon) * self.inv_cell_lon))
+            col_hi = min(
+                self.columns - 1, int((bounds[position, 2] - self.origin_lon) * self.inv_cell_lon)
+            )
             row_lo = max(0, int((bounds[position, 1] - self.origin_lat) * self.inv_cell_lat))
-            row_hi = min(self.rows - 1,
-                         int((bounds[position, 3] - self.origin_lat) * self.inv_cell_lat))
+            row_hi = min(
+                self.rows - 1, int((bounds[position, 3] - self.origin_lat) * self.inv_cell_lat)
+            )
             width = col_hi - col_lo + 1
             height = row_hi - row_lo + 1
             if width <= 0 or height <= 0:
                 continue
-            edge_cells = partial_cells[zone_bounds[position]:zone_bounds[position + 1]]
+            edge_cells = partial_cells[zone_bounds[position] : zone_bounds[position + 1]]
             touched = np.zeros((height, width), dtype=np.bool_)
             edge_rows = edge_cells // self.columns - row_lo
             edge_cols = edge_cells % self.columns - col_lo
@@ -207,20 +218,23 @@ class _Grid:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         return np.concatenate(full_cells), np.concatenate(full_zones)
 
-    def _csr(self, cells: IntArray, zones: IntArray) -> tuple[IntArray, NDArray[np.int32]]:
+    def _csr(self, cells: IntArray, zones: IntArray) -> tuple[IntArray32, IntArray32]:
         """Per-cell zone lists: zones of cell c are zone[ptr[c]:ptr[c + 1]], ascending."""
         order = np.argsort(cells, kind="stable")  # input is ordered by zone, so stays ascending
         counts = np.bincount(cells, minlength=self.rows * self.columns)
-        ptr = np.zeros(counts.size + 1, dtype=np.int64)
+        if cells.size >= np.iinfo(np.int32).max:
+            raise ValueError("grid too large; lower entry_budget")
+        # int32 halves the memory the look-ups touch at random, which is what bounds them.
+        ptr = np.zeros(counts.size + 1, dtype=np.int32)
         np.cumsum(counts, out=ptr[1:])
         zone = zones[order].astype(np.int32)
         ptr.flags.writeable = False
         zone.flags.writeable = False
         return ptr, zone
 
-    def cells_of(self, lons: NDArray[np.float64], lats: NDArray[np.float64]) -> tuple[
-        IntArray, IntArray
-    ]:
+    def cells_of(
+        self, lons: NDArray[np.float64], lats: NDArray[np.float64]
+    ) -> tuple[IntArray, IntArray]:
         """(point index, cell) of the points that fall in the grid."""
         u = (lons - self.origin_lon) * self.inv_cell_lon
         v = (lats - self.origin_lat) * self.inv_cell_lat
@@ -231,10 +245,10 @@ class _Grid:
 
 
 def _lookup(
-    points: IntArray, cells: IntArray, ptr: IntArray, zone: NDArray[np.int32]
+    points: IntArray, cells: IntArray, ptr: IntArray32, zone: IntArray32
 ) -> tuple[IntArray, IntArray]:
     """(point, zone) for every zone listed in each point's cell, in point order then zone order."""
-    start = ptr[cells]
+    start = ptr[cells].astype(np.int64)
     count = ptr[cells + 1] - start
     listed = count > 0
     start, count, points = start[listed], count[listed], points[listed]

@@ -32,8 +32,9 @@ def haversine_m(
     *, lon1: ArrayLike, lat1: ArrayLike, lon2: ArrayLike, lat2: ArrayLike
 ) -> FloatArray:
     """Great-circle distance in meters between lon/lat degrees, broadcast over arrays."""
-    lam1, phi1, lam2, phi2 = (np.radians(np.asarray(v, dtype=np.float64)) for v in
-                              (lon1, lat1, lon2, lat2))
+    lam1, phi1, lam2, phi2 = (
+        np.radians(np.asarray(v, dtype=np.float64)) for v in (lon1, lat1, lon2, lat2)
+    )
     sin_dphi = np.sin((phi2 - phi1) / 2.0)
     sin_dlam = np.sin((lam2 - lam1) / 2.0)
     h = sin_dphi * sin_dphi + np.cos(phi1) * np.cos(phi2) * sin_dlam * sin_dlam

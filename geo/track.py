@@ -151,12 +151,13 @@ def _flag_points(
     last_good: int | None = None
     for index in np.flatnonzero(flags == PointFlag.GOOD):
         if last_good is not None:
-            step_m = float(haversine_m(lon1=lons[last_good], lat1=lats[last_good],
-                                       lon2=lons[index], lat2=lats[index]))
-            elapsed_s = float(ts[index] - ts[last_good])
-            too_fast = (
-                step_m > rules.max_speed_mps * elapsed_s if elapsed_s > 0 else step_m > 0.0
+            step_m = float(
+                haversine_m(
+                    lon1=lons[last_good], lat1=lats[last_good], lon2=lons[index], lat2=lats[index]
+                )
             )
+            elapsed_s = float(ts[index] - ts[last_good])
+            too_fast = step_m > rules.max_speed_mps * elapsed_s if elapsed_s > 0 else step_m > 0.0
             if too_fast:
                 flags[index] = PointFlag.JITTER
                 continue
@@ -164,9 +165,7 @@ def _flag_points(
     return flags
 
 
-def _zone_exits(
-    *, ts: FloatArray, outside: NDArray[np.bool_], rules: TrackRules
-) -> list[ZoneExit]:
+def _zone_exits(*, ts: FloatArray, outside: NDArray[np.bool_], rules: TrackRules) -> list[ZoneExit]:
     """Exits by hysteresis over the good points' outside states."""
     exits: list[ZoneExit] = []
     run_start: float | None = None
@@ -205,27 +204,36 @@ def analyse_track(
     lon_arr = np.asarray(lons, dtype=np.float64).ravel()
     lat_arr = np.asarray(lats, dtype=np.float64).ravel()
     n = ts_arr.size
-    acc_arr = (np.full(n, np.nan) if accuracy_m is None
-               else np.asarray(accuracy_m, dtype=np.float64).ravel())
-    mock_arr = (np.zeros(n, dtype=np.bool_) if is_mock is None
-                else np.asarray(is_mock, dtype=np.bool_).ravel())
+    acc_arr = (
+        np.full(n, np.nan)
+        if accuracy_m is None
+        else np.asarray(accuracy_m, dtype=np.float64).ravel()
+    )
+    mock_arr = (
+        np.zeros(n, dtype=np.bool_)
+        if is_mock is None
+        else np.asarray(is_mock, dtype=np.bool_).ravel()
+    )
     if not (lon_arr.size == lat_arr.size == acc_arr.size == mock_arr.size == n):
         raise ValueError("ts, lons, lats, accuracy_m and is_mock must have the same length")
-    if not (np.isfinite(ts_arr).all() and np.isfinite(lon_arr).all()
-            and np.isfinite(lat_arr).all()):
+    if not (
+        np.isfinite(ts_arr).all() and np.isfinite(lon_arr).all() and np.isfinite(lat_arr).all()
+    ):
         raise ValueError("ts, lons and lats must be finite")
     if n > 1 and bool((np.diff(ts_arr) < 0).any()):
         raise ValueError("points must be sorted by ts")
 
-    flags = _flag_points(ts=ts_arr, lons=lon_arr, lats=lat_arr, accuracy_m=acc_arr,
-                         is_mock=mock_arr, rules=rules)
+    flags = _flag_points(
+        ts=ts_arr, lons=lon_arr, lats=lat_arr, accuracy_m=acc_arr, is_mock=mock_arr, rules=rules
+    )
     good = flags == PointFlag.GOOD
     g_ts, g_lon, g_lat, g_acc = ts_arr[good], lon_arr[good], lat_arr[good], acc_arr[good]
 
     distance_m = 0.0
     if g_ts.size > 1:
-        distance_m = float(haversine_m(lon1=g_lon[:-1], lat1=g_lat[:-1],
-                                       lon2=g_lon[1:], lat2=g_lat[1:]).sum())
+        distance_m = float(
+            haversine_m(lon1=g_lon[:-1], lat1=g_lat[:-1], lon2=g_lon[1:], lat2=g_lat[1:]).sum()
+        )
     if started_at is not None and ended_at is not None:
         duration_s = max(0.0, float(ended_at - started_at))
     elif g_ts.size:
@@ -266,8 +274,9 @@ def analyse_track(
         duration_s=duration_s,
         in_zone_ratio=in_zone_ratio,
         zone_exits=_zone_exits(ts=g_ts, outside=g_outside, rules=rules),
-        coverage_ratio=coverage_ratio(zone=zone, lons=g_lon, lats=g_lat,
-                                      buffer_m=rules.coverage_buffer_m),
+        coverage_ratio=coverage_ratio(
+            zone=zone, lons=g_lon, lats=g_lat, buffer_m=rules.coverage_buffer_m
+        ),
         checkpoint_visits=visits,
         outside=outside,
     )

@@ -23,7 +23,9 @@ _SHAPELY_REASONS: dict[str, tuple[str, str, str]] = {
     "ring self-intersection": ("self_intersection", "self-intersection", "自相交"),
     "too few points": ("too_few_points", "too few distinct points", "不同的点太少"),
     "too few points in geometry component": (
-        "too_few_points", "too few distinct points", "不同的点太少"
+        "too_few_points",
+        "too few distinct points",
+        "不同的点太少",
     ),
     "hole lies outside shell": ("invalid", "a hole lies outside its shell", "内环位于外环之外"),
     "nested holes": ("invalid", "holes are nested", "内环相互嵌套"),
@@ -77,9 +79,9 @@ def _malformed(where_en: str, where_zh: str, what_en: str, what_zh: str) -> Inva
     )
 
 
-def _where(part: int | None, ring: int | None = None, position: int | None = None) -> tuple[
-    str, str
-]:
+def _where(
+    part: int | None, ring: int | None = None, position: int | None = None
+) -> tuple[str, str]:
     """English and Chinese phrases for a 1-based place in the coordinates tree."""
     en: list[str] = []
     zh: list[str] = []
@@ -106,20 +108,23 @@ def _parse_ring(raw: object, part: int | None, ring: int) -> list[tuple[float, f
     """One linear ring: a closed list of at least 4 in-range [lon, lat] positions."""
     if not isinstance(raw, list | tuple):
         where_en, where_zh = _where(part, ring)
-        raise _malformed(where_en, where_zh, "a ring must be an array of positions",
-                         "环必须是由点组成的数组")
+        raise _malformed(
+            where_en, where_zh, "a ring must be an array of positions", "环必须是由点组成的数组"
+        )
     positions: list[tuple[float, float]] = []
     for index, position in enumerate(raw):
         where_en, where_zh = _where(part, ring, index)
         if not isinstance(position, list | tuple) or len(position) not in (2, 3):
-            raise _malformed(where_en, where_zh, "a position must be [lon, lat]",
-                             "点必须是 [经度, 纬度]")
+            raise _malformed(
+                where_en, where_zh, "a position must be [lon, lat]", "点必须是 [经度, 纬度]"
+            )
         if not all(_is_number(v) for v in position):
             raise _malformed(where_en, where_zh, "coordinates must be numbers", "坐标必须是数字")
         lon, lat = float(position[0]), float(position[1])
         if not all(math.isfinite(float(v)) for v in position):
-            raise _malformed(where_en, where_zh, "coordinates must be finite numbers",
-                             "坐标必须是有限的数字")
+            raise _malformed(
+                where_en, where_zh, "coordinates must be finite numbers", "坐标必须是有限的数字"
+            )
         if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
             place = _place(lon, lat)
             raise InvalidGeometry(
@@ -161,8 +166,12 @@ def _parse_polygon(raw: object, part: int | None) -> Polygon:
     """One GeoJSON Polygon coordinates array: a shell and optional holes."""
     where_en, where_zh = _where(part)
     if not isinstance(raw, list | tuple) or not raw:
-        raise _malformed(where_en, where_zh, "a polygon must be a non-empty array of rings",
-                         "多边形必须是由环组成的非空数组")
+        raise _malformed(
+            where_en,
+            where_zh,
+            "a polygon must be a non-empty array of rings",
+            "多边形必须是由环组成的非空数组",
+        )
     rings = [_parse_ring(ring_raw, part, index) for index, ring_raw in enumerate(raw)]
     return Polygon(rings[0], rings[1:])
 
@@ -217,8 +226,9 @@ def parse_area(*, geojson: Mapping[str, Any]) -> Polygon | MultiPolygon:
         )
     coordinates = geojson.get("coordinates")
     if not isinstance(coordinates, list | tuple) or not coordinates:
-        raise _malformed("", "", "coordinates must be a non-empty array",
-                         "coordinates 必须是非空数组")
+        raise _malformed(
+            "", "", "coordinates must be a non-empty array", "coordinates 必须是非空数组"
+        )
     polygons_raw: Sequence[object] = [coordinates] if kind == "Polygon" else coordinates
     vertex_count = _count_positions(polygons_raw)
     if vertex_count > MAX_VERTICES:

@@ -53,7 +53,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
     configure(settings.log_level)
     asyncio.run(_prepare_database(settings, demo=args.demo))
     if settings.fcm_credentials is None:
-        log.info("GRASSROOTS_FCM_CREDENTIALS is not set: notifications go to inboxes only, no pushes")
+        log.info(
+            "GRASSROOTS_FCM_CREDENTIALS is not set: notifications go to inboxes only, no pushes"
+        )
     os.environ["GRASSROOTS_INPROCESS_WORKER"] = "0" if args.no_worker else "1"
     uvicorn.run(
         "api.app:create_app_from_env",
@@ -116,7 +118,10 @@ def cmd_create_admin(args: argparse.Namespace) -> None:
         await Tortoise.init(config=db.tortoise_config(settings))
         try:
             return await bootstrap.create_admin(
-                username=args.username, password=password, full_name=args.full_name, settings=settings
+                username=args.username,
+                password=password,
+                full_name=args.full_name,
+                settings=settings,
             )
         finally:
             await Tortoise.close_connections()
@@ -136,7 +141,9 @@ def cmd_export_openapi(args: argparse.Namespace) -> None:
     spec = create_app(Settings(), manage_db=False).openapi()
     target = Path(args.output)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(spec, ensure_ascii=False, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    target.write_text(
+        json.dumps(spec, ensure_ascii=False, indent=2, sort_keys=False) + "\n", encoding="utf-8"
+    )
     print(f"wrote {target}")
 
 

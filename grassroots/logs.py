@@ -35,7 +35,8 @@ def configure(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access", "tortoise", "aiosqlite", "asyncio"):
+    # google.auth attaches request bodies (device tokens, signed JWTs) to its DEBUG records.
+    for noisy in ("uvicorn.access", "tortoise", "aiosqlite", "asyncio", "google.auth", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []

@@ -77,11 +77,13 @@ class Settings(BaseSettings):
         secret = self.secret_key.get_secret_value()
         if secret == DEVELOPMENT_SECRET:
             raise InsecureSettings(
-                "GRASSROOTS_SECRET_KEY must be set to a private value when the database is not SQLite"
+                "GRASSROOTS_SECRET_KEY must be set to a private value "
+                "when the database is not SQLite"
             )
         if len(secret) < MIN_SECRET_LENGTH or len(set(secret)) < 8:
             raise InsecureSettings(
-                f"GRASSROOTS_SECRET_KEY is too weak: use at least {MIN_SECRET_LENGTH} random characters"
+                "GRASSROOTS_SECRET_KEY is too weak: "
+                f"use at least {MIN_SECRET_LENGTH} random characters"
             )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from tortoise import fields
 
@@ -31,7 +32,7 @@ class Alert(TimestampedModel):
     open_key = fields.CharField(max_length=255, null=True, unique=True)
     dedup_key = fields.CharField(max_length=255, db_index=True)
     title = fields.CharField(max_length=200)
-    detail = fields.JSONField(default=dict)
+    detail: fields.Field[dict[str, Any]] = fields.JSONField(default=dict)
     urgent = fields.BooleanField(default=False)
     occurred_at = fields.DatetimeField()
     acked_at = fields.DatetimeField(null=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -18,7 +19,7 @@ class AuditEntry(Model):
     action = fields.CharField(max_length=32)
     resource_type = fields.CharField(max_length=64, db_index=True)
     resource_id = fields.CharField(max_length=64, null=True, db_index=True)
-    detail = fields.JSONField(default=dict)
+    detail: fields.Field[dict[str, Any]] = fields.JSONField(default=dict)
 
     class Meta:
         table = "audit_entry"

@@ -24,7 +24,7 @@ class Role(StrEnum):
 class OrgUnit(TimestampedModel):
     """City > district > street/town > community/village, any depth.
 
-    `path` lists the ids from the root down to this unit ("/a/b/c/"), so a subtree is a prefix query.
+    `path` lists the ids from the root down to this unit ("/a/b/c/"): a subtree is a prefix.
     """
 
     name = fields.CharField(max_length=100)

@@ -95,6 +95,7 @@ class FakeFcm:
         self._public_keys: dict[str, rsa.RSAPublicKey] = {}
         self._access_tokens: set[str] = set()
         self._down_503 = False
+        self._in_flight = 0
         self._port = 0
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -201,13 +202,16 @@ class FakeFcm:
         self.start()
 
     def reset(self) -> None:
-        """Forget received messages, counters and scripted behaviour (keeps issued tokens)."""
+        """Let requests in flight finish, then forget messages, counters and scripts."""
+        self.delay_s = 0.0
+        deadline = time.monotonic() + 5
+        while self._in_flight and time.monotonic() < deadline:
+            time.sleep(0.01)
         with self._lock:
             self._messages.clear()
             self._script = _Script()
             self.token_requests = 0
             self.send_requests = 0
-        self.delay_s = 0.0
         self._down_503 = False
 
     # inspection ------------------------------------------------------------------------------
@@ -258,6 +262,14 @@ class FakeFcm:
         """Serve the two endpoints as a bare ASGI app (a router would cost throughput)."""
         if scope["type"] != "http":
             return
+        self._in_flight += 1  # only the server's event loop thread touches it
+        try:
+            await self._handle(scope, receive, send)
+        finally:
+            self._in_flight -= 1
+
+    async def _handle(self, scope: _Scope, receive: _Receive, send: _Send) -> None:
+        """Route one HTTP request."""
         body = b""
         more = True
         while more:
@@ -357,4 +369,3 @@ class FakeFcm:
             self._messages.append(message)
             number = len(self._messages)
         return 200, json.dumps({"name": f"projects/{project}/messages/{number}"}).encode()
-

@@ -8,6 +8,7 @@ answer per message; retries with backoff, quiet hours and token pruning belong t
 from __future__ import annotations
 
 import hashlib
+import json as json_module
 import logging
 import threading
 import time
@@ -25,6 +26,7 @@ import requests
 import requests.adapters
 import urllib3.exceptions
 from firebase_admin import credentials, exceptions, messaging
+from requests.structures import CaseInsensitiveDict
 from urllib3.util.retry import Retry
 
 log = logging.getLogger(__name__)
@@ -49,7 +51,7 @@ _POOL_MAXSIZE = MAX_BATCH
 # most 5 tries per delivery; a second retry layer here would multiply that to 25 HTTP attempts and
 # hold a whole batch hostage to one slow message. Only a refused connection is retried, because
 # then the request certainly never reached FCM; read errors are not, since FCM may have sent it.
-_RETRY = Retry(total=1, connect=1, read=0, redirect=0, status=0, other=0, allowed_methods=None)
+_RETRY = Retry(total=1, connect=1, read=False, redirect=0, status=0, other=0, allowed_methods=None)
 
 # Several batches of one send() run at once (see FcmSender.send) so that one slow message does not
 # idle the other 499 threads of its batch while they wait for the batch to end.
@@ -227,11 +229,22 @@ class FcmSender:
         self._credential: Any = certificate.get_credential()
         self._timeout_s = timeout_s
         self._refresh_lock = threading.Lock()
+        self._auth_request = _TimeoutRequest(timeout_s=timeout_s)
         self._app = firebase_admin.initialize_app(
             certificate,
             {"httpTimeout": timeout_s},
             name=f"grassroots-fcm-{uuid.uuid4().hex[:12]}",
         )
+        try:
+            self._session = self._install_session(endpoint=endpoint)
+        except BaseException:
+            firebase_admin.delete_app(self._app)
+            raise
+        self.endpoint = (endpoint or FCM_BASE_URL).rstrip("/")
+        self.project_id: str = self._app.project_id
+
+    def _install_session(self, *, endpoint: str | None) -> requests.Session:
+        """Build this App's messaging service against ``endpoint`` and give it our session."""
         fcm_url = fcm_url_for(endpoint=endpoint)
         with _FCM_URL_LOCK:
             original = messaging._MessagingService.FCM_URL
@@ -241,14 +254,22 @@ class FcmSender:
                 service: Any = messaging._get_messaging_service(self._app)
             finally:
                 messaging._MessagingService.FCM_URL = original
-        adapter = requests.adapters.HTTPAdapter(
-            pool_connections=1, pool_maxsize=_POOL_MAXSIZE, max_retries=_RETRY
+        if not isinstance(
+            getattr(getattr(service, "_client", None), "_session", None), requests.Session
+        ):
+            raise RuntimeError("firebase_admin's messaging service no longer has _client._session")
+        # Swap the SDK's AuthorizedSession for our leaner one (see _LeanAuthorizedSession).
+        session = _LeanAuthorizedSession(self._credential, auth_request=self._auth_request)
+        session.mount(
+            (endpoint or FCM_BASE_URL).rstrip("/"),
+            requests.adapters.HTTPAdapter(
+                pool_connections=1, pool_maxsize=_POOL_MAXSIZE, max_retries=_RETRY
+            ),
         )
-        self._session: requests.Session = service._client.session
-        self._session.mount((endpoint or FCM_BASE_URL).rstrip("/"), adapter)
-        _freeze_environment(session=self._session, url=fcm_url)
-        self.endpoint = fcm_url.removesuffix(FCM_SEND_PATH)
-        self.project_id: str = self._app.project_id
+        _freeze_environment(session=session, url=fcm_url)
+        service._client.session.close()
+        service._client._session = session
+        return session
 
     def __enter__(self) -> FcmSender:
         """Return the sender itself."""
@@ -280,14 +301,14 @@ class FcmSender:
         # to the token endpoint; one refresh under a lock serves them all for the next hour.
         with self._refresh_lock:
             if not self._credential.valid:
-                self._credential.refresh(_TimeoutRequest(timeout_s=self._timeout_s))
+                self._credential.refresh(self._auth_request)
 
     def _send_batch(self, *, batch: Sequence[PushMessage]) -> list[SendResult]:
         """Send one batch of at most 500 messages with send_each."""
         try:
             self._ensure_access_token()
             built = build_messages(pushes=batch, now_s=time.time())
-        except Exception as error:  # noqa: BLE001 - the whole batch shares the fate
+        except Exception as error:  # the whole batch shares one fate
             return self._whole_batch_failed(batch=batch, error=error)
         results: list[SendResult | None] = [None] * len(batch)
         pending = list(range(len(batch)))
@@ -307,7 +328,7 @@ class FcmSender:
                 return [result for result in results if result is not None]
             try:
                 response = messaging.send_each([built[i] for i in pending], app=self._app)
-            except Exception as error:  # noqa: BLE001
+            except Exception as error:
                 for index, result in zip(
                     pending,
                     self._whole_batch_failed(batch=[batch[i] for i in pending], error=error),
@@ -315,7 +336,7 @@ class FcmSender:
                 ):
                     results[index] = result
                 return [result for result in results if result is not None]
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             return self._whole_batch_failed(batch=batch, error=error)
         for index, answer in zip(pending, response.responses, strict=True):
             results[index] = self._result(push=batch[index], answer=answer)
@@ -356,15 +377,16 @@ class FcmSender:
         self, *, batch: Sequence[PushMessage], error: BaseException
     ) -> list[SendResult]:
         """Mark every message of a batch transient after the batch call itself raised."""
-        # Typical causes: the token endpoint or FCM refusing connections. Nothing says the
-        # messages are bad, so the worker retries them; the error code names the layer.
-        outcome, code = classify_error(error=error)
-        if isinstance(error, google.auth.exceptions.GoogleAuthError):
+        # Typical causes: the token endpoint or FCM refusing connections before anything was
+        # sent. Nothing says the messages are bad, so the worker retries them all.
+        cause = error.cause if isinstance(error, exceptions.FirebaseError) else error
+        if isinstance(cause, google.auth.exceptions.GoogleAuthError):
             code = "AUTH_UNAVAILABLE"
+        else:
+            code = classify_error(error=error)[1]
         log.warning(
-            "push batch of %d failed as a whole: %s (%s)", len(batch), code, type(error).__name__
+            "push batch of %d failed as a whole: %s (%s)", len(batch), code, type(cause).__name__
         )
-        del outcome
         return [
             SendResult(
                 delivery_id=push.delivery_id,
@@ -390,6 +412,66 @@ def _freeze_environment(*, session: requests.Session, url: str) -> None:
     session.trust_env = False
 
 
+class _LeanRequests(requests.Session):
+    """A requests Session whose JSON POSTs skip the generic machinery we do not use."""
+
+    # Session.request spends more time than the HTTP exchange itself on things FCM calls never
+    # need: merging cookie jars, proxy environment lookups, hooks, redirect handling and URL
+    # re-parsing. Profiling send_each showed 700 µs of CPU per message through the SDK's
+    # AuthorizedSession against 430 µs for the same request through the transport adapter, and
+    # with the GIL that CPU is the ceiling on messages per second. This path builds the prepared
+    # request directly and hands it to the mounted adapter, which still does pooling, TLS,
+    # proxies, timeouts, retries and the mapping of urllib3 errors to requests exceptions that
+    # the SDK's error handling expects. Anything else falls back to the full Session.request.
+
+    def request(  # type: ignore[override]
+        self,
+        method: str,
+        url: str,
+        data: Any = None,
+        headers: dict[str, str] | None = None,
+        timeout: Any = None,
+        json: Any = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """Send a JSON POST straight through the adapter; defer anything else to requests."""
+        if kwargs or data is not None or json is None or method.upper() != "POST":
+            return super().request(
+                method, url, data=data, headers=headers, timeout=timeout, json=json, **kwargs
+            )
+        body = json_module.dumps(json, separators=(",", ":"), allow_nan=False).encode()
+        merged: CaseInsensitiveDict[str | bytes] = CaseInsensitiveDict(self.headers)
+        merged.update(headers or {})
+        merged["Content-Type"] = "application/json"
+        merged["Content-Length"] = str(len(body))
+        prepared = requests.PreparedRequest()
+        prepared.method = "POST"
+        prepared.url = url
+        prepared.headers = merged
+        prepared.body = body
+        prepared.hooks = {"response": []}
+        response = self.get_adapter(url).send(
+            prepared,
+            stream=False,
+            timeout=timeout,
+            verify=self.verify,
+            cert=self.cert,
+            proxies=self.proxies,
+        )
+        response.content  # noqa: B018 - reads the body, which returns the connection to the pool
+        return response
+
+
+class _LeanAuthorizedSession(  # type: ignore[misc]  # request() narrowed on purpose
+    google.auth.transport.requests.AuthorizedSession, _LeanRequests
+):
+    """google-auth's AuthorizedSession (auth header, refresh on 401) over _LeanRequests."""
+
+    def __init__(self, credential: Any, *, auth_request: Any) -> None:
+        """Authorise requests with ``credential``, refreshing it through ``auth_request``."""
+        super().__init__(credential, auth_request=auth_request)  # type: ignore[no-untyped-call]
+
+
 class _TimeoutRequest(google.auth.transport.requests.Request):
     """google-auth transport that applies our timeout to token requests (its default is 120 s)."""
 
@@ -401,7 +483,7 @@ class _TimeoutRequest(google.auth.transport.requests.Request):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Make the request with our timeout."""
         kwargs["timeout"] = self._timeout_s
-        return super().__call__(*args, **kwargs)
+        return super().__call__(*args, **kwargs)  # type: ignore[no-untyped-call]
 
 
 def make_sender(*, credentials_path: str | None, endpoint: str | None) -> Sender | None:

@@ -41,7 +41,7 @@ async def raise_alert(
     occurred_at: datetime | None = None,
     urgent: bool = False,
 ) -> Alert | None:
-    """Store an alert for its recipients; an identical open alert (same dedup key) is not raised twice.
+    """Store an alert for its recipients; an identical open alert (same key) is not raised twice.
 
     Returns the new alert, or None when an identical one is already open.
     """

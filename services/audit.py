@@ -9,9 +9,13 @@ from services.context import current_actor
 
 
 async def record(
-    *, action: str, resource_type: str, resource_id: object | None, detail: dict[str, Any] | None = None
+    *,
+    action: str,
+    resource_type: str,
+    resource_id: object | None,
+    detail: dict[str, Any] | None = None,
 ) -> None:
-    """Append one entry for the current actor; detail must never hold secrets or identity numbers."""
+    """Append one entry for the current actor; detail never holds secrets or identity numbers."""
     actor = current_actor.get()
     await AuditEntry.create(
         user_id=actor.user_id,

@@ -338,7 +338,7 @@ def _check_month(month: date) -> None:
 def intervals_for_month(
     *, rule: ObligationRule, month: date, supervision_starts_on: date, supervision_ends_on: date
 ) -> list[Interval]:
-    """The required intervals of `rule` that end in `month` (its first day), clipped to the supervision.
+    """The required intervals of `rule` that end in `month` (its first day), clipped to supervision.
 
     Each interval is judged once, in the month its (clipped) last day falls in: a week from 29 June
     to 5 July belongs to July. Intervals clipped below half their length are left out.
@@ -425,7 +425,9 @@ def effective_level_on(*, history: LevelHistory, day: date) -> SupervisionLevel:
     return level
 
 
-def next_interval_start(*, rule: ObligationRule, after_on: date, supervision_starts_on: date) -> date:
+def next_interval_start(
+    *, rule: ObligationRule, after_on: date, supervision_starts_on: date
+) -> date:
     """The first day of the interval after the one holding `after_on` (the supervision's start
     when `after_on` is before it): the day from which a change made on `after_on` applies."""
     if after_on < supervision_starts_on:
@@ -452,7 +454,9 @@ def rule_segments(
     _check_supervision(supervision_starts_on, supervision_ends_on)
     entries = _sorted_history(history)
     # (level, in force from); the first is the level in force on the supervision's first day.
-    segments = [(effective_level_on(history=history, day=supervision_starts_on), supervision_starts_on)]
+    segments = [
+        (effective_level_on(history=history, day=supervision_starts_on), supervision_starts_on)
+    ]
     for decided_on, level in entries:
         if decided_on <= supervision_starts_on or decided_on > supervision_ends_on:
             continue

@@ -100,5 +100,7 @@ def _system_admin() -> User:
 def _print_credentials(world: DemoWorld) -> None:
     lines = ["", "Demo users (passwords are shown this once):"]
     for username, _name, roles, _unit in USERS:
-        lines.append(f"  {username:<14} {world.passwords[username]:<16} {','.join(r.value for r in roles)}")
+        lines.append(
+            f"  {username:<14} {world.passwords[username]:<16} {','.join(r.value for r in roles)}"
+        )
     print("\n".join(lines) + "\n", file=sys.stderr)  # noqa: T201 - the operator asked for them

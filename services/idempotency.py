@@ -34,7 +34,9 @@ def fingerprint(body: BaseModel | Mapping[str, Any], *, owner: object | None = N
     """SHA-256 of the request body in canonical form (times in UTC, keys sorted), with its owner."""
     data = body.model_dump() if isinstance(body, BaseModel) else dict(body)
     blob = json.dumps(
-        {"body": _canonical(data), "owner": str(owner)}, sort_keys=True, ensure_ascii=False,
+        {"body": _canonical(data), "owner": str(owner)},
+        sort_keys=True,
+        ensure_ascii=False,
         default=str,
     )
     return hashlib.sha256(blob.encode()).hexdigest()

@@ -43,13 +43,17 @@ class Job:
 REGISTRY: dict[str, Job] = {}
 
 
-def job(name: str, *, every_s: float, lease_s: float = 300.0, transactional: bool = True) -> Callable[[JobFunc], JobFunc]:
+def job(
+    name: str, *, every_s: float, lease_s: float = 300.0, transactional: bool = True
+) -> Callable[[JobFunc], JobFunc]:
     """Register a periodic job under a unique name."""
 
     def register(func: JobFunc) -> JobFunc:
         if name in REGISTRY and REGISTRY[name].func is not func:
             raise ValueError(f"job {name!r} registered twice")
-        REGISTRY[name] = Job(name=name, every_s=every_s, func=func, lease_s=lease_s, transactional=transactional)
+        REGISTRY[name] = Job(
+            name=name, every_s=every_s, func=func, lease_s=lease_s, transactional=transactional
+        )
         return func
 
     return register
@@ -73,11 +77,15 @@ async def _claim(job: Job, *, now: datetime, worker: str) -> bool:
         Q(name=job.name),
         Q(next_run_at__lte=now),
         Q(locked_until__isnull=True) | Q(locked_until__lt=now),
-    ).update(locked_until=now + timedelta(seconds=job.lease_s), locked_by=worker, last_started_at=now)
+    ).update(
+        locked_until=now + timedelta(seconds=job.lease_s), locked_by=worker, last_started_at=now
+    )
     return claimed == 1
 
 
-async def run_job(job: Job, *, now: datetime | None = None, worker: str | None = None) -> str | None:
+async def run_job(
+    job: Job, *, now: datetime | None = None, worker: str | None = None
+) -> str | None:
     """Claim and run one job if it is due; returns its summary, or None when not claimed."""
     now = now or datetime.now(UTC)
     worker = worker or worker_name()

@@ -10,7 +10,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "bad_request": ("请求无法处理", "The request cannot be processed"),
     "not_authenticated": ("未登录或登录已过期", "Missing or expired credentials"),
     "invalid_credentials": ("用户名或密码错误", "Wrong username or password"),
-    "invalid_refresh_token": ("刷新令牌无效或已使用", "The refresh token is invalid or already used"),
+    "invalid_refresh_token": (
+        "刷新令牌无效或已使用",
+        "The refresh token is invalid or already used",
+    ),
     "forbidden": ("当前角色无权执行此操作", "Your role may not do this"),
     "role_not_grantable": ("不能授予自己不具备的角色: {role}", "You may not grant the role {role}"),
     "not_found": ("对象不存在", "Not found"),
@@ -32,7 +35,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "service_unavailable": ("服务暂时不可用", "The service is temporarily unavailable"),
     "database_unavailable": ("数据库暂时不可用", "The database is temporarily unavailable"),
     "internal_error": ("服务器内部错误", "Internal server error"),
-    "org_unit_outside_scope": ("组织单位不存在或不在管辖范围内", "Org unit not found or out of scope"),
+    "org_unit_outside_scope": (
+        "组织单位不存在或不在管辖范围内",
+        "Org unit not found or out of scope",
+    ),
     "user_outside_scope": ("用户不存在或不在管辖范围内", "User not found or out of scope"),
     "alert_already_acked": ("告警已确认", "The alert is already acknowledged"),
 }

@@ -51,7 +51,9 @@ async def create_org_unit(*, user: User, name: str, parent_id: uuid.UUID | None)
         if not is_admin(user):
             raise Forbidden()
     else:
-        parent = await org_unit_in_scope(user=user, org_unit_id=parent_id, code="org_unit_outside_scope")
+        parent = await org_unit_in_scope(
+            user=user, org_unit_id=parent_id, code="org_unit_outside_scope"
+        )
     unit_id = uuid.uuid4()
     path = (parent.path if parent else "/") + f"{unit_id.hex}/"
     unit = await OrgUnit.create(
@@ -72,7 +74,7 @@ async def create_user(
     org_unit_id: uuid.UUID,
     settings: Settings,
 ) -> User:
-    """A new user; `actor` None is the command line (trusted), otherwise roles and scope are checked."""
+    """A new user; `actor` None is the trusted command line, else roles and scope are checked."""
     if actor is not None:
         if not actor.has_role(*MANAGER_ROLES):
             raise Forbidden()
@@ -80,7 +82,9 @@ async def create_user(
         for role in roles:
             if role not in allowed:
                 raise Forbidden("role_not_grantable", params={"role": role})
-        unit = await org_unit_in_scope(user=actor, org_unit_id=org_unit_id, code="org_unit_outside_scope")
+        unit = await org_unit_in_scope(
+            user=actor, org_unit_id=org_unit_id, code="org_unit_outside_scope"
+        )
     else:
         found = await OrgUnit.get_or_none(id=org_unit_id)
         if found is None:
@@ -161,7 +165,9 @@ async def create_team(
     """A social-work team in the caller's scope, the lead counted as a member."""
     if not actor.has_role(*MANAGER_ROLES):
         raise Forbidden()
-    unit = await org_unit_in_scope(user=actor, org_unit_id=org_unit_id, code="org_unit_outside_scope")
+    unit = await org_unit_in_scope(
+        user=actor, org_unit_id=org_unit_id, code="org_unit_outside_scope"
+    )
     people = await users_in_scope(user=actor, user_ids=[lead_id, *member_ids])
     today = datetime.now(UTC).date()
     anchor = (anchor_month or today).replace(day=1)
@@ -178,7 +184,9 @@ async def supervisors_for(*, org_path: str) -> list[User]:
     """Active supervisors whose subtree holds `org_path` (nearest unit first)."""
     paths = ancestor_paths(org_path)
     found = await User.filter(
-        org_path__in=paths, roles_text__contains=f",{Role.supervisor.value},", is_active=True,
+        org_path__in=paths,
+        roles_text__contains=f",{Role.supervisor.value},",
+        is_active=True,
         deleted_at=None,
     )
     return sorted(found, key=lambda u: -len(u.org_path))

@@ -57,7 +57,9 @@ async def burn_password_check(*, password: str, settings: Settings) -> None:
     await verify_password(password=password, password_hash=dummy, settings=settings)
 
 
-def issue_access_token(*, user_id: uuid.UUID, settings: Settings, now: datetime | None = None) -> str:
+def issue_access_token(
+    *, user_id: uuid.UUID, settings: Settings, now: datetime | None = None
+) -> str:
     """A short-lived JWT signed with the current key."""
     issued_at = now or datetime.now(UTC)
     claims = {

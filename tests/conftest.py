@@ -103,7 +103,11 @@ def make_unit(db: None) -> Callable[..., Awaitable[OrgUnit]]:
         unit_id = uuid.uuid4()
         path = (parent.path if parent else "/") + f"{unit_id.hex}/"
         return await OrgUnit.create(
-            id=unit_id, name=name, parent=parent, path=path, depth=(parent.depth + 1 if parent else 0)
+            id=unit_id,
+            name=name,
+            parent=parent,
+            path=path,
+            depth=(parent.depth + 1 if parent else 0),
         )
 
     return make
@@ -140,3 +144,67 @@ def auth(settings: Settings) -> Callable[[User], dict[str, str]]:
 @pytest.fixture
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+# --- privacy: no identity number or mobile number ever reaches a log line ---------------------
+
+import logging  # noqa: E402
+import re  # noqa: E402
+
+SENSITIVE_PATTERNS = {
+    "identity number": re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])"),
+    "mobile number": re.compile(r"(?<![0-9A-Za-z])1[3-9]\d{9}(?![0-9A-Za-z])"),
+}
+
+
+class _CapturingHandler(logging.Handler):
+    """Keeps every log line of the run (INFO and up) with its extras, for the privacy check."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = record.getMessage()
+        except Exception:  # noqa: BLE001 - a broken record must not break the run
+            text = str(record.msg)
+        extras = {k: v for k, v in vars(record).items() if k not in _STANDARD_RECORD_KEYS}
+        self.lines.append(f"{record.name}: {text} {extras}")
+
+
+_STANDARD_RECORD_KEYS = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+LOG_CAPTURE = _CapturingHandler()
+SERVER_LOGS: list[Path] = []  # log files of servers the tests started, scanned too
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    root = logging.getLogger()
+    root.addHandler(LOG_CAPTURE)
+    if root.level > logging.INFO or root.level == logging.NOTSET:
+        root.setLevel(logging.INFO)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when any log line of it holds an identity number or a mobile number."""
+    texts = list(LOG_CAPTURE.lines)
+    for path in SERVER_LOGS:
+        if path.exists():
+            texts += path.read_text(encoding="utf-8", errors="replace").splitlines()
+    leaks = [
+        f"{kind}: {line[:200]}"
+        for line in texts
+        for kind, pattern in SENSITIVE_PATTERNS.items()
+        if pattern.search(line)
+    ]
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(
+            f"privacy check: {len(texts)} log lines scanned, {len(leaks)} with an identity "
+            "or mobile number"
+        )
+    if leaks:
+        if reporter is not None:
+            for leak in leaks[:20]:
+                reporter.write_line(f"LEAK {leak}", red=True)
+        session.exitstatus = 1

@@ -13,7 +13,7 @@ from api.deps import CurrentUser, SettingsDep, loader, roles
 from api.pagination import PageParams, paginate
 from api.schemas import Name, Output, Page, StrictInput, UtcOutput
 from models.org import OrgUnit, Role, Team, User
-from services import org
+from services import audit, org
 from services.scope import Access, subtree
 
 router = APIRouter(tags=["admin"])
@@ -78,7 +78,8 @@ class TeamCreate(StrictInput):
     lead_id: uuid.UUID
     member_ids: Annotated[list[uuid.UUID], Field(max_length=200)] = []
     anchor_month: date | None = Field(
-        default=None, description="First month of the rolling 3-month exchange (default: this month)"
+        default=None,
+        description="First month of the rolling 3-month exchange (default: this month)",
     )
 
 
@@ -179,7 +180,8 @@ async def list_users(
 
 @router.get("/users/{id}", operation_id="get_user")
 async def get_user(target: Annotated[User, Depends(loader(USER_ACCESS))]) -> UserPublic:
-    """One user in my subtree."""
+    """One user in my subtree (the read is audited: it is a person's record)."""
+    await audit.record(action="read", resource_type="user", resource_id=target.id)
     return user_public(target)
 
 

@@ -18,7 +18,7 @@ from services.scope import Access
 router = APIRouter(tags=["alerts"])
 
 ALERT_ACCESS = Access(
-    Alert, roles=[r.value for r in Role], scope=lambda qs, user: alerts.visible_alerts(user)
+    Alert, roles=[r.value for r in Role], scope=lambda _qs, user: alerts.visible_alerts(user)
 )
 
 

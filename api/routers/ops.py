@@ -17,7 +17,9 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", operation_id="readyz", responses={503: {"description": "Database unreachable"}})
+@router.get(
+    "/readyz", operation_id="readyz", responses={503: {"description": "Database unreachable"}}
+)
 async def readyz(request: Request) -> JSONResponse:
     """The database answers."""
     if await db.ping():

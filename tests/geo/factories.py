@@ -60,8 +60,9 @@ class Plane:
 
 def square_m(*, plane: Plane, x_m: float, y_m: float, half_m: float) -> Polygon:
     """An axis-aligned square in the plane, densified so its lon/lat edges stay true."""
-    box = shapely.segmentize(shapely.box(x_m - half_m, y_m - half_m, x_m + half_m, y_m + half_m),
-                             max_segment_length=50.0)
+    box = shapely.segmentize(
+        shapely.box(x_m - half_m, y_m - half_m, x_m + half_m, y_m + half_m), max_segment_length=50.0
+    )
     geom = plane.geometry(box)
     assert isinstance(geom, Polygon)
     return geom

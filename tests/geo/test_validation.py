@@ -15,12 +15,17 @@ from geo.validation import MAX_VERTICES, InvalidGeometry, parse_area, to_geojson
 
 SQUARE_CCW = [[120.86, 32.0], [120.88, 32.0], [120.88, 32.02], [120.86, 32.02], [120.86, 32.0]]
 SQUARE_CW = SQUARE_CCW[::-1]
-HOLE_CCW = [[120.865, 32.005], [120.875, 32.005], [120.875, 32.015], [120.865, 32.015],
-            [120.865, 32.005]]
+HOLE_CCW = [
+    [120.865, 32.005],
+    [120.875, 32.005],
+    [120.875, 32.015],
+    [120.865, 32.015],
+    [120.865, 32.005],
+]
 OTHER_SQUARE = [[120.9, 32.0], [120.92, 32.0], [120.92, 32.02], [120.9, 32.02], [120.9, 32.0]]
 
 
-def polygon(*rings: list[list[Any]]) -> dict[str, Any]:
+def polygon(*rings: Any) -> dict[str, Any]:
     return {"type": "Polygon", "coordinates": list(rings)}
 
 
@@ -57,8 +62,9 @@ class TestValidAreas:
         assert not shapely.intersects_xy(geom, 120.87, 32.01)  # in the hole
 
     def test_multipolygon(self) -> None:
-        geom = parse_area(geojson={"type": "MultiPolygon",
-                                   "coordinates": [[SQUARE_CW], [OTHER_SQUARE]]})
+        geom = parse_area(
+            geojson={"type": "MultiPolygon", "coordinates": [[SQUARE_CW], [OTHER_SQUARE]]}
+        )
         assert isinstance(geom, MultiPolygon)
         assert len(geom.geoms) == 2
         for part in geom.geoms:
@@ -71,8 +77,12 @@ class TestValidAreas:
         assert geom.area == pytest.approx(0.5)
 
     def test_to_geojson_is_json_ready_and_parses_back(self) -> None:
-        geom = parse_area(geojson={"type": "MultiPolygon",
-                                   "coordinates": [[SQUARE_CCW, HOLE_CCW], [OTHER_SQUARE]]})
+        geom = parse_area(
+            geojson={
+                "type": "MultiPolygon",
+                "coordinates": [[SQUARE_CCW, HOLE_CCW], [OTHER_SQUARE]],
+            }
+        )
         text = json.dumps(to_geojson(geom=geom))
         again = parse_area(geojson=json.loads(text))
         assert again.equals(geom)
@@ -80,7 +90,7 @@ class TestValidAreas:
 
     def test_to_geojson_refuses_other_types(self) -> None:
         with pytest.raises(TypeError):
-            to_geojson(geom=shapely.Point(1, 2))  # type: ignore[arg-type]
+            to_geojson(geom=shapely.Point(1, 2))
 
     def test_exactly_max_vertices_is_accepted(self) -> None:
         angles = np.linspace(0, 2 * math.pi, MAX_VERTICES - 1, endpoint=False)
@@ -91,8 +101,9 @@ class TestValidAreas:
 
 
 class TestFaults:
-    @pytest.mark.parametrize("kind", ["Point", "LineString", "Feature", "GeometryCollection",
-                                      "polygon", None, 3])
+    @pytest.mark.parametrize(
+        "kind", ["Point", "LineString", "Feature", "GeometryCollection", "polygon", None, 3]
+    )
     def test_wrong_type(self, kind: object) -> None:
         fault = fault_of({"type": kind, "coordinates": [SQUARE_CCW]})
         assert fault.fault == "wrong_type"
@@ -131,8 +142,15 @@ class TestFaults:
         assert fault.message_zh.startswith("几何格式错误")
 
     def test_malformed_names_the_position(self) -> None:
-        fault = fault_of({"type": "MultiPolygon", "coordinates": [
-            [SQUARE_CCW], [OTHER_SQUARE[:2] + [["x", 32.0]] + OTHER_SQUARE[3:]]]})
+        fault = fault_of(
+            {
+                "type": "MultiPolygon",
+                "coordinates": [
+                    [SQUARE_CCW],
+                    [OTHER_SQUARE[:2] + [["x", 32.0]] + OTHER_SQUARE[3:]],
+                ],
+            }
+        )
         assert "polygon 2, ring 1, position 3" in fault.message_en
         assert "第 2 个多边形第 1 个环第 3 个点" in fault.message_zh
 
@@ -147,8 +165,9 @@ class TestFaults:
         assert place in fault.message_zh and "超出范围" in fault.message_zh
 
     def test_range_limits_themselves_are_accepted(self) -> None:
-        geom = parse_area(geojson=polygon([[179.0, 89.0], [180.0, 89.0], [180.0, 90.0],
-                                           [179.0, 89.0]]))
+        geom = parse_area(
+            geojson=polygon([[179.0, 89.0], [180.0, 89.0], [180.0, 90.0], [179.0, 89.0]])
+        )
         assert geom.is_valid
 
     @pytest.mark.parametrize("count", [0, 1, 3])
@@ -198,8 +217,7 @@ class TestFaults:
         assert fault.fault == "too_many_vertices"
 
     def test_self_intersection_is_located(self) -> None:
-        bowtie = [[120.86, 32.0], [120.88, 32.02], [120.88, 32.0], [120.86, 32.02],
-                  [120.86, 32.0]]
+        bowtie = [[120.86, 32.0], [120.88, 32.02], [120.88, 32.0], [120.86, 32.02], [120.86, 32.0]]
         fault = fault_of(polygon(bowtie))
         assert fault.fault == "self_intersection"
         assert fault.lon == pytest.approx(120.87) and fault.lat == pytest.approx(32.01)
@@ -214,8 +232,15 @@ class TestFaults:
         assert fault.lon is not None and fault.lat is not None
 
     def test_spike_self_intersects(self) -> None:
-        spike = [[120.86, 32.0], [120.88, 32.0], [120.88, 32.02], [120.90, 32.02],
-                 [120.88, 32.02], [120.86, 32.02], [120.86, 32.0]]
+        spike = [
+            [120.86, 32.0],
+            [120.88, 32.0],
+            [120.88, 32.02],
+            [120.90, 32.02],
+            [120.88, 32.02],
+            [120.86, 32.02],
+            [120.86, 32.0],
+        ]
         assert fault_of(polygon(spike)).fault == "self_intersection"
 
     def test_hole_outside_shell_is_invalid_and_located(self) -> None:

@@ -55,7 +55,9 @@ def month_of(
 ) -> list[Interval]:
     """Intervals of a default rule that end in a month."""
     return intervals_for_month(
-        rule=rule(level, kind), month=month, supervision_starts_on=starts_on,
+        rule=rule(level, kind),
+        month=month,
+        supervision_starts_on=starts_on,
         supervision_ends_on=ends_on,
     )
 
@@ -107,7 +109,9 @@ def test_strict_month_walk() -> None:
     assert march == [span(date(2026, 3, d), date(2026, 3, d)) for d in range(1, 32)]
     assert len(month_of(STRICT, ObligationKind.LOCATION, date(2028, 2, 1))) == 29
     for kind in (ObligationKind.REPORT, ObligationKind.HOME_VISIT, ObligationKind.STUDY):
-        assert month_of(STRICT, kind, date(2026, 2, 1)) == [span(date(2026, 2, 1), date(2026, 2, 28))]
+        assert month_of(STRICT, kind, date(2026, 2, 1)) == [
+            span(date(2026, 2, 1), date(2026, 2, 28))
+        ]
 
 
 def test_normal_month_walk_weeks_span_month_ends() -> None:
@@ -179,23 +183,32 @@ def test_two_week_spans_are_anchored_to_the_supervision_start() -> None:
 
 def test_supervision_starting_mid_month() -> None:
     # 10 March: 22 of 31 days remain, more than half: the March report is required in full.
-    assert month_of(NORMAL, ObligationKind.REPORT, date(2026, 3, 1), starts_on=date(2026, 3, 10)) == [
-        span(date(2026, 3, 10), date(2026, 3, 31), clipped=True)
-    ]
+    assert month_of(
+        NORMAL, ObligationKind.REPORT, date(2026, 3, 1), starts_on=date(2026, 3, 10)
+    ) == [span(date(2026, 3, 10), date(2026, 3, 31), clipped=True)]
     # 20 March: 12 of 31 days remain, less than half: nothing is required for March.
-    assert month_of(NORMAL, ObligationKind.REPORT, date(2026, 3, 1), starts_on=date(2026, 3, 20)) == []
+    assert (
+        month_of(NORMAL, ObligationKind.REPORT, date(2026, 3, 1), starts_on=date(2026, 3, 20)) == []
+    )
     # Exactly half (15 of 30 days in April) still counts.
-    assert month_of(NORMAL, ObligationKind.REPORT, date(2026, 4, 1), starts_on=date(2026, 4, 16)) == [
-        span(date(2026, 4, 16), date(2026, 4, 30), clipped=True)
-    ]
-    assert month_of(NORMAL, ObligationKind.REPORT, date(2026, 4, 1), starts_on=date(2026, 4, 17)) == []
+    assert month_of(
+        NORMAL, ObligationKind.REPORT, date(2026, 4, 1), starts_on=date(2026, 4, 16)
+    ) == [span(date(2026, 4, 16), date(2026, 4, 30), clipped=True)]
+    assert (
+        month_of(NORMAL, ObligationKind.REPORT, date(2026, 4, 1), starts_on=date(2026, 4, 17)) == []
+    )
     # Nothing before the supervision starts.
-    assert month_of(STRICT, ObligationKind.LOCATION, date(2026, 2, 1), starts_on=date(2026, 3, 10)) == []
+    assert (
+        month_of(STRICT, ObligationKind.LOCATION, date(2026, 2, 1), starts_on=date(2026, 3, 10))
+        == []
+    )
 
 
 def test_supervision_starting_mid_week() -> None:
     # Thursday 5 March: Thu-Sun is 4 of 7 days, required; Friday 6 March: 3 of 7, not required.
-    thursday = month_of(NORMAL, ObligationKind.LOCATION, date(2026, 3, 1), starts_on=date(2026, 3, 5))
+    thursday = month_of(
+        NORMAL, ObligationKind.LOCATION, date(2026, 3, 1), starts_on=date(2026, 3, 5)
+    )
     assert thursday[0] == span(date(2026, 3, 5), date(2026, 3, 8), clipped=True)
     friday = month_of(NORMAL, ObligationKind.LOCATION, date(2026, 3, 1), starts_on=date(2026, 3, 6))
     assert friday[0] == span(date(2026, 3, 9), date(2026, 3, 15))
@@ -208,7 +221,9 @@ def test_supervision_ending_mid_interval_is_judged_at_its_end() -> None:
     # A two-month pair cut at 31 January (31 of 59 days) closes in January.
     january = month_of(LENIENT, ObligationKind.REPORT, date(2026, 1, 1), ends_on=date(2026, 1, 31))
     assert january == [span(date(2026, 1, 1), date(2026, 1, 31), clipped=True)]
-    assert month_of(LENIENT, ObligationKind.REPORT, date(2026, 2, 1), ends_on=date(2026, 1, 31)) == []
+    assert (
+        month_of(LENIENT, ObligationKind.REPORT, date(2026, 2, 1), ends_on=date(2026, 1, 31)) == []
+    )
     # The last day of a daily rule is the supervision's last day.
     assert month_of(STRICT, ObligationKind.LOCATION, date(2026, 4, 1), ends_on=date(2026, 4, 15))[
         -1
@@ -219,8 +234,13 @@ def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="first day"):
         month_of(STRICT, ObligationKind.REPORT, date(2026, 3, 2))
     with pytest.raises(ValueError, match="before"):
-        month_of(STRICT, ObligationKind.REPORT, date(2026, 3, 1), starts_on=date(2026, 3, 5),
-                 ends_on=date(2026, 3, 4))
+        month_of(
+            STRICT,
+            ObligationKind.REPORT,
+            date(2026, 3, 1),
+            starts_on=date(2026, 3, 5),
+            ends_on=date(2026, 3, 4),
+        )
 
 
 # --- closing intervals --------------------------------------------------------------------------
@@ -229,18 +249,33 @@ def test_bad_arguments() -> None:
 def test_closed_intervals_up_to_yesterday() -> None:
     starts_on, ends_on = date(2026, 3, 4), date(2026, 9, 3)
     closed = closed_intervals(
-        rule=rule(LENIENT, ObligationKind.LOCATION), supervision_starts_on=starts_on,
-        supervision_ends_on=ends_on, up_to_on=date(2026, 3, 31),
+        rule=rule(LENIENT, ObligationKind.LOCATION),
+        supervision_starts_on=starts_on,
+        supervision_ends_on=ends_on,
+        up_to_on=date(2026, 3, 31),
     )
-    assert closed == [span(date(2026, 3, 4), date(2026, 3, 17)), span(date(2026, 3, 18), date(2026, 3, 31))]
-    assert closed_intervals(
-        rule=rule(LENIENT, ObligationKind.LOCATION), supervision_starts_on=starts_on,
-        supervision_ends_on=ends_on, up_to_on=date(2026, 3, 30),
-    ) == closed[:1]
-    assert closed_intervals(
-        rule=rule(STRICT, ObligationKind.LOCATION), supervision_starts_on=starts_on,
-        supervision_ends_on=ends_on, up_to_on=date(2026, 3, 3),
-    ) == []
+    assert closed == [
+        span(date(2026, 3, 4), date(2026, 3, 17)),
+        span(date(2026, 3, 18), date(2026, 3, 31)),
+    ]
+    assert (
+        closed_intervals(
+            rule=rule(LENIENT, ObligationKind.LOCATION),
+            supervision_starts_on=starts_on,
+            supervision_ends_on=ends_on,
+            up_to_on=date(2026, 3, 30),
+        )
+        == closed[:1]
+    )
+    assert (
+        closed_intervals(
+            rule=rule(STRICT, ObligationKind.LOCATION),
+            supervision_starts_on=starts_on,
+            supervision_ends_on=ends_on,
+            up_to_on=date(2026, 3, 3),
+        )
+        == []
+    )
 
 
 @given(
@@ -255,14 +290,18 @@ def test_months_partition_the_closed_intervals(
     some_rule = ObligationRule(kind=kind, interval=interval_kind, required=1, unit=Unit.HOURS)
     ends_on = starts_on + timedelta(days=length_days)
     everything = closed_intervals(
-        rule=some_rule, supervision_starts_on=starts_on, supervision_ends_on=ends_on,
+        rule=some_rule,
+        supervision_starts_on=starts_on,
+        supervision_ends_on=ends_on,
         up_to_on=ends_on,
     )
     by_month: list[Interval] = []
     month = starts_on.replace(day=1)
     while month <= ends_on:
         by_month += intervals_for_month(
-            rule=some_rule, month=month, supervision_starts_on=starts_on,
+            rule=some_rule,
+            month=month,
+            supervision_starts_on=starts_on,
             supervision_ends_on=ends_on,
         )
         month = (month + timedelta(days=32)).replace(day=1)
@@ -375,7 +414,9 @@ def test_rules_from_dict_rejects(config: object, message: str | None) -> None:
 
 def test_hours_allow_fractions() -> None:
     config = bad_entry(kind="study", interval="week", required=1.5, unit="hours")
-    config["strict"] = [r for r in config["strict"] if r["kind"] != "study" or r["interval"] == "week"]
+    config["strict"] = [
+        r for r in config["strict"] if r["kind"] != "study" or r["interval"] == "week"
+    ]
     rules = rules_from_dict(config)
     study = rule_for(rules=rules, level=STRICT, kind=ObligationKind.STUDY)
     assert study is not None
@@ -386,7 +427,11 @@ def test_hours_allow_fractions() -> None:
 
 
 def test_effective_level_on() -> None:
-    history = [(date(2026, 6, 10), NORMAL), (date(2026, 1, 1), STRICT), (date(2026, 6, 10), LENIENT)]
+    history = [
+        (date(2026, 6, 10), NORMAL),
+        (date(2026, 1, 1), STRICT),
+        (date(2026, 6, 10), LENIENT),
+    ]
     assert effective_level_on(history=history, day=date(2026, 1, 1)) is STRICT
     assert effective_level_on(history=history, day=date(2026, 6, 9)) is STRICT
     assert effective_level_on(history=history, day=date(2026, 6, 10)) is LENIENT
@@ -413,27 +458,39 @@ def test_next_interval_start() -> None:
         (STRICT, ObligationKind.LOCATION, date(2026, 1, 1), starts_on),
     ]
     for level, kind, after_on, expected in cases:
-        assert next_interval_start(
-            rule=rule(level, kind), after_on=after_on, supervision_starts_on=starts_on
-        ) == expected, (level, kind, after_on)
+        assert (
+            next_interval_start(
+                rule=rule(level, kind), after_on=after_on, supervision_starts_on=starts_on
+            )
+            == expected
+        ), (level, kind, after_on)
 
 
 def test_rule_segments_change_at_next_interval() -> None:
     starts_on, ends_on = date(2026, 3, 4), date(2027, 3, 3)
     history = [(starts_on, NORMAL), (date(2026, 5, 20), STRICT)]
     location = rule_segments(
-        kind=ObligationKind.LOCATION, rules=DEFAULT_RULES, history=history,
-        supervision_starts_on=starts_on, supervision_ends_on=ends_on,
+        kind=ObligationKind.LOCATION,
+        rules=DEFAULT_RULES,
+        history=history,
+        supervision_starts_on=starts_on,
+        supervision_ends_on=ends_on,
     )
     assert [(s.level, s.starts_on, s.ends_on) for s in location] == [
         (NORMAL, starts_on, date(2026, 5, 24)),
         (STRICT, date(2026, 5, 25), ends_on),
     ]
     report = rule_segments(
-        kind=ObligationKind.REPORT, rules=DEFAULT_RULES, history=history,
-        supervision_starts_on=starts_on, supervision_ends_on=ends_on,
+        kind=ObligationKind.REPORT,
+        rules=DEFAULT_RULES,
+        history=history,
+        supervision_starts_on=starts_on,
+        supervision_ends_on=ends_on,
     )
-    assert [(s.level, s.starts_on) for s in report] == [(NORMAL, starts_on), (STRICT, date(2026, 6, 1))]
+    assert [(s.level, s.starts_on) for s in report] == [
+        (NORMAL, starts_on),
+        (STRICT, date(2026, 6, 1)),
+    ]
     assert report[1].rule == rule(STRICT, ObligationKind.REPORT)
 
 
@@ -441,20 +498,32 @@ def test_rule_segments_superseded_and_reverted_changes() -> None:
     starts_on, ends_on = date(2026, 1, 1), date(2026, 12, 31)
     history = [(starts_on, NORMAL), (date(2026, 5, 5), STRICT), (date(2026, 5, 20), LENIENT)]
     report = rule_segments(
-        kind=ObligationKind.REPORT, rules=DEFAULT_RULES, history=history,
-        supervision_starts_on=starts_on, supervision_ends_on=ends_on,
+        kind=ObligationKind.REPORT,
+        rules=DEFAULT_RULES,
+        history=history,
+        supervision_starts_on=starts_on,
+        supervision_ends_on=ends_on,
     )
-    assert [(s.level, s.starts_on) for s in report] == [(NORMAL, starts_on), (LENIENT, date(2026, 6, 1))]
+    assert [(s.level, s.starts_on) for s in report] == [
+        (NORMAL, starts_on),
+        (LENIENT, date(2026, 6, 1)),
+    ]
     reverted = [*history[:2], (date(2026, 5, 20), NORMAL)]
     report = rule_segments(
-        kind=ObligationKind.REPORT, rules=DEFAULT_RULES, history=reverted,
-        supervision_starts_on=starts_on, supervision_ends_on=ends_on,
+        kind=ObligationKind.REPORT,
+        rules=DEFAULT_RULES,
+        history=reverted,
+        supervision_starts_on=starts_on,
+        supervision_ends_on=ends_on,
     )
     assert [(s.level, s.starts_on, s.ends_on) for s in report] == [(NORMAL, starts_on, ends_on)]
     with pytest.raises(ValueError, match="no supervision level"):
         rule_segments(
-            kind=ObligationKind.REPORT, rules=DEFAULT_RULES, history=[(date(2026, 2, 1), NORMAL)],
-            supervision_starts_on=starts_on, supervision_ends_on=ends_on,
+            kind=ObligationKind.REPORT,
+            rules=DEFAULT_RULES,
+            history=[(date(2026, 2, 1), NORMAL)],
+            supervision_starts_on=starts_on,
+            supervision_ends_on=ends_on,
         )
 
 
@@ -463,8 +532,11 @@ def test_obligations_for_month_across_a_level_change() -> None:
     # Strict to normal decided on Wednesday 13 May.
     history = [(starts_on, STRICT), (date(2026, 5, 13), NORMAL)]
     may = obligations_for_month(
-        rules=DEFAULT_RULES, history=history, month=date(2026, 5, 1),
-        supervision_starts_on=starts_on, supervision_ends_on=ends_on,
+        rules=DEFAULT_RULES,
+        history=history,
+        month=date(2026, 5, 1),
+        supervision_starts_on=starts_on,
+        supervision_ends_on=ends_on,
     )
     locations = [o for o in may if o.rule.kind is ObligationKind.LOCATION]
     # Daily up to 13 May, then the week of 11-17 May clipped to Thu-Sun, then whole weeks.
@@ -478,10 +550,17 @@ def test_obligations_for_month_across_a_level_change() -> None:
     reports = [o for o in may if o.rule.kind is ObligationKind.REPORT]
     assert [(o.level, o.rule.required) for o in reports] == [(STRICT, 2)]
     june = obligations_for_month(
-        rules=DEFAULT_RULES, history=history, month=date(2026, 6, 1),
-        supervision_starts_on=starts_on, supervision_ends_on=ends_on,
+        rules=DEFAULT_RULES,
+        history=history,
+        month=date(2026, 6, 1),
+        supervision_starts_on=starts_on,
+        supervision_ends_on=ends_on,
     )
-    assert [(o.rule.kind, o.level, o.interval) for o in june if o.rule.kind is not ObligationKind.LOCATION] == [
+    assert [
+        (o.rule.kind, o.level, o.interval)
+        for o in june
+        if o.rule.kind is not ObligationKind.LOCATION
+    ] == [
         (ObligationKind.REPORT, NORMAL, span(date(2026, 6, 1), date(2026, 6, 30))),
         (ObligationKind.THOUGHT_REPORT, NORMAL, span(date(2026, 6, 1), date(2026, 6, 30))),
         (ObligationKind.SERVICE_HOURS, NORMAL, span(date(2026, 6, 1), date(2026, 6, 30))),
@@ -489,8 +568,11 @@ def test_obligations_for_month_across_a_level_change() -> None:
         # Home visits: the quarter from 1 June is cut to one month of three, not required.
     ]
     september = obligations_for_month(
-        rules=DEFAULT_RULES, history=history, month=date(2026, 9, 1),
-        supervision_starts_on=starts_on, supervision_ends_on=ends_on,
+        rules=DEFAULT_RULES,
+        history=history,
+        month=date(2026, 9, 1),
+        supervision_starts_on=starts_on,
+        supervision_ends_on=ends_on,
     )
     visits = [o for o in september if o.rule.kind is ObligationKind.HOME_VISIT]
     assert [(o.level, o.interval) for o in visits] == [
@@ -504,14 +586,19 @@ def test_obligations_for_month_without_changes_equals_intervals_for_month() -> N
         for month_number in (3, 6, 12):
             month = date(2026, month_number, 1)
             due = obligations_for_month(
-                rules=DEFAULT_RULES, history=[(starts_on, level)], month=month,
-                supervision_starts_on=starts_on, supervision_ends_on=ends_on,
+                rules=DEFAULT_RULES,
+                history=[(starts_on, level)],
+                month=month,
+                supervision_starts_on=starts_on,
+                supervision_ends_on=ends_on,
             )
             expected = [
                 (r, interval)
                 for r in DEFAULT_RULES[level]
                 for interval in intervals_for_month(
-                    rule=r, month=month, supervision_starts_on=starts_on,
+                    rule=r,
+                    month=month,
+                    supervision_starts_on=starts_on,
                     supervision_ends_on=ends_on,
                 )
             ]

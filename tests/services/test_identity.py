@@ -188,7 +188,8 @@ def test_tampered_token_rejected(index: int) -> None:
 
 
 @pytest.mark.parametrize(
-    "token", ["", "v1:", "v2:AAAA", "v1", "v1:not base64!", "v1:AAAA", "v1:é", "V1:AAAAAAAAAAAAAAAAAAAA"]
+    "token",
+    ["", "v1:", "v2:AAAA", "v1", "v1:not base64!", "v1:AAAA", "v1:é", "V1:AAAAAAAAAAAAAAAAAAAA"],
 )
 def test_malformed_tokens_rejected(token: str) -> None:
     with pytest.raises(InvalidCiphertext):

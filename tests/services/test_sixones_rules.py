@@ -207,7 +207,9 @@ def test_every_month_end_is_a_due_date_and_the_day_before_is_not(month: int) -> 
         anchor_month=JANUARY_2026, from_on=end.replace(day=1), to_on=end - timedelta(days=1)
     )
     assert on_end[0] == TaskPeriod(
-        kind=TaskKind.MONTHLY_MEETING, period=f"2027-{month:02d}", starts_on=end.replace(day=1),
+        kind=TaskKind.MONTHLY_MEETING,
+        period=f"2027-{month:02d}",
+        starts_on=end.replace(day=1),
         due_on=end,
     )
     assert before == []
@@ -237,12 +239,18 @@ def test_range_ending_the_day_before_a_due_date_excludes_it() -> None:
 
 
 def test_empty_and_single_day_ranges() -> None:
-    assert periods_between(
-        anchor_month=JANUARY_2026, from_on=date(2026, 7, 1), to_on=date(2026, 6, 1)
-    ) == []
-    assert len(
-        periods_between(anchor_month=JANUARY_2026, from_on=date(2026, 6, 30), to_on=date(2026, 6, 30))
-    ) == 5
+    assert (
+        periods_between(anchor_month=JANUARY_2026, from_on=date(2026, 7, 1), to_on=date(2026, 6, 1))
+        == []
+    )
+    assert (
+        len(
+            periods_between(
+                anchor_month=JANUARY_2026, from_on=date(2026, 6, 30), to_on=date(2026, 6, 30)
+            )
+        )
+        == 5
+    )
 
 
 # --- period_containing -------------------------------------------------------------------------
@@ -254,7 +262,10 @@ def test_period_containing() -> None:
     assert period_containing(kind=TaskKind.EXCHANGE, day=day, anchor_month=anchor) == (
         label_to_period(kind=TaskKind.EXCHANGE, period="2026-11/2027-01")
     )
-    assert period_containing(kind=TaskKind.EXCHANGE, day=date(2026, 10, 31), anchor_month=anchor) is None
+    assert (
+        period_containing(kind=TaskKind.EXCHANGE, day=date(2026, 10, 31), anchor_month=anchor)
+        is None
+    )
     semiannual = period_containing(
         kind=TaskKind.SEMIANNUAL_ASSESSMENT, day=date(2026, 7, 1), anchor_month=anchor
     )
@@ -330,12 +341,12 @@ def test_task_status() -> None:
     due = date(2026, 11, 30)
     assert task_status(due_on=due, completed_on_or_none=None, today=due) == "open"
     assert task_status(due_on=due, completed_on_or_none=None, today=date(2026, 12, 1)) == "overdue"
-    assert task_status(due_on=due, completed_on_or_none=date(2026, 12, 5), today=date(2027, 1, 1)) == (
-        "done"
-    )
-    assert task_status(due_on=due, completed_on_or_none=date(2026, 11, 3), today=date(2026, 11, 4)) == (
-        "done"
-    )
+    assert task_status(
+        due_on=due, completed_on_or_none=date(2026, 12, 5), today=date(2027, 1, 1)
+    ) == ("done")
+    assert task_status(
+        due_on=due, completed_on_or_none=date(2026, 11, 3), today=date(2026, 11, 4)
+    ) == ("done")
 
 
 def test_reminder_dates() -> None:
@@ -374,7 +385,9 @@ def test_properties_of_a_range(anchor: date, start: date, length_days: int) -> N
 
 
 @given(anchor=months_2000s, split=days_2000s, before=st.integers(0, 400), after=st.integers(0, 400))
-def test_adjacent_ranges_split_the_tasks(anchor: date, split: date, before: int, after: int) -> None:
+def test_adjacent_ranges_split_the_tasks(
+    anchor: date, split: date, before: int, after: int
+) -> None:
     start, end = split - timedelta(days=before), split + timedelta(days=after)
     whole = periods_between(anchor_month=anchor, from_on=start, to_on=end)
     left = periods_between(anchor_month=anchor, from_on=start, to_on=split)

@@ -1,0 +1,164 @@
+"""Sign-in, refresh rotation, throttling and token checks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import pytest
+
+from models.auth import LoginAttempt, RefreshToken
+from models.org import Role, User
+from services.security import hash_password, issue_access_token
+
+
+@pytest.fixture
+async def alice(make_unit, settings):
+    unit = await make_unit()
+    return await User.create(
+        username="alice",
+        password_hash=await hash_password(password="correct horse", settings=settings),
+        full_name="周静",
+        roles_text=User.encode_roles([Role.social_worker.value]),
+        org_unit=unit,
+        org_path=unit.path,
+    )
+
+
+async def sign_in(client, username="alice", password="correct horse", **kw):
+    return await client.post("/auth/token", data={"username": username, "password": password}, **kw)
+
+
+async def test_password_flow_issues_a_bearer_pair(client, alice):
+    r = await sign_in(client)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["token_type"] == "bearer" and body["expires_in"] == 900
+    me = await client.get("/me", headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert me.status_code == 200 and me.json()["username"] == "alice"
+
+
+async def test_password_hash_is_argon2id_and_never_returned(client, alice):
+    assert alice.password_hash.startswith("$argon2id$")
+    r = await sign_in(client)
+    assert "argon2" not in r.text and "correct horse" not in r.text
+
+
+async def test_wrong_password_and_unknown_user_answer_alike(client, alice):
+    wrong = await sign_in(client, password="nope")
+    unknown = await sign_in(client, username="nobody", password="nope")
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json()["code"] == unknown.json()["code"] == "invalid_credentials"
+    assert wrong.headers["content-type"] == "application/problem+json"
+
+
+async def test_disabled_user_cannot_sign_in(client, alice):
+    alice.is_active = False
+    await alice.save()
+    assert (await sign_in(client)).status_code == 401
+
+
+async def test_ten_failures_per_username_lock_it_for_the_window(client, alice):
+    for _ in range(10):
+        assert (await sign_in(client, password="bad")).status_code == 401
+    r = await sign_in(client)  # even the right password
+    assert r.status_code == 429
+    assert r.json()["code"] == "rate_limited"
+    assert "Retry-After" in r.headers
+    # Failures older than the window no longer count.
+    await LoginAttempt.all().update(created_at=datetime.now(UTC) - timedelta(minutes=16))
+    assert (await sign_in(client)).status_code == 200
+
+
+async def test_ten_failures_from_one_address_lock_that_address(client, alice):
+    for n in range(10):
+        await sign_in(client, username=f"ghost{n}", password="bad")
+    assert (await sign_in(client)).status_code == 429
+
+
+async def test_refresh_rotates_and_works_once(client, alice):
+    first = (await sign_in(client)).json()
+    r = await client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert r.status_code == 200
+    second = r.json()
+    assert second["refresh_token"] != first["refresh_token"]
+    again = await client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert again.status_code == 401 and again.json()["code"] == "invalid_refresh_token"
+    # Reuse revoked the whole family: the newer token is dead too.
+    later = await client.post("/auth/refresh", json={"refresh_token": second["refresh_token"]})
+    assert later.status_code == 401
+
+
+async def test_refresh_tokens_are_stored_hashed(client, alice):
+    pair = (await sign_in(client)).json()
+    stored = await RefreshToken.all().values_list("token_hash", flat=True)
+    assert stored and pair["refresh_token"] not in stored
+
+
+async def test_refresh_for_a_disabled_user_fails(client, alice):
+    pair = (await sign_in(client)).json()
+    alice.is_active = False
+    await alice.save()
+    r = await client.post("/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+    assert r.status_code == 401
+
+
+@pytest.mark.parametrize("header", [None, "Bearer", "Bearer not-a-jwt", "Basic abc"])
+async def test_missing_or_malformed_tokens_are_401(client, alice, header):
+    headers = {"Authorization": header} if header else {}
+    r = await client.get("/me", headers=headers)
+    assert r.status_code == 401
+    assert r.json()["code"] == "not_authenticated"
+
+
+async def test_expired_token_is_401(client, alice, settings):
+    token = issue_access_token(
+        user_id=alice.id, settings=settings, now=datetime.now(UTC) - timedelta(minutes=16)
+    )
+    r = await client.get("/me", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 401
+
+
+async def test_token_of_disabled_or_deleted_user_is_401(client, alice, auth):
+    headers = auth(alice)
+    alice.is_active = False
+    await alice.save()
+    assert (await client.get("/me", headers=headers)).status_code == 401
+    alice.is_active, alice.deleted_at = True, datetime.now(UTC)
+    await alice.save()
+    assert (await client.get("/me", headers=headers)).status_code == 401
+
+
+async def test_token_signed_with_another_key_is_401(client, alice):
+    forged = jwt.encode(
+        {"sub": str(alice.id), "typ": "access", "exp": int(datetime.now(UTC).timestamp()) + 600},
+        "some-other-key-that-is-long-enough-0123456789",
+        algorithm="HS256",
+    )
+    assert (
+        await client.get("/me", headers={"Authorization": f"Bearer {forged}"})
+    ).status_code == 401
+
+
+async def test_key_rotation_keeps_old_tokens_valid(client, alice, settings, monkeypatch):
+    old_token = issue_access_token(user_id=alice.id, settings=settings)
+    old_key = settings.secret_key.get_secret_value()
+    from pydantic import SecretStr
+
+    monkeypatch.setattr(
+        settings, "secret_key", SecretStr("a-brand-new-signing-key-0123456789-xyzXYZ")
+    )
+    monkeypatch.setattr(settings, "previous_secret_keys", old_key)
+    assert (
+        await client.get("/me", headers={"Authorization": f"Bearer {old_token}"})
+    ).status_code == 200
+    monkeypatch.setattr(settings, "previous_secret_keys", "")
+    assert (
+        await client.get("/me", headers={"Authorization": f"Bearer {old_token}"})
+    ).status_code == 401
+
+
+async def test_refresh_token_is_not_an_access_token(client, alice):
+    pair = (await sign_in(client)).json()
+    r = await client.get("/me", headers={"Authorization": f"Bearer {pair['refresh_token']}"})
+    assert r.status_code == 401

@@ -1,0 +1,173 @@
+"""Every error is problem+json with a stable code, in Chinese by default and English on request."""
+
+from __future__ import annotations
+
+import pytest
+
+from models.org import OrgUnit, Role
+
+
+@pytest.fixture
+async def admin(make_unit, make_user):
+    unit = await make_unit("南通市")
+    return await make_user(Role.admin, unit=unit)
+
+
+def assert_problem(r, status, code):
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body = r.json()
+    assert {"type", "title", "status", "detail", "code"} <= body.keys()
+    assert body["status"] == status and body["code"] == code
+    return body
+
+
+async def test_unknown_route_is_a_problem(client):
+    body = assert_problem(await client.get("/no/such/thing"), 404, "route_not_found")
+    assert body["detail"] == "接口不存在"
+
+
+async def test_english_on_request(client):
+    body = assert_problem(
+        await client.get("/no/such/thing", headers={"Accept-Language": "en-US,en;q=0.9"}),
+        404,
+        "route_not_found",
+    )
+    assert body["detail"] == "No such endpoint"
+
+
+async def test_chinese_preferred_over_english_by_quality(client):
+    r = await client.get("/no/such/thing", headers={"Accept-Language": "en;q=0.5, zh-CN;q=0.9"})
+    assert r.json()["detail"] == "接口不存在"
+
+
+async def test_wrong_method_is_405(client, admin, auth):
+    assert_problem(await client.delete("/me", headers=auth(admin)), 405, "method_not_allowed")
+
+
+async def test_malformed_json_is_422(client, admin, auth):
+    r = await client.post(
+        "/org-units",
+        content=b'{"name": ',
+        headers=auth(admin) | {"Content-Type": "application/json"},
+    )
+    assert_problem(r, 422, "malformed_json")
+
+
+async def test_validation_errors_name_each_field(client, admin, auth):
+    r = await client.post(
+        "/org-units", json={"name": "", "parent_id": "not-a-uuid", "x": 1}, headers=auth(admin)
+    )
+    body = assert_problem(r, 422, "validation_error")
+    locs = {tuple(e["loc"]) for e in body["errors"]}
+    assert ("body", "name") in locs and ("body", "parent_id") in locs and ("body", "x") in locs
+    assert all(set(e) == {"loc", "msg"} for e in body["errors"])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},  # missing field
+        {"name": 5},  # wrong type
+        {"name": "x" * 101},  # over its bound
+        {"name": "ok", "parent_id": None, "extra": True},  # extra field
+        [],  # not an object
+    ],
+)
+async def test_bad_bodies_store_nothing(client, admin, auth, body):
+    before = await OrgUnit.all().count()
+    r = await client.post("/org-units", json=body, headers=auth(admin))
+    assert r.status_code == 422
+    assert await OrgUnit.all().count() == before
+
+
+async def test_validation_error_does_not_echo_the_input(client, admin, auth):
+    r = await client.post(
+        "/users",
+        json={
+            "username": "x",
+            "password": "secret-password-123",
+            "full_name": 1,
+            "roles": ["patrol"],
+            "org_unit_id": "nope",
+        },
+        headers=auth(admin),
+    )
+    assert r.status_code == 422
+    assert "secret-password-123" not in r.text
+
+
+async def test_naive_time_is_422(client, admin, auth):
+    r = await client.get(
+        "/users", params={"updated_since": "2026-11-01T08:00:00"}, headers=auth(admin)
+    )
+    assert_problem(r, 422, "validation_error")
+    r = await client.get(
+        "/users", params={"updated_since": "2026-11-01T08:00:00+08:00"}, headers=auth(admin)
+    )
+    assert r.status_code == 200
+
+
+async def test_limit_is_bounded(client, admin, auth):
+    assert (
+        await client.get("/users", params={"limit": 501}, headers=auth(admin))
+    ).status_code == 422
+    assert (await client.get("/users", params={"limit": 0}, headers=auth(admin))).status_code == 422
+    assert (
+        await client.get("/users", params={"limit": 500}, headers=auth(admin))
+    ).status_code == 200
+
+
+async def test_garbage_cursor_is_a_problem_not_a_crash(client, admin, auth):
+    r = await client.get("/users", params={"cursor": "@@@"}, headers=auth(admin))
+    assert_problem(r, 400, "invalid_cursor")
+
+
+async def test_body_over_one_mebibyte_is_413(client, admin, auth):
+    big = b'{"name": "' + b"x" * (1024 * 1024) + b'"}'
+    r = await client.post(
+        "/org-units", content=big, headers=auth(admin) | {"Content-Type": "application/json"}
+    )
+    assert_problem(r, 413, "body_too_large")
+    assert await OrgUnit.filter(name__startswith="xxx").count() == 0
+
+
+async def test_streamed_body_over_the_limit_is_413(client, admin, auth):
+    async def chunks():
+        for _ in range(20):
+            yield b"x" * (64 * 1024)
+
+    r = await client.post(
+        "/org-units", content=chunks(), headers=auth(admin) | {"Content-Type": "application/json"}
+    )
+    assert_problem(r, 413, "body_too_large")
+
+
+async def test_an_unexpected_error_is_a_bare_500_problem(app, client, admin, auth, monkeypatch):
+    from services import org
+
+    async def explode(**_kw):
+        raise RuntimeError("SELECT secret FROM somewhere")
+
+    monkeypatch.setattr(org, "create_org_unit", explode)
+    r = await client.post("/org-units", json={"name": "x"}, headers=auth(admin))
+    body = assert_problem(r, 500, "internal_error")
+    assert (
+        "SELECT" not in r.text
+        and "Traceback" not in r.text
+        and "RuntimeError" not in body["detail"]
+    )
+
+
+async def test_database_connection_failure_is_503(client, admin, auth, monkeypatch):
+    from tortoise.exceptions import DBConnectionError
+
+    from services import org
+
+    async def down(**_kw):
+        raise DBConnectionError("could not connect to server at 10.0.0.1")
+
+    monkeypatch.setattr(org, "create_org_unit", down)
+    r = await client.post("/org-units", json={"name": "x"}, headers=auth(admin))
+    assert_problem(r, 503, "database_unavailable")
+    assert "10.0.0.1" not in r.text

@@ -1,0 +1,67 @@
+"""Health, readiness, metrics, offline docs and the audit log."""
+
+from __future__ import annotations
+
+from models.audit import AuditEntry
+from models.org import Role
+
+
+async def test_healthz_and_readyz(app):
+    import httpx
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        assert (await c.get("/healthz")).json() == {"status": "ok"}
+        ready = await c.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["database"] == "ok"
+
+
+async def test_readyz_says_503_when_the_database_is_down(app, monkeypatch):
+    import httpx
+
+    from grassroots import db
+
+    async def down() -> bool:
+        return False
+
+    monkeypatch.setattr(db, "ping", down)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        r = await c.get("/readyz")
+    assert r.status_code == 503 and r.json()["code"] == "database_unavailable"
+
+
+async def test_metrics_count_requests_per_route_template(app, client, make_unit, make_user, auth):
+    import httpx
+
+    user = await make_user(Role.patrol, unit=await make_unit())
+    await client.get("/me", headers=auth(user))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        text = (await c.get("/metrics")).text
+    assert 'grassroots_requests_total{method="GET",route="/api/v1/me",status="200"}' in text
+    assert "grassroots_request_duration_seconds_bucket" in text
+
+
+async def test_docs_are_served_from_this_server(app):
+    import httpx
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        page = (await c.get("/docs")).text
+        assert "/static/swagger-ui/swagger-ui-bundle.js" in page
+        assert "cdn" not in page.lower()
+        js = await c.get("/static/swagger-ui/swagger-ui-bundle.js")
+        assert js.status_code == 200 and len(js.content) > 100_000
+        assert (await c.get("/static/swagger-ui/swagger-ui.css")).status_code == 200
+
+
+async def test_audit_is_for_admins_and_records_writes(client, make_unit, make_user, auth):
+    unit = await make_unit()
+    admin = await make_user(Role.admin, unit=unit)
+    supervisor = await make_user(Role.supervisor, unit=unit)
+    r = await client.post(
+        "/org-units", json={"name": "城东街道", "parent_id": str(unit.id)}, headers=auth(supervisor)
+    )
+    assert r.status_code == 201
+    entry = await AuditEntry.get(resource_type="org_unit", resource_id=r.json()["id"])
+    assert entry.user_id == supervisor.id and entry.action == "create" and entry.address
+    assert (await client.get("/audit", headers=auth(supervisor))).status_code == 403
+    listed = await client.get("/audit", params={"resource_type": "org_unit"}, headers=auth(admin))
+    assert [e["resource_id"] for e in listed.json()["items"]] == [r.json()["id"]]

@@ -1,0 +1,109 @@
+"""The committed migrations build exactly the schema the models describe."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_BASE = "postgres://postgres@127.0.0.1:5432"
+
+DUMP = """
+import asyncio, json, sys
+from tortoise import Tortoise, connections
+from grassroots import db
+from grassroots.settings import get_settings
+
+async def main(mode):
+    settings = get_settings()
+    if mode == "migrate":
+        await db.migrate(settings)
+        await Tortoise.init(config=db.tortoise_config(settings))
+    else:
+        await Tortoise.init(config=db.tortoise_config(settings))
+        await Tortoise.generate_schemas()
+    conn = connections.get("default")
+    if db.dialect() == "sqlite":
+        tables = [r["name"] for r in await conn.execute_query_dict(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' "
+            "AND name NOT LIKE 'tortoise_%' ORDER BY name")]
+        schema = {}
+        for t in tables:
+            cols = await conn.execute_query_dict(f'PRAGMA table_info("{t}")')
+            idx = await conn.execute_query_dict(f'PRAGMA index_list("{t}")')
+            fks = await conn.execute_query_dict(f'PRAGMA foreign_key_list("{t}")')
+            unique = []
+            for i in idx:
+                if i["unique"]:
+                    info = await conn.execute_query_dict(f'PRAGMA index_info("{i["name"]}")')
+                    unique.append(sorted(r["name"] for r in info))
+            schema[t] = {
+                "columns": sorted((c["name"], c["type"].upper(), c["notnull"], c["pk"]) for c in cols),
+                "unique": sorted(unique),
+                "fks": sorted((f["from"], f["table"], f["to"]) for f in fks),
+            }
+    else:
+        rows = await conn.execute_query_dict(
+            "SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns "
+            "WHERE table_schema='public' AND table_name NOT LIKE 'tortoise_%' ORDER BY 1, 2")
+        schema = {}
+        for r in rows:
+            schema.setdefault(r["table_name"], []).append([r["column_name"], r["data_type"], r["is_nullable"]])
+        cons = await conn.execute_query_dict(
+            "SELECT tc.table_name, tc.constraint_type, string_agg(kcu.column_name, ',' ORDER BY kcu.column_name) AS cols "
+            "FROM information_schema.table_constraints tc JOIN information_schema.key_column_usage kcu "
+            "ON tc.constraint_name = kcu.constraint_name AND tc.table_schema = kcu.table_schema "
+            "WHERE tc.table_schema='public' AND tc.table_name NOT LIKE 'tortoise_%' "
+            "GROUP BY tc.table_name, tc.constraint_name, tc.constraint_type")
+        schema["__constraints__"] = sorted([c["table_name"], c["constraint_type"], c["cols"]] for c in cons)
+    await Tortoise.close_connections()
+    print(json.dumps(schema, sort_keys=True))
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+def _dump(url: str, mode: str) -> str:
+    out = subprocess.run(
+        [sys.executable, "-c", DUMP, mode],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        env=dict(os.environ) | {"GRASSROOTS_DATABASE_URL": url},
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout
+
+
+def _fresh_pg(name: str) -> str:
+    for sql in (f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"'):
+        subprocess.run(
+            ["psql", f"{PG_BASE}/postgres", "-q", "-c", sql], check=True, capture_output=True
+        )
+    return f"{PG_BASE}/{name}"
+
+
+def test_sqlite_migrations_equal_generated_schema(tmp_path):
+    migrated = _dump(f"sqlite://{tmp_path / 'migrated.db'}", "migrate")
+    generated = _dump(f"sqlite://{tmp_path / 'generated.db'}", "generate")
+    assert migrated == generated
+
+
+@pytest.mark.skipif(
+    not os.environ.get("GRASSROOTS_TEST_DATABASE_URL"), reason="PostgreSQL run only"
+)
+def test_postgres_migrations_equal_generated_schema():
+    migrated = _dump(_fresh_pg("gr_migrated_check"), "migrate")
+    generated = _dump(_fresh_pg("gr_generated_check"), "generate")
+    assert migrated == generated
+
+
+def test_migrating_twice_is_a_no_op(tmp_path):
+    url = f"sqlite://{tmp_path / 'twice.db'}"
+    first = _dump(url, "migrate")
+    assert _dump(url, "migrate") == first
