@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     db_pool_max: int = 10
 
     demo_password: str | None = Field(default=None)
-    # Key for identity numbers at rest; unset derives one from secret_key (set it before rotating that).
+    # Key for identity numbers at rest; unset derives one from secret_key (set it before rotating).
     identity_key: SecretStr | None = None
     caseload_cap: int = 50
 

@@ -61,7 +61,10 @@ register_messages(
             "The user is not a social worker in your scope",
         ),
         "visit_in_future": ("走访时间不能晚于当前时间", "The visit cannot lie in the future"),
-        "location_incomplete": ("经度和纬度须同时提供", "Give both longitude and latitude, or neither"),
+        "location_incomplete": (
+            "经度和纬度须同时提供",
+            "Give both longitude and latitude, or neither",
+        ),
         "care_group_youth_only": (
             "只有闲散青少年可以建立关爱小组",
             "Only at-risk youth have a care group",
@@ -84,7 +87,10 @@ register_messages(
             "该任务已以不同内容完成",
             "The task was already completed with a different body",
         ),
-        "completed_in_future": ("完成时间不能晚于当前时间", "The completion time lies in the future"),
+        "completed_in_future": (
+            "完成时间不能晚于当前时间",
+            "The completion time lies in the future",
+        ),
         "completed_before_period": (
             "完成时间早于任务周期开始",
             "The completion time lies before the task's period",
@@ -129,10 +135,13 @@ def local_today(*, now: datetime, tz: ZoneInfo) -> date:
 
 
 def visit_due_on(
-    *, risk_level: RiskLevel | str, last_visit_at: datetime | None, assigned_at: datetime | None,
+    *,
+    risk_level: RiskLevel | str,
+    last_visit_at: datetime | None,
+    assigned_at: datetime | None,
     tz: ZoneInfo,
 ) -> date | None:
-    """The local date the next visit is due: cadence days after the last visit, else the assignment."""
+    """The local date the next visit is due: cadence days after the last visit or the assignment."""
     base = last_visit_at or assigned_at
     if base is None:
         return None
@@ -150,7 +159,7 @@ def _cipher_for(secret: str) -> IdentityCipher:
 
 
 def identity_cipher(settings: Settings) -> IdentityCipher:
-    """The cipher for identity numbers, keyed by `identity_key` or a key derived from `secret_key`."""
+    """The identity-number cipher, keyed by `identity_key` or a key derived from `secret_key`."""
     if settings.identity_key is not None:
         return _cipher_for(settings.identity_key.get_secret_value())
     derived = hmac.new(
@@ -165,7 +174,8 @@ def check_id_number(value: str, *, loc: Sequence[str | int] = ("body", "id_numbe
         return validate_id_number(value)
     except InvalidIdNumber as exc:
         raise Invalid(
-            "invalid_id_number", errors=[{"loc": list(loc), "msg": f"invalid identity number: {exc.reason}"}]
+            "invalid_id_number",
+            errors=[{"loc": list(loc), "msg": f"invalid identity number: {exc.reason}"}],
         ) from None
 
 
@@ -212,7 +222,9 @@ async def visible_clients(*, user: User, today: date) -> QuerySet[Client]:
     return qs if cond is None else qs.filter(cond)
 
 
-async def load_client(*, user: User, client_id: uuid.UUID, today: date, read: bool = True) -> Client:
+async def load_client(
+    *, user: User, client_id: uuid.UUID, today: date, read: bool = True
+) -> Client:
     """A client in the user's scope, else 404; `read` audits the read."""
     qs = await visible_clients(user=user, today=today)
     client = await qs.get_or_none(id=client_id)
@@ -251,7 +263,8 @@ async def _org_unit_in_scope(*, user: User, org_unit_id: uuid.UUID) -> OrgUnit:
 def _check_home(home_lon: float | None, home_lat: float | None) -> None:
     if (home_lon is None) != (home_lat is None):
         raise Invalid(
-            "location_incomplete", errors=[{"loc": ["body", "home_lon"], "msg": "location_incomplete"}]
+            "location_incomplete",
+            errors=[{"loc": ["body", "home_lon"], "msg": "location_incomplete"}],
         )
 
 
@@ -335,12 +348,16 @@ async def update_client(
     for name, value in changes.items():
         setattr(client, name, value)
     client.visit_due_on = visit_due_on(
-        risk_level=client.risk_level, last_visit_at=client.last_visit_at,
-        assigned_at=client.assigned_at if client.social_worker_id else None, tz=settings.tz,
+        risk_level=client.risk_level,
+        last_visit_at=client.last_visit_at,
+        assigned_at=client.assigned_at if client.social_worker_id else None,
+        tz=settings.tz,
     )
     await client.save()
     await audit.record(
-        action="update", resource_type="client", resource_id=client.id,
+        action="update",
+        resource_type="client",
+        resource_id=client.id,
         detail={"fields": sorted(k for k in changes if not k.startswith("id_number"))},
     )
     return client
@@ -368,7 +385,7 @@ async def list_clients(
     if risk_level is not None:
         qs = qs.filter(risk_level=risk_level)
     if id_number is not None:
-        number = check_id_number(id_number, loc=("query", "id_number"))
+        number = check_id_number(id_number)
         qs = qs.filter(id_number_hash=identity_cipher(settings).search_hash(number))
     return qs
 
@@ -376,7 +393,9 @@ async def list_clients(
 async def audit_list_read(*, clients: Sequence[Client]) -> None:
     """One audit entry for a list of client records shown to the caller."""
     await audit.record(
-        action="list", resource_type="client", resource_id=None,
+        action="list",
+        resource_type="client",
+        resource_id=None,
         detail={"client_ids": [str(c.id) for c in clients]},
     )
 
@@ -401,7 +420,9 @@ async def _assign_locked(
     client.social_worker_id = worker.id
     client.assigned_at = now
     client.visit_due_on = visit_due_on(
-        risk_level=client.risk_level, last_visit_at=client.last_visit_at, assigned_at=now,
+        risk_level=client.risk_level,
+        last_visit_at=client.last_visit_at,
+        assigned_at=now,
         tz=settings.tz,
     )
     await Client.filter(id=client.id).update(
@@ -410,10 +431,14 @@ async def _assign_locked(
 
 
 async def assign_worker(
-    *, actor: User, client: Client, worker_id: uuid.UUID, settings: Settings,
+    *,
+    actor: User,
+    client: Client,
+    worker_id: uuid.UUID,
+    settings: Settings,
     now: datetime | None = None,
 ) -> Client:
-    """Give the case to a social worker in the actor's scope; the old assignment stays as history."""
+    """Give the case to a social worker in the actor's scope; old assignments stay as history."""
     if not can_manage(actor, client):
         raise Forbidden()
     worker = await User.get_or_none(id=worker_id, is_active=True, deleted_at=None)
@@ -423,7 +448,8 @@ async def assign_worker(
         or not in_subtree(user=actor, org_path=worker.org_path)
     ):
         raise Invalid(
-            "not_a_social_worker", errors=[{"loc": ["body", "user_id"], "msg": "not_a_social_worker"}]
+            "not_a_social_worker",
+            errors=[{"loc": ["body", "user_id"], "msg": "not_a_social_worker"}],
         )
     if client.social_worker_id == worker.id:
         return client
@@ -431,7 +457,9 @@ async def assign_worker(
     async with in_transaction():
         await _assign_locked(client=client, worker=worker, actor=actor, settings=settings, now=now)
     await audit.record(
-        action="assign", resource_type="client", resource_id=client.id,
+        action="assign",
+        resource_type="client",
+        resource_id=client.id,
         detail={"social_worker_id": str(worker.id)},
     )
     return client
@@ -450,7 +478,9 @@ async def create_delegation(
     if not can_coordinate(actor, client):
         raise Forbidden()
     if ends_on is not None and ends_on < starts_on:
-        raise Invalid("invalid_date_range", errors=[{"loc": ["body", "ends_on"], "msg": "invalid_date_range"}])
+        raise Invalid(
+            "invalid_date_range", errors=[{"loc": ["body", "ends_on"], "msg": "invalid_date_range"}]
+        )
     unit = await OrgUnit.get_or_none(id=org_unit_id)
     if unit is None:
         raise Invalid(
@@ -465,17 +495,26 @@ async def create_delegation(
     if await Delegation.filter(overlap).exists():
         raise Conflict("delegation_overlaps")
     delegation = await Delegation.create(
-        client_id=client.id, org_unit=unit, org_path=unit.path, starts_on=starts_on,
-        ends_on=ends_on, note=note, created_by_id=actor.id,
+        client_id=client.id,
+        org_unit=unit,
+        org_path=unit.path,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        note=note,
+        created_by_id=actor.id,
     )
     await audit.record(
-        action="delegate", resource_type="client", resource_id=client.id,
+        action="delegate",
+        resource_type="client",
+        resource_id=client.id,
         detail={"delegation_id": str(delegation.id), "org_unit_id": str(unit.id)},
     )
     return delegation
 
 
-async def end_delegation(*, actor: User, client: Client, delegation_id: uuid.UUID, ends_on: date) -> Delegation:
+async def end_delegation(
+    *, actor: User, client: Client, delegation_id: uuid.UUID, ends_on: date
+) -> Delegation:
     """Close an open delegation on `ends_on`."""
     if not can_coordinate(actor, client):
         raise Forbidden()
@@ -483,11 +522,15 @@ async def end_delegation(*, actor: User, client: Client, delegation_id: uuid.UUI
     if delegation is None:
         raise NotFound()
     if ends_on < delegation.starts_on:
-        raise Invalid("invalid_date_range", errors=[{"loc": ["body", "ends_on"], "msg": "invalid_date_range"}])
+        raise Invalid(
+            "invalid_date_range", errors=[{"loc": ["body", "ends_on"], "msg": "invalid_date_range"}]
+        )
     delegation.ends_on = ends_on
     await delegation.save(update_fields=["ends_on", "updated_at"])
     await audit.record(
-        action="update", resource_type="delegation", resource_id=delegation.id,
+        action="update",
+        resource_type="delegation",
+        resource_id=delegation.id,
         detail={"client_id": str(client.id)},
     )
     return delegation
@@ -522,8 +565,11 @@ async def client_history(*, client: Client) -> ClientHistory:
     return ClientHistory(
         assignments=[
             AssignmentView(
-                user_id=r.worker_id, full_name=str(names.get(r.worker_id, "")), starts_at=r.starts_at,
-                ends_at=r.ends_at, assigned_by_id=r.assigned_by_id,
+                user_id=r.worker_id,
+                full_name=str(names.get(r.worker_id, "")),
+                starts_at=r.starts_at,
+                ends_at=r.ends_at,
+                assigned_by_id=r.assigned_by_id,
             )
             for r in rows
         ],
@@ -570,8 +616,13 @@ class VisitCheck:
 
 
 def verify_location(
-    *, kind: VisitKind, lon: float | None, lat: float | None, accuracy_m: float | None,
-    home_lon: float | None, home_lat: float | None,
+    *,
+    kind: VisitKind,
+    lon: float | None,
+    lat: float | None,
+    accuracy_m: float | None,
+    home_lon: float | None,
+    home_lat: float | None,
 ) -> VisitCheck:
     """A home visit is verified within 200 m of home with accuracy no worse than 100 m."""
     if lon is None or lat is None or home_lon is None or home_lat is None:
@@ -604,33 +655,56 @@ async def record_visit(
     """Store a visit once per client-made id and move the client's next due date forward."""
     now = now or datetime.now(UTC)
     if (lon is None) != (lat is None):
-        raise Invalid("location_incomplete", errors=[{"loc": ["body", "lon"], "msg": "location_incomplete"}])
+        raise Invalid(
+            "location_incomplete", errors=[{"loc": ["body", "lon"], "msg": "location_incomplete"}]
+        )
 
     async def create() -> Visit:
         if occurred_at > now + FUTURE_SLACK:
             raise Invalid(
-                "visit_in_future", errors=[{"loc": ["body", "occurred_at"], "msg": "visit_in_future"}]
+                "visit_in_future",
+                errors=[{"loc": ["body", "occurred_at"], "msg": "visit_in_future"}],
             )
         check = verify_location(
-            kind=kind, lon=lon, lat=lat, accuracy_m=accuracy_m, home_lon=client.home_lon,
+            kind=kind,
+            lon=lon,
+            lat=lat,
+            accuracy_m=accuracy_m,
+            home_lon=client.home_lon,
             home_lat=client.home_lat,
         )
         async with in_transaction():
             visit = await Visit.create(
-                id=visit_id, client_id=client.id, recorded_by_id=user.id, kind=kind,
-                occurred_at=occurred_at, lon=lon, lat=lat, accuracy_m=accuracy_m, notes=notes,
-                location_verified=check.location_verified, distance_m=check.distance_m,
+                id=visit_id,
+                client_id=client.id,
+                recorded_by_id=user.id,
+                kind=kind,
+                occurred_at=occurred_at,
+                lon=lon,
+                lat=lat,
+                accuracy_m=accuracy_m,
+                notes=notes,
+                location_verified=check.location_verified,
+                distance_m=check.distance_m,
                 request_hash=request_hash,
             )
             fresh = await Client.filter(id=client.id).select_for_update().first()
-            if fresh is not None and (fresh.last_visit_at is None or fresh.last_visit_at < occurred_at):
+            if fresh is not None and (
+                fresh.last_visit_at is None or fresh.last_visit_at < occurred_at
+            ):
                 due = visit_due_on(
-                    risk_level=fresh.risk_level, last_visit_at=occurred_at,
-                    assigned_at=fresh.assigned_at, tz=settings.tz,
+                    risk_level=fresh.risk_level,
+                    last_visit_at=occurred_at,
+                    assigned_at=fresh.assigned_at,
+                    tz=settings.tz,
                 )
-                await Client.filter(id=client.id).update(last_visit_at=occurred_at, visit_due_on=due)
+                await Client.filter(id=client.id).update(
+                    last_visit_at=occurred_at, visit_due_on=due
+                )
         await audit.record(
-            action="create", resource_type="visit", resource_id=visit.id,
+            action="create",
+            resource_type="visit",
+            resource_id=visit.id,
             detail={"client_id": str(client.id)},
         )
         return visit
@@ -656,7 +730,9 @@ async def add_care_member(
         raise Invalid("care_group_youth_only")
     helper = await User.get_or_none(id=user_id, is_active=True, deleted_at=None)
     if helper is None:
-        raise Invalid("user_outside_scope", errors=[{"loc": ["body", "user_id"], "msg": "user_outside_scope"}])
+        raise Invalid(
+            "user_outside_scope", errors=[{"loc": ["body", "user_id"], "msg": "user_outside_scope"}]
+        )
     existing = await CareGroupMember.get_or_none(client_id=client.id, user_id=helper.id)
     if existing is not None:
         if existing.role != role:
@@ -670,7 +746,9 @@ async def add_care_member(
             raise Conflict("already_in_care_group") from None
         return found, False
     await audit.record(
-        action="create", resource_type="care_group_member", resource_id=member.id,
+        action="create",
+        resource_type="care_group_member",
+        resource_id=member.id,
         detail={"client_id": str(client.id), "user_id": str(helper.id), "role": role.value},
     )
     return member, True
@@ -693,7 +771,9 @@ async def remove_care_member(*, actor: User, client: Client, user_id: uuid.UUID)
     if not deleted:
         raise NotFound()
     await audit.record(
-        action="delete", resource_type="care_group_member", resource_id=None,
+        action="delete",
+        resource_type="care_group_member",
+        resource_id=None,
         detail={"client_id": str(client.id), "user_id": str(user_id)},
     )
 
@@ -705,7 +785,9 @@ def team_scope(user: User) -> Q | None:
     """Teams the user may see: admins all, supervisors their subtree, anyone their own teams."""
     if is_admin(user):
         return None
-    cond = Q(lead_id=user.id) | Q(id__in=Subquery(TeamMember.filter(user_id=user.id).values("team_id")))
+    cond = Q(lead_id=user.id) | Q(
+        id__in=Subquery(TeamMember.filter(user_id=user.id).values("team_id"))
+    )
     if user.has_role(Role.supervisor):
         cond = cond | Q(org_path__startswith=user.org_path)
     return cond
@@ -722,7 +804,8 @@ def visible_teams(user: User) -> QuerySet[Team]:
 def my_teams(user: User) -> QuerySet[Team]:
     """Teams I lead or belong to."""
     return Team.filter(
-        Q(lead_id=user.id) | Q(id__in=Subquery(TeamMember.filter(user_id=user.id).values("team_id")))
+        Q(lead_id=user.id)
+        | Q(id__in=Subquery(TeamMember.filter(user_id=user.id).values("team_id")))
     )
 
 
@@ -776,13 +859,16 @@ def _team_periods(team: Team, *, from_on: date, to_on: date) -> list[TaskPeriod]
 def _new_task(team: Team, period: TaskPeriod) -> TeamTask:
     return TeamTask(
         id=task_id(team_id=team.id, kind=period.kind.value, period=period.period),
-        team_id=team.id, kind=period.kind.value, period=period.period,
-        starts_on=period.starts_on, due_on=period.due_on,
+        team_id=team.id,
+        kind=period.kind.value,
+        period=period.period,
+        starts_on=period.starts_on,
+        due_on=period.due_on,
     )
 
 
 async def materialise(pairs: Iterable[tuple[Team, TaskPeriod]]) -> dict[uuid.UUID, TeamTask]:
-    """The stored row of each task, inserting those never stored (concurrent inserts are ignored)."""
+    """The stored row of each task, inserting those never stored (concurrent inserts ignored)."""
     wanted = {task_id(team_id=t.id, kind=p.kind.value, period=p.period): (t, p) for t, p in pairs}
     if not wanted:
         return {}
@@ -805,9 +891,15 @@ async def materialise(pairs: Iterable[tuple[Team, TaskPeriod]]) -> dict[uuid.UUI
 def task_view(row: TeamTask, *, today: date, tz: ZoneInfo) -> TaskView:
     completed_on = local_today(now=row.completed_at, tz=tz) if row.completed_at else None
     return TaskView(
-        id=row.id, team_id=row.team_id, kind=row.kind, period=row.period, starts_on=row.starts_on,
-        due_on=row.due_on, status=task_status(due_on=row.due_on, completed_on_or_none=completed_on, today=today),
-        completed_at=row.completed_at, notes=row.notes,
+        id=row.id,
+        team_id=row.team_id,
+        kind=row.kind,
+        period=row.period,
+        starts_on=row.starts_on,
+        due_on=row.due_on,
+        status=task_status(due_on=row.due_on, completed_on_or_none=completed_on, today=today),
+        completed_at=row.completed_at,
+        notes=row.notes,
         attendee_ids=[uuid.UUID(str(a)) for a in row.attendee_ids or []],
     )
 
@@ -815,7 +907,9 @@ def task_view(row: TeamTask, *, today: date, tz: ZoneInfo) -> TaskView:
 def check_range(*, from_on: date, to_on: date) -> None:
     """422 for an inverted or very long date range."""
     if to_on < from_on:
-        raise Invalid("invalid_date_range", errors=[{"loc": ["query", "to"], "msg": "invalid_date_range"}])
+        raise Invalid(
+            "invalid_date_range", errors=[{"loc": ["query", "to"], "msg": "invalid_date_range"}]
+        )
     if (to_on - from_on).days > MAX_RANGE_DAYS:
         raise Invalid("range_too_long", errors=[{"loc": ["query", "to"], "msg": "range_too_long"}])
 
@@ -874,7 +968,8 @@ async def complete_task(
     now = now or datetime.now(UTC)
     if completed_at > now + FUTURE_SLACK:
         raise Invalid(
-            "completed_in_future", errors=[{"loc": ["body", "completed_at"], "msg": "completed_in_future"}]
+            "completed_in_future",
+            errors=[{"loc": ["body", "completed_at"], "msg": "completed_in_future"}],
         )
     if local_today(now=completed_at, tz=tz) < task.starts_on:
         raise Invalid(
@@ -887,18 +982,24 @@ async def complete_task(
     attendees = list(dict.fromkeys(attendee_ids))
     if any(a not in members for a in attendees):
         raise Invalid(
-            "attendee_not_in_team", errors=[{"loc": ["body", "attendee_ids"], "msg": "attendee_not_in_team"}]
+            "attendee_not_in_team",
+            errors=[{"loc": ["body", "attendee_ids"], "msg": "attendee_not_in_team"}],
         )
     updated = await TeamTask.filter(id=task.id, completed_at__isnull=True).update(
-        completed_at=completed_at, completed_by_id=user.id, notes=notes,
-        attendee_ids=[str(a) for a in attendees], request_hash=request_hash,
+        completed_at=completed_at,
+        completed_by_id=user.id,
+        notes=notes,
+        attendee_ids=[str(a) for a in attendees],
+        request_hash=request_hash,
     )
     await task.refresh_from_db()
     if updated != 1 and task.request_hash != request_hash:
         raise Conflict("task_already_completed")
     if updated == 1:
         await audit.record(
-            action="complete", resource_type="team_task", resource_id=task.id,
+            action="complete",
+            resource_type="team_task",
+            resource_id=task.id,
             detail={"team_id": str(team.id), "kind": task.kind, "period": task.period},
         )
     return task
@@ -938,19 +1039,31 @@ async def caseload_report(*, user: User, today: date, settings: Settings) -> lis
     sizes: dict[Any, int] = {}
     overdue: dict[Any, int] = {}
     if ids:
-        for row in await Client.filter(social_worker_id__in=ids).annotate(n=Count("id")).group_by(
-            "social_worker_id"
-        ).values("social_worker_id", "n"):
+        for row in (
+            await Client.filter(social_worker_id__in=ids)
+            .annotate(n=Count("id"))
+            .group_by("social_worker_id")
+            .values("social_worker_id", "n")
+        ):
             sizes[row["social_worker_id"]] = row["n"]
-        for row in await Client.filter(social_worker_id__in=ids, visit_due_on__lt=today).annotate(
-            n=Count("id")
-        ).group_by("social_worker_id").values("social_worker_id", "n"):
+        for row in (
+            await Client.filter(social_worker_id__in=ids, visit_due_on__lt=today)
+            .annotate(n=Count("id"))
+            .group_by("social_worker_id")
+            .values("social_worker_id", "n")
+        ):
             overdue[row["social_worker_id"]] = row["n"]
-    await audit.record(action="read", resource_type="report", resource_id=None, detail={"report": "caseloads"})
+    await audit.record(
+        action="read", resource_type="report", resource_id=None, detail={"report": "caseloads"}
+    )
     return [
         CaseloadRow(
-            user_id=p.id, full_name=p.full_name, org_unit_id=p.org_unit_id,  # type: ignore[attr-defined]
-            caseload=_count(sizes, p.id), overdue=_count(overdue, p.id), cap=settings.caseload_cap,
+            user_id=p.id,
+            full_name=p.full_name,
+            org_unit_id=p.org_unit_id,  # type: ignore[attr-defined]
+            caseload=_count(sizes, p.id),
+            overdue=_count(overdue, p.id),
+            cap=settings.caseload_cap,
         )
         for p in people
     ]
@@ -981,11 +1094,15 @@ async def overdue_visits_report(*, user: User, today: date) -> list[OverdueRow]:
     """Clients in the caller's scope whose next visit is overdue, longest overdue first."""
     require_report_role(user)
     qs = await visible_clients(user=user, today=today)
-    clients = await qs.filter(social_worker_id__isnull=False, visit_due_on__lt=today).order_by(
-        "visit_due_on", "full_name"
-    ).limit(5000)
+    clients = (
+        await qs.filter(social_worker_id__isnull=False, visit_due_on__lt=today)
+        .order_by("visit_due_on", "full_name")
+        .limit(5000)
+    )
     names = dict(
-        await User.filter(id__in=list({c.social_worker_id for c in clients})).values_list("id", "full_name")
+        await User.filter(id__in=list({c.social_worker_id for c in clients})).values_list(
+            "id", "full_name"
+        )
     )
     await audit_list_read(clients=clients)
     rows: list[OverdueRow] = []
@@ -993,11 +1110,15 @@ async def overdue_visits_report(*, user: User, today: date) -> list[OverdueRow]:
         assert c.social_worker_id is not None and c.visit_due_on is not None
         rows.append(
             OverdueRow(
-                client_id=c.id, full_name=c.full_name, category=c.category.value,
-                risk_level=c.risk_level.value, org_unit_id=c.org_unit_id,
+                client_id=c.id,
+                full_name=c.full_name,
+                category=c.category.value,
+                risk_level=c.risk_level.value,
+                org_unit_id=c.org_unit_id,
                 social_worker_id=c.social_worker_id,
                 social_worker_name=str(names.get(c.social_worker_id, "")),
-                last_visit_at=c.last_visit_at, next_visit_due=c.visit_due_on,
+                last_visit_at=c.last_visit_at,
+                next_visit_due=c.visit_due_on,
                 days_overdue=(today - c.visit_due_on).days,
             )
         )
@@ -1028,17 +1149,23 @@ async def sixones_report(*, user: User, year: int, today: date, tz: ZoneInfo) ->
     for task in tasks:
         by_team[task.team_id].append(task)
     await audit.record(
-        action="read", resource_type="report", resource_id=None, detail={"report": "sixones", "year": year}
+        action="read",
+        resource_type="report",
+        resource_id=None,
+        detail={"report": "sixones", "year": year},
     )
     out: list[TeamYear] = []
     for team in teams:
         items = by_team[team.id]
         out.append(
             TeamYear(
-                team_id=team.id, team_name=team.name, total=len(items),
+                team_id=team.id,
+                team_name=team.name,
+                total=len(items),
                 done=sum(t.status == "done" for t in items),
                 overdue=sum(t.status == "overdue" for t in items),
-                open=sum(t.status == "open" for t in items), tasks=items,
+                open=sum(t.status == "open" for t in items),
+                tasks=items,
             )
         )
     return out
@@ -1102,11 +1229,18 @@ async def alert_overdue_visits(now: datetime) -> str:
         assert c.social_worker_id is not None
         recipients: list[User | uuid.UUID] = [c.social_worker_id, *await supervisors.of(c.org_path)]
         alert = await alerts.raise_alert(
-            kind="overdue_visit", subject_type="client", subject_id=c.id, org_unit=units[c.org_unit_id],
+            kind="overdue_visit",
+            subject_type="client",
+            subject_id=c.id,
+            org_unit=units[c.org_unit_id],
             recipients=recipients,
             title=f"走访逾期：{CATEGORY_NAMES_ZH[c.category]}，应于 {c.visit_due_on} 前走访",
             dedup_key=keys[c.id],
-            detail={"client_id": str(c.id), "due_on": str(c.visit_due_on), "risk_level": c.risk_level.value},
+            detail={
+                "client_id": str(c.id),
+                "due_on": str(c.visit_due_on),
+                "risk_level": c.risk_level.value,
+            },
             occurred_at=now,
         )
         count += alert is not None
@@ -1115,14 +1249,16 @@ async def alert_overdue_visits(now: datetime) -> str:
 
 @job("social.overdue_tasks", every_s=900)
 async def alert_overdue_tasks(now: datetime) -> str:
-    """Alert a team's lead and the supervisors once per six-ones task left undone past its due date."""
+    """Alert a team's lead and supervisors once per six-ones task left undone past its due date."""
     today = local_today(now=now, tz=get_settings().tz)
     teams = await Team.all()
     pairs = [
         (t, p)
         for t in teams
         for p in _team_periods(
-            t, from_on=today - timedelta(days=OVERDUE_TASK_LOOKBACK_DAYS), to_on=today - timedelta(days=1)
+            t,
+            from_on=today - timedelta(days=OVERDUE_TASK_LOOKBACK_DAYS),
+            to_on=today - timedelta(days=1),
         )
     ]
     rows = await materialise(pairs)
@@ -1138,12 +1274,19 @@ async def alert_overdue_tasks(now: datetime) -> str:
         team = team_by_id[row.team_id]
         name = KIND_NAMES_ZH[TaskKind(row.kind)]
         alert = await alerts.raise_alert(
-            kind="overdue_task", subject_type="team_task", subject_id=row.id,
+            kind="overdue_task",
+            subject_type="team_task",
+            subject_id=row.id,
             org_unit=units[team.org_unit_id],  # type: ignore[attr-defined]
             recipients=[team.lead_id, *await supervisors.of(team.org_path)],  # type: ignore[attr-defined]
             title=f"{team.name}：{name}（{row.period}）已逾期",
             dedup_key=str(row.id),
-            detail={"team_id": str(team.id), "kind": row.kind, "period": row.period, "due_on": str(row.due_on)},
+            detail={
+                "team_id": str(team.id),
+                "kind": row.kind,
+                "period": row.period,
+                "due_on": str(row.due_on),
+            },
             occurred_at=now,
         )
         count += alert is not None
@@ -1155,11 +1298,17 @@ async def sixones_task_notices(now: datetime) -> list[Notice]:
     """Remind each team of a task 7 days and 1 day before its due date (until it is done)."""
     today = local_today(now=now, tz=get_settings().tz)
     teams = await Team.all()
-    pairs = [(t, p) for t in teams for p in _team_periods(t, from_on=today, to_on=today + timedelta(days=7))]
+    pairs = [
+        (t, p)
+        for t in teams
+        for p in _team_periods(t, from_on=today, to_on=today + timedelta(days=7))
+    ]
     if not pairs:
         return []
     ids = [task_id(team_id=t.id, kind=p.kind.value, period=p.period) for t, p in pairs]
-    done = set(await TeamTask.filter(id__in=ids, completed_at__isnull=False).values_list("id", flat=True))
+    done = set(
+        await TeamTask.filter(id__in=ids, completed_at__isnull=False).values_list("id", flat=True)
+    )
     members: dict[uuid.UUID, set[uuid.UUID]] = {t.id: {t.lead_id} for t in teams}  # type: ignore[attr-defined]
     for team_id_, user_id in await TeamMember.filter(team_id__in=list(members)).values_list(
         "team_id", "user_id"
@@ -1170,7 +1319,7 @@ async def sixones_task_notices(now: datetime) -> list[Notice]:
         if tid in done:
             continue
         days_left = (period.due_on - today).days
-        # Sent on the day, or late (a worker that was down) but never after the next reminder is due.
+        # Sent on the day, or late (a worker that was down), never after the next reminder is due.
         lead = "7d" if 1 < days_left <= 7 else "1d" if 0 <= days_left <= 1 else None
         if lead is None:
             continue
@@ -1190,10 +1339,12 @@ async def sixones_task_notices(now: datetime) -> list[Notice]:
 
 @notice_source("social.visits_due")
 async def visit_due_notices(now: datetime) -> list[Notice]:
-    """Remind a worker of each client whose visit falls due today or tomorrow (no names in pushes)."""
+    """Remind a worker of each client whose visit is due today or tomorrow (no names in pushes)."""
     today = local_today(now=now, tz=get_settings().tz)
     clients = await Client.filter(
-        social_worker_id__isnull=False, visit_due_on__gte=today, visit_due_on__lte=today + timedelta(days=1)
+        social_worker_id__isnull=False,
+        visit_due_on__gte=today,
+        visit_due_on__lte=today + timedelta(days=1),
     )
     out: list[Notice] = []
     for c in clients:

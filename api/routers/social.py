@@ -1,4 +1,4 @@
-"""Social work: clients, caseloads, visits, care groups, teams, the six-ones and supervisor reports."""
+"""Social work: clients, caseloads, visits, care groups, teams, six-ones and supervisor reports."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import Field
 
 from api.deps import CurrentUser, SettingsDep
-from api.pagination import PageParams, paginate
+from api.pagination import PageParams, PageQuery, paginate
 from api.schemas import Lat, Lon, LongText, Name, Output, Page, StrictInput, UtcInput, UtcOutput
 from models.org import Team, User
 from models.social import (
@@ -43,7 +43,9 @@ CSV: dict[int | str, dict[str, Any]] = {
 }
 
 Phone = Annotated[str, Field(min_length=3, max_length=32, pattern=r"^\+?[0-9 -]+$")]
-IdNumber = Annotated[str, Field(min_length=1, max_length=32, description="18-character resident identity number")]
+IdNumber = Annotated[
+    str, Field(min_length=1, max_length=32, description="18-character resident identity number")
+]
 Address = Annotated[str, Field(min_length=1, max_length=200)]
 Note = Annotated[str, Field(max_length=1000)]
 Format = Annotated[Literal["json", "csv"], Query(description="`csv` gives a UTF-8 CSV with BOM")]
@@ -78,6 +80,11 @@ class ClientCreate(StrictInput):
     home_lat: Lat | None = None
     risk_level: RiskLevel
     org_unit_id: uuid.UUID
+
+
+class ClientSearch(StrictInput):
+    id_number: IdNumber
+    category: ClientCategory | None = None
 
 
 class ClientUpdate(StrictInput):
@@ -299,8 +306,13 @@ def client_public(client: Client, *, today: date, masked_phone: bool = False) ->
 def delegation_public(d: Delegation) -> DelegationPublic:
     """The public view of a delegation."""
     return DelegationPublic(
-        id=d.id, client_id=d.client_id, org_unit_id=d.org_unit_id, starts_on=d.starts_on,
-        ends_on=d.ends_on, note=d.note, created_at=d.created_at,
+        id=d.id,
+        client_id=d.client_id,
+        org_unit_id=d.org_unit_id,
+        starts_on=d.starts_on,
+        ends_on=d.ends_on,
+        note=d.note,
+        created_at=d.created_at,
     )
 
 
@@ -317,8 +329,11 @@ def task_public(t: social.TaskView) -> TaskPublic:
 def team_summary(team: Team) -> TeamSummary:
     """The short view of a team."""
     return TeamSummary(
-        id=team.id, name=team.name, org_unit_id=team.org_unit_id,  # type: ignore[attr-defined]
-        lead_id=team.lead_id, anchor_month=team.anchor_month,  # type: ignore[attr-defined]
+        id=team.id,
+        name=team.name,
+        org_unit_id=team.org_unit_id,  # type: ignore[attr-defined]
+        lead_id=team.lead_id,
+        anchor_month=team.anchor_month,  # type: ignore[attr-defined]
     )
 
 
@@ -335,14 +350,27 @@ def csv_response(content: bytes, *, filename: str) -> Response:
 
 
 @router.post(
-    "/clients", operation_id="create_client", status_code=status.HTTP_201_CREATED, responses=CONFLICT
+    "/clients",
+    operation_id="create_client",
+    status_code=status.HTTP_201_CREATED,
+    responses=CONFLICT,
 )
-async def create_client(body: ClientCreate, user: CurrentUser, settings: SettingsDep, today: Today) -> ClientPublic:
+async def create_client(
+    body: ClientCreate, user: CurrentUser, settings: SettingsDep, today: Today
+) -> ClientPublic:
     """Register a client in my subtree (a social worker who registers one takes the case)."""
     client = await social.create_client(
-        user=user, full_name=body.full_name, category=body.category, id_number=body.id_number,
-        phone=body.phone, address=body.address, home_lon=body.home_lon, home_lat=body.home_lat,
-        risk_level=body.risk_level, org_unit_id=body.org_unit_id, settings=settings,
+        user=user,
+        full_name=body.full_name,
+        category=body.category,
+        id_number=body.id_number,
+        phone=body.phone,
+        address=body.address,
+        home_lon=body.home_lon,
+        home_lat=body.home_lat,
+        risk_level=body.risk_level,
+        org_unit_id=body.org_unit_id,
+        settings=settings,
     )
     return client_public(client, today=today)
 
@@ -357,17 +385,45 @@ async def list_clients(
     org_unit_id: Annotated[uuid.UUID | None, Query()] = None,
     social_worker_id: Annotated[uuid.UUID | None, Query()] = None,
     risk_level: Annotated[RiskLevel | None, Query()] = None,
-    id_number: Annotated[str | None, Query(max_length=32, description="Exact identity number")] = None,
 ) -> Page[ClientPublic]:
-    """Clients I may see, filtered; phones are masked here."""
+    """Clients I may see, filtered; phones are masked here (search by identity number: POST)."""
     qs = await social.list_clients(
-        user=user, today=today, category=category, org_unit_id=org_unit_id,
-        social_worker_id=social_worker_id, risk_level=risk_level, id_number=id_number,
+        user=user,
+        today=today,
+        category=category,
+        org_unit_id=org_unit_id,
+        social_worker_id=social_worker_id,
+        risk_level=risk_level,
+        id_number=None,
         settings=settings,
     )
+    return await _client_page(qs, page, today=today)
+
+
+@router.post("/clients/search", operation_id="search_clients")
+async def search_clients(
+    body: ClientSearch, user: CurrentUser, settings: SettingsDep, today: Today, page: PageParams
+) -> Page[ClientPublic]:
+    """Clients I may see with exactly this identity number (in the body: URLs end up in logs)."""
+    qs = await social.list_clients(
+        user=user,
+        today=today,
+        category=body.category,
+        org_unit_id=None,
+        social_worker_id=None,
+        risk_level=None,
+        id_number=body.id_number,
+        settings=settings,
+    )
+    return await _client_page(qs, page, today=today)
+
+
+async def _client_page(qs: Any, page: PageQuery, *, today: date) -> Page[ClientPublic]:
     rows, cursor = await paginate(qs, page)
     await social.audit_list_read(clients=rows)
-    return Page(items=[client_public(c, today=today, masked_phone=True) for c in rows], next_cursor=cursor)
+    return Page(
+        items=[client_public(c, today=today, masked_phone=True) for c in rows], next_cursor=cursor
+    )
 
 
 @router.get("/clients/{id}", operation_id="get_client")
@@ -385,7 +441,9 @@ async def update_client(
     for required in ("full_name", "address", "risk_level"):
         if required in changes and changes[required] is None:
             changes.pop(required)
-    updated = await social.update_client(user=user, client=client, changes=changes, settings=settings)
+    updated = await social.update_client(
+        user=user, client=client, changes=changes, settings=settings
+    )
     return client_public(updated, today=today)
 
 
@@ -394,7 +452,9 @@ async def assign_social_worker(
     body: WorkerAssign, client: ScopedClient, user: CurrentUser, settings: SettingsDep, today: Today
 ) -> ClientPublic:
     """Give the case to a social worker (409 `caseload_full` at the cap); history is kept."""
-    updated = await social.assign_worker(actor=user, client=client, worker_id=body.user_id, settings=settings)
+    updated = await social.assign_worker(
+        actor=user, client=client, worker_id=body.user_id, settings=settings
+    )
     return client_public(updated, today=today)
 
 
@@ -410,14 +470,22 @@ async def get_client_history(client: ScopedClient) -> ClientHistoryPublic:
 
 
 @router.post(
-    "/clients/{id}/delegations", operation_id="create_delegation",
-    status_code=status.HTTP_201_CREATED, responses=CONFLICT,
+    "/clients/{id}/delegations",
+    operation_id="create_delegation",
+    status_code=status.HTTP_201_CREATED,
+    responses=CONFLICT,
 )
-async def create_delegation(body: DelegationCreate, client: ScopedClient, user: CurrentUser) -> DelegationPublic:
+async def create_delegation(
+    body: DelegationCreate, client: ScopedClient, user: CurrentUser
+) -> DelegationPublic:
     """Delegate the client's supervision to another org unit for a period (委托帮教)."""
     delegation = await social.create_delegation(
-        actor=user, client=client, org_unit_id=body.org_unit_id, starts_on=body.starts_on,
-        ends_on=body.ends_on, note=body.note,
+        actor=user,
+        client=client,
+        org_unit_id=body.org_unit_id,
+        starts_on=body.starts_on,
+        ends_on=body.ends_on,
+        note=body.note,
     )
     return delegation_public(delegation)
 
@@ -437,17 +505,31 @@ async def end_delegation(
 
 
 @router.post(
-    "/clients/{id}/visits", operation_id="create_visit", status_code=status.HTTP_201_CREATED,
+    "/clients/{id}/visits",
+    operation_id="create_visit",
+    status_code=status.HTTP_201_CREATED,
     responses={**CONFLICT, 200: {"description": "Replay of a stored visit"}},
 )
 async def create_visit(
-    body: VisitCreate, response: Response, client: ScopedClient, user: CurrentUser, settings: SettingsDep
+    body: VisitCreate,
+    response: Response,
+    client: ScopedClient,
+    user: CurrentUser,
+    settings: SettingsDep,
 ) -> VisitPublic:
     """Record a visit (same id and body again: 200 with the stored visit)."""
     visit, created = await social.record_visit(
-        user=user, client=client, visit_id=body.id, kind=body.kind, occurred_at=body.occurred_at,
-        lon=body.lon, lat=body.lat, accuracy_m=body.accuracy_m, notes=body.notes,
-        request_hash=fingerprint(body, owner=f"{user.id}:{client.id}"), settings=settings,
+        user=user,
+        client=client,
+        visit_id=body.id,
+        kind=body.kind,
+        occurred_at=body.occurred_at,
+        lon=body.lon,
+        lat=body.lat,
+        accuracy_m=body.accuracy_m,
+        notes=body.notes,
+        request_hash=fingerprint(body, owner=f"{user.id}:{client.id}"),
+        settings=settings,
     )
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -457,7 +539,9 @@ async def create_visit(
 @router.get("/clients/{id}/visits", operation_id="list_visits")
 async def list_visits(client: ScopedClient, page: PageParams) -> Page[VisitPublic]:
     """The client's visits, newest first."""
-    rows, cursor = await paginate(social.client_visits(client=client), page, order_field="occurred_at")
+    rows, cursor = await paginate(
+        social.client_visits(client=client), page, order_field="occurred_at"
+    )
     return Page(items=[visit_public(v) for v in rows], next_cursor=cursor)
 
 
@@ -472,7 +556,8 @@ def care_member_public(member: CareGroupMember, full_name: str) -> CareMemberPub
 
 
 @router.post(
-    "/clients/{id}/care-group", operation_id="add_care_group_member",
+    "/clients/{id}/care-group",
+    operation_id="add_care_group_member",
     status_code=status.HTTP_201_CREATED,
     responses={**CONFLICT, 200: {"description": "Already a member with this role"}},
 )
@@ -496,10 +581,13 @@ async def list_care_group(client: ScopedClient) -> list[CareMemberPublic]:
 
 
 @router.delete(
-    "/clients/{id}/care-group/{user_id}", operation_id="remove_care_group_member",
+    "/clients/{id}/care-group/{user_id}",
+    operation_id="remove_care_group_member",
     status_code=status.HTTP_204_NO_CONTENT,
 )
-async def remove_care_group_member(user_id: uuid.UUID, client: ScopedClient, user: CurrentUser) -> Response:
+async def remove_care_group_member(
+    user_id: uuid.UUID, client: ScopedClient, user: CurrentUser
+) -> Response:
     """Remove a helper from the care group."""
     await social.remove_care_member(actor=user, client=client, user_id=user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -525,7 +613,9 @@ async def get_my_caseload(user: CurrentUser, today: Today) -> list[CaseloadItem]
 
 def task_range(
     today: Today,
-    from_on: Annotated[date | None, Query(alias="from", description="First due date (local)")] = None,
+    from_on: Annotated[
+        date | None, Query(alias="from", description="First due date (local)")
+    ] = None,
     to_on: Annotated[date | None, Query(alias="to", description="Last due date (local)")] = None,
 ) -> tuple[date, date]:
     """`?from=&to=` (due dates, inclusive), by default the current local year."""
@@ -537,7 +627,9 @@ TaskRange = Annotated[tuple[date, date], Depends(task_range)]
 
 
 @router.get("/me/tasks", operation_id="list_my_tasks")
-async def list_my_tasks(user: CurrentUser, settings: SettingsDep, today: Today, span: TaskRange) -> list[TaskPublic]:
+async def list_my_tasks(
+    user: CurrentUser, settings: SettingsDep, today: Today, span: TaskRange
+) -> list[TaskPublic]:
     """Six-ones tasks of the teams I lead or belong to, due in the range."""
     teams = await social.my_teams(user)
     tasks = await social.tasks_for_teams(
@@ -563,13 +655,20 @@ async def get_team(id: uuid.UUID, user: CurrentUser) -> TeamDetail:  # noqa: A00
     members = await social.team_members(team=team)
     return TeamDetail(
         **team_summary(team).model_dump(),
-        members=[TeamMemberPublic(user_id=u.id, full_name=u.full_name, is_lead=lead) for u, lead in members],
+        members=[
+            TeamMemberPublic(user_id=u.id, full_name=u.full_name, is_lead=lead)
+            for u, lead in members
+        ],
     )
 
 
 @router.get("/teams/{id}/tasks", operation_id="list_team_tasks")
 async def list_team_tasks(
-    id: uuid.UUID, user: CurrentUser, settings: SettingsDep, today: Today, span: TaskRange  # noqa: A002
+    id: uuid.UUID,
+    user: CurrentUser,
+    settings: SettingsDep,
+    today: Today,
+    span: TaskRange,  # noqa: A002
 ) -> list[TaskPublic]:
     """The team's six-ones tasks due in the range, with their status in local time."""
     team = await social.load_team(user=user, team_id=id)
@@ -581,13 +680,22 @@ async def list_team_tasks(
 
 @router.post("/tasks/{id}/complete", operation_id="complete_task", responses=CONFLICT)
 async def complete_task(
-    id: uuid.UUID, body: TaskComplete, user: CurrentUser, settings: SettingsDep, today: Today  # noqa: A002
+    id: uuid.UUID,
+    body: TaskComplete,
+    user: CurrentUser,
+    settings: SettingsDep,
+    today: Today,  # noqa: A002
 ) -> TaskPublic:
     """Mark a task of my team done (same body again: 200; a different one: 409)."""
     task = await social.load_task(user=user, task_id_=id, today=today)
     done = await social.complete_task(
-        user=user, task=task, completed_at=body.completed_at, notes=body.notes,
-        attendee_ids=body.attendee_ids, request_hash=fingerprint(body), tz=settings.tz,
+        user=user,
+        task=task,
+        completed_at=body.completed_at,
+        notes=body.notes,
+        attendee_ids=body.attendee_ids,
+        request_hash=fingerprint(body),
+        tz=settings.tz,
     )
     return task_public(social.task_view(done, today=today, tz=settings.tz))
 
@@ -596,11 +704,16 @@ async def complete_task(
 
 
 @router.get(
-    "/reports/caseloads", operation_id="report_caseloads", responses=CSV,
+    "/reports/caseloads",
+    operation_id="report_caseloads",
+    responses=CSV,
     response_model=list[CaseloadRowPublic],
 )
 async def report_caseloads(
-    user: CurrentUser, settings: SettingsDep, today: Today, format: Format = "json"  # noqa: A002
+    user: CurrentUser,
+    settings: SettingsDep,
+    today: Today,
+    format: Format = "json",  # noqa: A002
 ) -> Any:
     """Caseload size and overdue visits of every social worker in my subtree."""
     rows = await social.caseload_report(user=user, today=today, settings=settings)
@@ -608,7 +721,10 @@ async def report_caseloads(
         return csv_response(
             social.to_csv(
                 header=["社工ID", "姓名", "组织单位ID", "个案数", "逾期走访", "上限"],
-                rows=[[r.user_id, r.full_name, r.org_unit_id, r.caseload, r.overdue, r.cap] for r in rows],
+                rows=[
+                    [r.user_id, r.full_name, r.org_unit_id, r.caseload, r.overdue, r.cap]
+                    for r in rows
+                ],
             ),
             filename="caseloads.csv",
         )
@@ -616,23 +732,46 @@ async def report_caseloads(
 
 
 @router.get(
-    "/reports/overdue-visits", operation_id="report_overdue_visits", responses=CSV,
+    "/reports/overdue-visits",
+    operation_id="report_overdue_visits",
+    responses=CSV,
     response_model=list[OverdueRowPublic],
 )
 async def report_overdue_visits(
-    user: CurrentUser, today: Today, format: Format = "json"  # noqa: A002
+    user: CurrentUser,
+    today: Today,
+    format: Format = "json",  # noqa: A002
 ) -> Any:
     """Clients in my subtree whose visit is overdue, longest overdue first."""
     rows = await social.overdue_visits_report(user=user, today=today)
     if format == "csv":
         return csv_response(
             social.to_csv(
-                header=["服务对象ID", "姓名", "类别", "风险等级", "组织单位ID", "社工ID", "社工",
-                        "上次走访", "应走访日期", "逾期天数"],
+                header=[
+                    "服务对象ID",
+                    "姓名",
+                    "类别",
+                    "风险等级",
+                    "组织单位ID",
+                    "社工ID",
+                    "社工",
+                    "上次走访",
+                    "应走访日期",
+                    "逾期天数",
+                ],
                 rows=[
-                    [r.client_id, r.full_name, social.CATEGORY_NAMES_ZH[ClientCategory(r.category)],
-                     r.risk_level, r.org_unit_id, r.social_worker_id, r.social_worker_name,
-                     r.last_visit_at, r.next_visit_due, r.days_overdue]
+                    [
+                        r.client_id,
+                        r.full_name,
+                        social.CATEGORY_NAMES_ZH[ClientCategory(r.category)],
+                        r.risk_level,
+                        r.org_unit_id,
+                        r.social_worker_id,
+                        r.social_worker_name,
+                        r.last_visit_at,
+                        r.next_visit_due,
+                        r.days_overdue,
+                    ]
                     for r in rows
                 ],
             ),
@@ -642,7 +781,9 @@ async def report_overdue_visits(
 
 
 @router.get(
-    "/reports/sixones", operation_id="report_sixones", responses=CSV,
+    "/reports/sixones",
+    operation_id="report_sixones",
+    responses=CSV,
     response_model=SixonesReport,
 )
 async def report_sixones(
@@ -660,9 +801,17 @@ async def report_sixones(
             social.to_csv(
                 header=["团队ID", "团队", "任务", "周期", "截止日期", "状态", "完成时间"],
                 rows=[
-                    [t.team_id, t.team_name, social.KIND_NAMES_ZH[social.TaskKind(task.kind)],
-                     task.period, task.due_on, task.status, task.completed_at]
-                    for t in teams for task in t.tasks
+                    [
+                        t.team_id,
+                        t.team_name,
+                        social.KIND_NAMES_ZH[social.TaskKind(task.kind)],
+                        task.period,
+                        task.due_on,
+                        task.status,
+                        task.completed_at,
+                    ]
+                    for t in teams
+                    for task in t.tasks
                 ],
             ),
             filename=f"sixones-{year}.csv",
@@ -671,10 +820,14 @@ async def report_sixones(
         year=year,
         teams=[
             TeamYearPublic(
-                team_id=t.team_id, team_name=t.team_name, total=t.total, done=t.done,
-                overdue=t.overdue, open=t.open, tasks=[task_public(x) for x in t.tasks],
+                team_id=t.team_id,
+                team_name=t.team_name,
+                total=t.total,
+                done=t.done,
+                overdue=t.overdue,
+                open=t.open,
+                tasks=[task_public(x) for x in t.tasks],
             )
             for t in teams
         ],
     )
-

@@ -77,7 +77,9 @@ def client_body(unit: OrgUnit, **overrides: Any) -> dict[str, Any]:
     return body
 
 
-async def create_client(client: Any, auth: Any, user: User, unit: OrgUnit, **overrides: Any) -> dict[str, Any]:
+async def create_client(
+    client: Any, auth: Any, user: User, unit: OrgUnit, **overrides: Any
+) -> dict[str, Any]:
     r = await client.post("/clients", json=client_body(unit, **overrides), headers=auth(user))
     assert r.status_code == 201, r.text
     return r.json()
@@ -93,7 +95,12 @@ async def make_team(
     *, unit: OrgUnit, lead: User, members: list[User], anchor: date, name: str = "和平桥社工站"
 ) -> Team:
     team = await Team.create(
-        id=uuid.uuid4(), name=name, org_unit=unit, org_path=unit.path, lead=lead, anchor_month=anchor
+        id=uuid.uuid4(),
+        name=name,
+        org_unit=unit,
+        org_path=unit.path,
+        lead=lead,
+        anchor_month=anchor,
     )
     for m in [lead, *members]:
         await TeamMember.create(team=team, user=m)

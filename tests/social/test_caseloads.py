@@ -13,8 +13,14 @@ async def _fill_caseload(worker, unit, n):
     await Client.bulk_create(
         [
             Client(
-                full_name=f"对象{i}", category="drug_rehab", address="某路", risk_level=RiskLevel.low,
-                org_unit=unit, org_path=unit.path, social_worker_id=worker.id, assigned_at=now,
+                full_name=f"对象{i}",
+                category="drug_rehab",
+                address="某路",
+                risk_level=RiskLevel.low,
+                org_unit=unit,
+                org_path=unit.path,
+                social_worker_id=worker.id,
+                assigned_at=now,
                 visit_due_on=date.today() + timedelta(days=30),
             )
             for i in range(n)
@@ -40,8 +46,13 @@ async def test_caseload_cap_is_a_409_and_changes_nothing(client, auth, street):
     # A worker at the cap cannot register one more client either.
     r = await client.post(
         "/clients",
-        json={"full_name": "王某某", "category": "drug_rehab", "address": "某路", "risk_level": "low",
-              "org_unit_id": str(street.street.id)},
+        json={
+            "full_name": "王某某",
+            "category": "drug_rehab",
+            "address": "某路",
+            "risk_level": "low",
+            "org_unit_id": str(street.street.id),
+        },
         headers=auth(street.worker1),
     )
     assert r.status_code == 409
@@ -50,12 +61,16 @@ async def test_caseload_cap_is_a_409_and_changes_nothing(client, auth, street):
 
 async def test_transfer_keeps_history(client, auth, street):
     body = await create_client(client, auth, street.supervisor, street.street)
-    assert (await assign(client, auth, street.supervisor, body["id"], street.worker1)).status_code == 200
+    assert (
+        await assign(client, auth, street.supervisor, body["id"], street.worker1)
+    ).status_code == 200
     r = await assign(client, auth, street.supervisor, body["id"], street.worker2)
     assert r.status_code == 200
     assert r.json()["social_worker_id"] == str(street.worker2.id)
     # The old worker lost access, the new one has it.
-    assert (await client.get(f"/clients/{body['id']}", headers=auth(street.worker1))).status_code == 404
+    assert (
+        await client.get(f"/clients/{body['id']}", headers=auth(street.worker1))
+    ).status_code == 404
     r = await client.get(f"/clients/{body['id']}/history", headers=auth(street.worker2))
     assert r.status_code == 200
     history = r.json()["assignments"]
@@ -67,57 +82,86 @@ async def test_transfer_keeps_history(client, auth, street):
 
 
 async def test_delegation_to_another_unit(client, auth, street):
-    body = await create_client(client, auth, street.supervisor, street.street, category="community_correction")
+    body = await create_client(
+        client, auth, street.supervisor, street.street, category="community_correction"
+    )
     await assign(client, auth, street.supervisor, body["id"], street.worker1)
     url = f"/clients/{body['id']}/delegations"
     today = date.today()
     # Before the delegation the other street's supervisor cannot see the client.
-    assert (await client.get(f"/clients/{body['id']}", headers=auth(street.other_supervisor))).status_code == 404
+    assert (
+        await client.get(f"/clients/{body['id']}", headers=auth(street.other_supervisor))
+    ).status_code == 404
     r = await client.post(
-        url, json={"org_unit_id": str(street.other_street.id), "starts_on": str(today - timedelta(days=1)),
-                   "ends_on": str(today + timedelta(days=60)), "note": "暂住城东，委托帮教"},
+        url,
+        json={
+            "org_unit_id": str(street.other_street.id),
+            "starts_on": str(today - timedelta(days=1)),
+            "ends_on": str(today + timedelta(days=60)),
+            "note": "暂住城东，委托帮教",
+        },
         headers=auth(street.worker1),
     )
     assert r.status_code == 201, r.text
     delegation_id = r.json()["id"]
-    assert (await client.get(f"/clients/{body['id']}", headers=auth(street.other_supervisor))).status_code == 200
+    assert (
+        await client.get(f"/clients/{body['id']}", headers=auth(street.other_supervisor))
+    ).status_code == 200
     # Overlapping delegation, bad range, unknown unit, own unit: refused.
     r = await client.post(
-        url, json={"org_unit_id": str(street.district.id), "starts_on": str(today + timedelta(days=30))},
+        url,
+        json={"org_unit_id": str(street.district.id), "starts_on": str(today + timedelta(days=30))},
         headers=auth(street.supervisor),
     )
     assert r.status_code == 409
     r = await client.post(
-        url, json={"org_unit_id": str(street.other_street.id), "starts_on": str(today + timedelta(days=100)),
-                   "ends_on": str(today + timedelta(days=90))},
+        url,
+        json={
+            "org_unit_id": str(street.other_street.id),
+            "starts_on": str(today + timedelta(days=100)),
+            "ends_on": str(today + timedelta(days=90)),
+        },
         headers=auth(street.supervisor),
     )
     assert r.status_code == 422
     r = await client.post(
-        url, json={"org_unit_id": "00000000-0000-0000-0000-000000000001", "starts_on": str(today + timedelta(days=100))},
+        url,
+        json={
+            "org_unit_id": "00000000-0000-0000-0000-000000000001",
+            "starts_on": str(today + timedelta(days=100)),
+        },
         headers=auth(street.supervisor),
     )
     assert r.status_code == 422
     r = await client.post(
-        url, json={"org_unit_id": str(street.street.id), "starts_on": str(today + timedelta(days=100))},
+        url,
+        json={"org_unit_id": str(street.street.id), "starts_on": str(today + timedelta(days=100))},
         headers=auth(street.supervisor),
     )
     assert r.status_code == 422
     assert await Delegation.all().count() == 1
     # Ending it takes the other supervisor's view away again; history keeps it.
     r = await client.post(
-        f"{url}/{delegation_id}/end", json={"ends_on": str(today - timedelta(days=1))}, headers=auth(street.supervisor)
+        f"{url}/{delegation_id}/end",
+        json={"ends_on": str(today - timedelta(days=1))},
+        headers=auth(street.supervisor),
     )
     assert r.status_code == 200
-    assert (await client.get(f"/clients/{body['id']}", headers=auth(street.other_supervisor))).status_code == 404
+    assert (
+        await client.get(f"/clients/{body['id']}", headers=auth(street.other_supervisor))
+    ).status_code == 404
     r = await client.get(f"/clients/{body['id']}/history", headers=auth(street.supervisor))
     assert [d["org_unit_id"] for d in r.json()["delegations"]] == [str(street.other_street.id)]
     assert r.json()["delegations"][0]["note"] == "暂住城东，委托帮教"
 
 
 async def test_my_caseload_most_urgent_first(client, auth, street):
-    high = await create_client(client, auth, street.supervisor, street.street, full_name="高某", risk_level="high")
-    low = await create_client(client, auth, street.supervisor, street.street, full_name="低某", risk_level="low")
+    high = await create_client(
+        client, auth, street.supervisor, street.street, full_name="高某", risk_level="high"
+    )
+    low = await create_client(
+        client, auth, street.supervisor, street.street, full_name="低某", risk_level="low"
+    )
     other = await create_client(client, auth, street.supervisor, street.street, full_name="他某")
     for c in (low, high):
         await assign(client, auth, street.supervisor, c["id"], street.worker1)
@@ -126,7 +170,12 @@ async def test_my_caseload_most_urgent_first(client, auth, street):
     old = (datetime.now(UTC) - timedelta(days=45)).isoformat()
     r = await client.post(
         f"/clients/{low['id']}/visits",
-        json={"id": "6a1c0b1e-2222-4000-8000-000000000001", "kind": "office", "occurred_at": old, "notes": ""},
+        json={
+            "id": "6a1c0b1e-2222-4000-8000-000000000001",
+            "kind": "office",
+            "occurred_at": old,
+            "notes": "",
+        },
         headers=auth(street.worker1),
     )
     assert r.status_code == 201
@@ -138,5 +187,6 @@ async def test_my_caseload_most_urgent_first(client, auth, street):
     assert items[0]["last_visit_at"].endswith("Z")
     assert items[1]["last_visit_at"] is None
     assert items[1]["next_visit_due"] == str(
-        (datetime.now(UTC).astimezone(__import__("zoneinfo").ZoneInfo("Asia/Shanghai")).date() + timedelta(days=7))
+        datetime.now(UTC).astimezone(__import__("zoneinfo").ZoneInfo("Asia/Shanghai")).date()
+        + timedelta(days=7)
     )

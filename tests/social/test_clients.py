@@ -41,29 +41,48 @@ async def test_create_client_masks_and_encrypts_the_identity_number(client, auth
 async def test_search_by_exact_identity_number(client, auth, street):
     first = id_number(11)
     await create_client(client, auth, street.supervisor, street.street, id_number=first)
-    await create_client(client, auth, street.supervisor, street.street, full_name="李某某", id_number=id_number(12))
+    await create_client(
+        client, auth, street.supervisor, street.street, full_name="李某某", id_number=id_number(12)
+    )
     await create_client(client, auth, street.supervisor, street.street, full_name="王某某")
-    r = await client.get("/clients", params={"id_number": first}, headers=auth(street.supervisor))
+    headers = auth(street.supervisor)
+    r = await client.post("/clients/search", json={"id_number": first}, headers=headers)
     assert r.status_code == 200
     assert [c["full_name"] for c in r.json()["items"]] == ["张某某"]
-    # Lower-case x and spaces are normalised; a wrong check digit is a 422, not an empty list.
-    r = await client.get("/clients", params={"id_number": wrong_check_digit(first)}, headers=auth(street.supervisor))
+    r = await client.post(
+        "/clients/search", json={"id_number": first, "category": "drug_rehab"}, headers=headers
+    )
+    assert r.json()["items"] == []
+    # Surrounding spaces are normalised; a wrong check digit is a 422, not an empty list.
+    r = await client.post("/clients/search", json={"id_number": f" {first} "}, headers=headers)
+    assert len(r.json()["items"]) == 1
+    r = await client.post(
+        "/clients/search", json={"id_number": wrong_check_digit(first)}, headers=headers
+    )
     assert r.status_code == 422
     assert r.json()["code"] == "invalid_id_number"
-    # Another street's supervisor does not find it.
-    r = await client.get("/clients", params={"id_number": first}, headers=auth(street.other_supervisor))
+    # Another street's supervisor does not find it; the query string never carries the number.
+    r = await client.post(
+        "/clients/search", json={"id_number": first}, headers=auth(street.other_supervisor)
+    )
     assert r.json()["items"] == []
+    r = await client.get("/clients", params={"category": "released_prisoner"}, headers=headers)
+    assert len(r.json()["items"]) == 3
 
 
 async def test_invalid_identity_number_is_refused_and_nothing_stored(client, auth, street):
     bad = wrong_check_digit(id_number(3))
-    r = await client.post("/clients", json=client_body(street.street, id_number=bad), headers=auth(street.supervisor))
+    r = await client.post(
+        "/clients", json=client_body(street.street, id_number=bad), headers=auth(street.supervisor)
+    )
     assert r.status_code == 422
     assert r.json()["code"] == "invalid_id_number"
     assert bad not in r.text
     for wrong in ["12345", "3206021990030700AB", "320602199013070013"]:
         r = await client.post(
-            "/clients", json=client_body(street.street, id_number=wrong), headers=auth(street.supervisor)
+            "/clients",
+            json=client_body(street.street, id_number=wrong),
+            headers=auth(street.supervisor),
         )
         assert r.status_code == 422, wrong
         assert r.json()["code"] == "invalid_id_number"
@@ -82,7 +101,9 @@ async def test_only_the_four_categories_and_no_sensitive_fields(client, auth, st
         ("home_lat", -91),
     ]:
         r = await client.post(
-            "/clients", json=client_body(street.street, **{field: value}), headers=auth(street.supervisor)
+            "/clients",
+            json=client_body(street.street, **{field: value}),
+            headers=auth(street.supervisor),
         )
         assert r.status_code == 422, field
     r = await client.post(
@@ -99,7 +120,9 @@ async def test_only_the_four_categories_and_no_sensitive_fields(client, auth, st
 
 
 async def test_org_unit_outside_scope_is_refused(client, auth, street):
-    r = await client.post("/clients", json=client_body(street.other_street), headers=auth(street.supervisor))
+    r = await client.post(
+        "/clients", json=client_body(street.other_street), headers=auth(street.supervisor)
+    )
     assert r.status_code == 422
     assert r.json()["code"] == "org_unit_outside_scope"
     assert await Client.all().count() == 0
@@ -136,7 +159,11 @@ async def test_scope_by_role(client, auth, street):
     r = await client.get("/clients", headers=auth(street.supervisor))
     assert len(r.json()["items"]) == 2
     # Unknown id: 404; not a UUID: 422.
-    assert (await client.get("/clients/00000000-0000-0000-0000-000000000000", headers=auth(street.worker1))).status_code == 404
+    assert (
+        await client.get(
+            "/clients/00000000-0000-0000-0000-000000000000", headers=auth(street.worker1)
+        )
+    ).status_code == 404
 
 
 async def test_only_managers_reassign(client, auth, street):
@@ -170,49 +197,90 @@ async def test_update_client_changes_cadence_and_refuses_bad_input(client, auth,
     body = await create_client(client, auth, street.supervisor, street.street, risk_level="low")
     await assign(client, auth, street.supervisor, body["id"], street.worker1)
     before = (await client.get(f"/clients/{body['id']}", headers=auth(street.worker1))).json()
-    r = await client.patch(f"/clients/{body['id']}", json={"risk_level": "high"}, headers=auth(street.worker1))
+    r = await client.patch(
+        f"/clients/{body['id']}", json={"risk_level": "high"}, headers=auth(street.worker1)
+    )
     assert r.status_code == 200
     from datetime import date
 
-    assert (date.fromisoformat(before["next_visit_due"]) - date.fromisoformat(r.json()["next_visit_due"])).days == 23
+    assert (
+        date.fromisoformat(before["next_visit_due"])
+        - date.fromisoformat(r.json()["next_visit_due"])
+    ).days == 23
     r = await client.patch(
-        f"/clients/{body['id']}", json={"id_number": wrong_check_digit(id_number(5))}, headers=auth(street.worker1)
+        f"/clients/{body['id']}",
+        json={"id_number": wrong_check_digit(id_number(5))},
+        headers=auth(street.worker1),
     )
     assert r.status_code == 422
-    r = await client.patch(f"/clients/{body['id']}", json={"category": "x"}, headers=auth(street.worker1))
+    r = await client.patch(
+        f"/clients/{body['id']}", json={"category": "x"}, headers=auth(street.worker1)
+    )
     assert r.status_code == 422
-    r = await client.patch(f"/clients/{body['id']}", json={"address": "新地址"}, headers=auth(street.worker2))
+    r = await client.patch(
+        f"/clients/{body['id']}", json={"address": "新地址"}, headers=auth(street.worker2)
+    )
     assert r.status_code == 404
 
 
 async def test_care_group_members_read_and_record_visits(client, auth, street, make_user):
-    youth = await create_client(client, auth, street.supervisor, street.street, category="at_risk_youth")
+    youth = await create_client(
+        client, auth, street.supervisor, street.street, category="at_risk_youth"
+    )
     adult = await create_client(client, auth, street.supervisor, street.street, full_name="李某某")
     await assign(client, auth, street.supervisor, youth["id"], street.worker1)
     url = f"/clients/{youth['id']}/care-group"
     # The patrol member cannot see the youth until added to the care group as a volunteer.
-    assert (await client.get(f"/clients/{youth['id']}", headers=auth(street.patrol))).status_code == 403
-    r = await client.post(url, json={"user_id": str(street.patrol.id), "role": "volunteer"}, headers=auth(street.worker1))
+    assert (
+        await client.get(f"/clients/{youth['id']}", headers=auth(street.patrol))
+    ).status_code == 403
+    r = await client.post(
+        url,
+        json={"user_id": str(street.patrol.id), "role": "volunteer"},
+        headers=auth(street.worker1),
+    )
     assert r.status_code == 201
     assert r.json()["full_name"] == "李强"
-    r = await client.post(url, json={"user_id": str(street.patrol.id), "role": "volunteer"}, headers=auth(street.worker1))
+    r = await client.post(
+        url,
+        json={"user_id": str(street.patrol.id), "role": "volunteer"},
+        headers=auth(street.worker1),
+    )
     assert r.status_code == 200
-    r = await client.post(url, json={"user_id": str(street.patrol.id), "role": "parent"}, headers=auth(street.worker1))
+    r = await client.post(
+        url, json={"user_id": str(street.patrol.id), "role": "parent"}, headers=auth(street.worker1)
+    )
     assert r.status_code == 409
-    r = await client.post(url, json={"user_id": str(street.officer.id), "role": "police_officer"}, headers=auth(street.supervisor))
+    r = await client.post(
+        url,
+        json={"user_id": str(street.officer.id), "role": "police_officer"},
+        headers=auth(street.supervisor),
+    )
     assert r.status_code == 201
-    r = await client.post(url, json={"user_id": str(street.worker2.id), "role": "teacher"}, headers=auth(street.worker1))
+    r = await client.post(
+        url,
+        json={"user_id": str(street.worker2.id), "role": "teacher"},
+        headers=auth(street.worker1),
+    )
     assert r.status_code == 422
     assert (await client.get(url, headers=auth(street.worker1))).json()[0]["role"] == "volunteer"
     # Members read the client and record visits, but see no other client.
-    assert (await client.get(f"/clients/{youth['id']}", headers=auth(street.patrol))).status_code == 200
-    assert (await client.get(f"/clients/{adult['id']}", headers=auth(street.patrol))).status_code == 404
+    assert (
+        await client.get(f"/clients/{youth['id']}", headers=auth(street.patrol))
+    ).status_code == 200
+    assert (
+        await client.get(f"/clients/{adult['id']}", headers=auth(street.patrol))
+    ).status_code == 404
     r = await client.get("/clients", headers=auth(street.patrol))
     assert [c["id"] for c in r.json()["items"]] == [youth["id"]]
     r = await client.post(
         f"/clients/{youth['id']}/visits",
-        json={"id": "6a1c0b1e-1111-4000-8000-000000000001", "kind": "phone",
-              "occurred_at": "2026-01-05T10:00:00+08:00", "notes": "电话了解近况"},
+        json={
+            "id": "6a1c0b1e-1111-4000-8000-000000000001",
+            "kind": "phone",
+            "occurred_at": "2026-01-05T10:00:00+08:00",
+            "notes": "电话了解近况",
+        },
         headers=auth(street.patrol),
     )
     assert r.status_code == 201, r.text
@@ -220,13 +288,18 @@ async def test_care_group_members_read_and_record_visits(client, auth, street, m
     r = await client.delete(f"{url}/{street.officer.id}", headers=auth(street.patrol))
     assert r.status_code == 403
     r = await client.post(
-        f"/clients/{adult['id']}/care-group", json={"user_id": str(street.patrol.id), "role": "volunteer"},
+        f"/clients/{adult['id']}/care-group",
+        json={"user_id": str(street.patrol.id), "role": "volunteer"},
         headers=auth(street.supervisor),
     )
     assert r.status_code == 422
     assert r.json()["code"] == "care_group_youth_only"
     r = await client.delete(f"{url}/{street.patrol.id}", headers=auth(street.worker1))
     assert r.status_code == 204
-    assert (await client.delete(f"{url}/{street.patrol.id}", headers=auth(street.worker1))).status_code == 404
-    assert (await client.get(f"/clients/{youth['id']}", headers=auth(street.patrol))).status_code == 403
+    assert (
+        await client.delete(f"{url}/{street.patrol.id}", headers=auth(street.worker1))
+    ).status_code == 404
+    assert (
+        await client.get(f"/clients/{youth['id']}", headers=auth(street.patrol))
+    ).status_code == 403
     assert await CareGroupMember.all().count() == 1

@@ -1,4 +1,4 @@
-"""The six-ones schedule through the API: kinds over several years, anchors, leap years, completion."""
+"""The six-ones schedule via the API: kinds over several years, anchors, leap years, completion."""
 
 from __future__ import annotations
 
@@ -17,22 +17,32 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 async def _tasks(client, auth, user, team, start, end):
-    r = await client.get(f"/teams/{team.id}/tasks", params={"from": start, "to": end}, headers=auth(user))
+    r = await client.get(
+        f"/teams/{team.id}/tasks", params={"from": start, "to": end}, headers=auth(user)
+    )
     assert r.status_code == 200, r.text
     return r.json()
 
 
 async def test_a_full_year_is_29_tasks(client, auth, street):
-    team = await make_team(unit=street.street, lead=street.worker1, members=[street.worker2], anchor=date(2020, 1, 1))
+    team = await make_team(
+        unit=street.street, lead=street.worker1, members=[street.worker2], anchor=date(2020, 1, 1)
+    )
     for year in (2021, 2022, 2024, 2027):
         tasks = await _tasks(client, auth, street.worker1, team, f"{year}-01-01", f"{year}-12-31")
         assert len(tasks) == 29
         assert Counter(t["kind"] for t in tasks) == {
-            "monthly_meeting": 12, "bimonthly_training": 6, "exchange": 4,
-            "quarterly_discussion": 4, "semiannual_assessment": 2, "annual_review": 1,
+            "monthly_meeting": 12,
+            "bimonthly_training": 6,
+            "exchange": 4,
+            "quarterly_discussion": 4,
+            "semiannual_assessment": 2,
+            "annual_review": 1,
         }
         periods = {(t["kind"], t["period"]): t["due_on"] for t in tasks}
-        assert periods[("monthly_meeting", f"{year}-02")] == (f"{year}-02-29" if year % 4 == 0 else f"{year}-02-28")
+        assert periods[("monthly_meeting", f"{year}-02")] == (
+            f"{year}-02-29" if year % 4 == 0 else f"{year}-02-28"
+        )
         assert periods[("bimonthly_training", f"{year}-11/{year}-12")] == f"{year}-12-31"
         assert periods[("exchange", f"{year}-01/{year}-03")] == f"{year}-03-31"
         assert periods[("quarterly_discussion", f"{year}-Q2")] == f"{year}-06-30"
@@ -48,7 +58,9 @@ async def test_a_full_year_is_29_tasks(client, auth, street):
 
 
 async def test_leap_years_and_month_ends(client, auth, street):
-    team = await make_team(unit=street.street, lead=street.worker1, members=[], anchor=date(2023, 12, 1))
+    team = await make_team(
+        unit=street.street, lead=street.worker1, members=[], anchor=date(2023, 12, 1)
+    )
     feb = await _tasks(client, auth, street.worker1, team, "2024-02-01", "2024-02-29")
     assert [(t["kind"], t["period"], t["due_on"]) for t in feb] == [
         ("monthly_meeting", "2024-02", "2024-02-29"),
@@ -64,31 +76,56 @@ async def test_leap_years_and_month_ends(client, auth, street):
 
 
 async def test_team_anchored_in_april(client, auth, street):
-    team = await make_team(unit=street.street, lead=street.worker1, members=[], anchor=date(2025, 4, 1))
+    team = await make_team(
+        unit=street.street, lead=street.worker1, members=[], anchor=date(2025, 4, 1)
+    )
     tasks = await _tasks(client, auth, street.worker1, team, "2025-01-01", "2028-12-31")
     exchanges = [t["period"] for t in tasks if t["kind"] == "exchange"]
     assert exchanges[:5] == [
-        "2025-04/2025-06", "2025-07/2025-09", "2025-10/2025-12", "2026-01/2026-03", "2026-04/2026-06",
+        "2025-04/2025-06",
+        "2025-07/2025-09",
+        "2025-10/2025-12",
+        "2026-01/2026-03",
+        "2026-04/2026-06",
     ]
     assert len(exchanges) == 15  # Apr 2025 .. Dec 2028: 45 months
     # Nothing falls due before the anchor month: the team's schedule starts there.
     assert min(t["due_on"] for t in tasks) == "2025-04-30"
     year_2025 = [t for t in tasks if t["due_on"].startswith("2025")]
     assert Counter(t["kind"] for t in year_2025) == {
-        "monthly_meeting": 9, "bimonthly_training": 5, "exchange": 3,
-        "quarterly_discussion": 3, "semiannual_assessment": 2, "annual_review": 1,
+        "monthly_meeting": 9,
+        "bimonthly_training": 5,
+        "exchange": 3,
+        "quarterly_discussion": 3,
+        "semiannual_assessment": 2,
+        "annual_review": 1,
     }
     for year in ("2026", "2027", "2028"):
         assert len([t for t in tasks if t["due_on"].startswith(year)]) == 29
     # A team anchored in February: its exchanges run Feb-Apr, May-Jul, Aug-Oct, Nov-Jan.
-    feb_team = await make_team(unit=street.street, lead=street.worker1, members=[], anchor=date(2026, 2, 1), name="二队")
-    ex = [t["period"] for t in await _tasks(client, auth, street.worker1, feb_team, "2026-01-01", "2027-12-31") if t["kind"] == "exchange"]
-    assert ex == ["2026-02/2026-04", "2026-05/2026-07", "2026-08/2026-10", "2026-11/2027-01",
-                  "2027-02/2027-04", "2027-05/2027-07", "2027-08/2027-10"]
+    feb_team = await make_team(
+        unit=street.street, lead=street.worker1, members=[], anchor=date(2026, 2, 1), name="二队"
+    )
+    ex = [
+        t["period"]
+        for t in await _tasks(client, auth, street.worker1, feb_team, "2026-01-01", "2027-12-31")
+        if t["kind"] == "exchange"
+    ]
+    assert ex == [
+        "2026-02/2026-04",
+        "2026-05/2026-07",
+        "2026-08/2026-10",
+        "2026-11/2027-01",
+        "2027-02/2027-04",
+        "2027-05/2027-07",
+        "2027-08/2027-10",
+    ]
 
 
 async def test_ids_are_stable_and_status_follows_local_today(client, auth, street):
-    team = await make_team(unit=street.street, lead=street.worker1, members=[street.worker2], anchor=date(2020, 1, 1))
+    team = await make_team(
+        unit=street.street, lead=street.worker1, members=[street.worker2], anchor=date(2020, 1, 1)
+    )
     first = await _tasks(client, auth, street.worker1, team, "2020-01-01", "2030-12-31")
     second = await _tasks(client, auth, street.worker2, team, "2020-01-01", "2030-12-31")
     assert [t["id"] for t in first] == [t["id"] for t in second]
@@ -100,7 +137,9 @@ async def test_ids_are_stable_and_status_follows_local_today(client, auth, stree
         due = date.fromisoformat(t["due_on"])
         assert t["status"] == ("overdue" if due < today else "open"), t
     # /me/tasks gives the same tasks to each member, nothing to an outsider.
-    r = await client.get("/me/tasks", params={"from": "2026-01-01", "to": "2026-12-31"}, headers=auth(street.worker2))
+    r = await client.get(
+        "/me/tasks", params={"from": "2026-01-01", "to": "2026-12-31"}, headers=auth(street.worker2)
+    )
     assert len(r.json()) == 29
     r = await client.get("/me/tasks", headers=auth(street.other_worker))
     assert r.json() == []
@@ -111,8 +150,14 @@ async def test_ids_are_stable_and_status_follows_local_today(client, auth, stree
 
 def test_status_at_the_local_day_boundary():
     row = TeamTask(
-        id=uuid.uuid4(), team_id=uuid.uuid4(), kind="monthly_meeting", period="2026-03",
-        starts_on=date(2026, 3, 1), due_on=date(2026, 3, 31), attendee_ids=[], notes="",
+        id=uuid.uuid4(),
+        team_id=uuid.uuid4(),
+        kind="monthly_meeting",
+        period="2026-03",
+        starts_on=date(2026, 3, 1),
+        due_on=date(2026, 3, 31),
+        attendee_ids=[],
+        notes="",
     )
     # 17:00 UTC on 31 March is already 1 April in Shanghai.
     late = social.local_today(now=datetime(2026, 3, 31, 17, 0, tzinfo=UTC), tz=SHANGHAI)
@@ -125,25 +170,49 @@ def test_status_at_the_local_day_boundary():
 
 
 async def test_bad_ranges(client, auth, street):
-    team = await make_team(unit=street.street, lead=street.worker1, members=[], anchor=date(2020, 1, 1))
-    for params in [{"from": "2026-12-31", "to": "2026-01-01"}, {"from": "2000-01-01", "to": "2030-01-01"},
-                   {"from": "2026-02-30", "to": "2026-03-01"}, {"from": "x"}]:
+    team = await make_team(
+        unit=street.street, lead=street.worker1, members=[], anchor=date(2020, 1, 1)
+    )
+    for params in [
+        {"from": "2026-12-31", "to": "2026-01-01"},
+        {"from": "2000-01-01", "to": "2030-01-01"},
+        {"from": "2026-02-30", "to": "2026-03-01"},
+        {"from": "x"},
+    ]:
         r = await client.get(f"/teams/{team.id}/tasks", params=params, headers=auth(street.worker1))
         assert r.status_code == 422, params
 
 
 async def test_complete_a_task(client, auth, street):
-    team = await make_team(unit=street.street, lead=street.worker1, members=[street.worker2], anchor=date(2025, 1, 1))
-    other = await make_team(unit=street.other_street, lead=street.other_worker, members=[], anchor=date(2025, 1, 1), name="城东")
+    team = await make_team(
+        unit=street.street, lead=street.worker1, members=[street.worker2], anchor=date(2025, 1, 1)
+    )
+    other = await make_team(
+        unit=street.other_street,
+        lead=street.other_worker,
+        members=[],
+        anchor=date(2025, 1, 1),
+        name="城东",
+    )
     tasks = await _tasks(client, auth, street.worker1, team, "2025-03-01", "2025-03-31")
     meeting = next(t for t in tasks if t["kind"] == "monthly_meeting")
-    body = {"completed_at": "2025-03-20T15:00:00+08:00", "notes": "个案研讨：3 例", "attendee_ids": [str(street.worker1.id), str(street.worker2.id)]}
+    body = {
+        "completed_at": "2025-03-20T15:00:00+08:00",
+        "notes": "个案研讨：3 例",
+        "attendee_ids": [str(street.worker1.id), str(street.worker2.id)],
+    }
     url = f"/tasks/{meeting['id']}/complete"
     # Another team's social worker: not found; patrol: forbidden.
     assert (await client.post(url, json=body, headers=auth(street.other_worker))).status_code == 404
-    assert (await client.post(url, json=body, headers=auth(street.other_supervisor))).status_code == 404
+    assert (
+        await client.post(url, json=body, headers=auth(street.other_supervisor))
+    ).status_code == 404
     assert (await client.post(url, json=body, headers=auth(street.patrol))).status_code == 403
-    assert (await client.post(f"/tasks/{uuid.uuid4()}/complete", json=body, headers=auth(street.worker1))).status_code == 404
+    assert (
+        await client.post(
+            f"/tasks/{uuid.uuid4()}/complete", json=body, headers=auth(street.worker1)
+        )
+    ).status_code == 404
     # Bad bodies: nothing stored.
     for bad in [
         {**body, "attendee_ids": [str(street.other_worker.id)]},
@@ -171,14 +240,24 @@ async def test_complete_a_task(client, auth, street):
     assert next(t for t in listed if t["id"] == meeting["id"])["status"] == "done"
     # A supervisor in scope completes one too; the other team's member cannot see this team at all.
     training = next(t for t in tasks if t["kind"] == "exchange")
-    r = await client.post(f"/tasks/{training['id']}/complete", json={**body, "attendee_ids": []}, headers=auth(street.district_supervisor))
+    r = await client.post(
+        f"/tasks/{training['id']}/complete",
+        json={**body, "attendee_ids": []},
+        headers=auth(street.district_supervisor),
+    )
     assert r.status_code == 200
-    assert (await client.get(f"/teams/{team.id}", headers=auth(street.other_worker))).status_code == 404
-    assert (await client.get(f"/teams/{other.id}/tasks", headers=auth(street.worker1))).status_code == 404
+    assert (
+        await client.get(f"/teams/{team.id}", headers=auth(street.other_worker))
+    ).status_code == 404
+    assert (
+        await client.get(f"/teams/{other.id}/tasks", headers=auth(street.worker1))
+    ).status_code == 404
 
 
 async def test_a_task_never_listed_can_be_completed_by_its_id(client, auth, street):
-    team = await make_team(unit=street.street, lead=street.worker1, members=[], anchor=date(2025, 1, 1))
+    team = await make_team(
+        unit=street.street, lead=street.worker1, members=[], anchor=date(2025, 1, 1)
+    )
     today = datetime.now(UTC).astimezone(SHANGHAI).date()
     period = f"{today.year:04d}-{today.month:02d}"
     task_id = social.task_id(team_id=team.id, kind="monthly_meeting", period=period)
@@ -193,11 +272,22 @@ async def test_a_task_never_listed_can_be_completed_by_its_id(client, auth, stre
 
 
 async def test_teams_views(client, auth, street):
-    team = await make_team(unit=street.street, lead=street.worker1, members=[street.worker2], anchor=date(2025, 1, 1))
-    await make_team(unit=street.other_street, lead=street.other_worker, members=[], anchor=date(2025, 1, 1), name="城东")
+    team = await make_team(
+        unit=street.street, lead=street.worker1, members=[street.worker2], anchor=date(2025, 1, 1)
+    )
+    await make_team(
+        unit=street.other_street,
+        lead=street.other_worker,
+        members=[],
+        anchor=date(2025, 1, 1),
+        name="城东",
+    )
     r = await client.get("/teams", headers=auth(street.worker2))
     assert [t["id"] for t in r.json()["items"]] == [str(team.id)]
-    assert len((await client.get("/teams", headers=auth(street.district_supervisor))).json()["items"]) == 2
+    assert (
+        len((await client.get("/teams", headers=auth(street.district_supervisor))).json()["items"])
+        == 2
+    )
     assert len((await client.get("/teams", headers=auth(street.supervisor))).json()["items"]) == 1
     assert (await client.get("/teams", headers=auth(street.patrol))).status_code == 403
     r = await client.get(f"/teams/{team.id}", headers=auth(street.worker2))
@@ -208,14 +298,21 @@ async def test_teams_views(client, auth, street):
 
 
 async def test_overdue_task_job_alerts_lead_and_supervisors_once(client, auth, street):
-    team = await make_team(unit=street.street, lead=street.worker1, members=[street.worker2], anchor=date(2026, 1, 1))
+    team = await make_team(
+        unit=street.street, lead=street.worker1, members=[street.worker2], anchor=date(2026, 1, 1)
+    )
     # 31 Jan 20:00 Shanghai: nothing is overdue yet.
-    assert await social.alert_overdue_tasks(datetime(2026, 1, 31, 12, 0, tzinfo=UTC)) == "0 overdue tasks alerted"
+    assert (
+        await social.alert_overdue_tasks(datetime(2026, 1, 31, 12, 0, tzinfo=UTC))
+        == "0 overdue tasks alerted"
+    )
     # 1 Feb 00:30 Shanghai (still 31 Jan in UTC): the January meeting is overdue.
     now = datetime(2026, 1, 31, 16, 30, tzinfo=UTC)
     assert await social.alert_overdue_tasks(now) == "1 overdue tasks alerted"
     alert = await Alert.get(kind="overdue_task")
-    assert alert.subject_id == social.task_id(team_id=team.id, kind="monthly_meeting", period="2026-01")
+    assert alert.subject_id == social.task_id(
+        team_id=team.id, kind="monthly_meeting", period="2026-01"
+    )
     recipients = set(await AlertRecipient.filter(alert=alert).values_list("user_id", flat=True))
     assert recipients == {street.worker1.id, street.supervisor.id, street.district_supervisor.id}
     assert await social.alert_overdue_tasks(now + timedelta(days=1)) == "0 overdue tasks alerted"
@@ -232,7 +329,9 @@ async def test_overdue_task_job_alerts_lead_and_supervisors_once(client, auth, s
 
 
 async def test_task_reminders_seven_and_one_day_before(client, auth, street):
-    team = await make_team(unit=street.street, lead=street.worker1, members=[street.worker2], anchor=date(2026, 1, 1))
+    team = await make_team(
+        unit=street.street, lead=street.worker1, members=[street.worker2], anchor=date(2026, 1, 1)
+    )
     source = SOURCES["social.sixones_tasks"]
     meeting = social.task_id(team_id=team.id, kind="monthly_meeting", period="2026-05")
     # 24 May local: seven days before 31 May.
@@ -246,7 +345,11 @@ async def test_task_reminders_seven_and_one_day_before(client, auth, street):
     # June has six tasks due on the 30th; once the meeting is done it is no longer reminded.
     assert len(await source(datetime(2026, 6, 23, 1, 0, tzinfo=UTC))) == 5
     june = social.task_id(team_id=team.id, kind="monthly_meeting", period="2026-06")
-    await client.get(f"/teams/{team.id}/tasks", params={"from": "2026-06-01", "to": "2026-06-30"}, headers=auth(street.worker1))
+    await client.get(
+        f"/teams/{team.id}/tasks",
+        params={"from": "2026-06-01", "to": "2026-06-30"},
+        headers=auth(street.worker1),
+    )
     await TeamTask.filter(id=june).update(completed_at=datetime(2026, 6, 20, tzinfo=UTC))
     keys = {n.cause_key for n in await source(datetime(2026, 6, 23, 1, 0, tzinfo=UTC))}
     assert f"task:{june}:7d" not in keys and len(keys) == 4

@@ -78,15 +78,22 @@ async def test_bad_visits_are_refused_and_nothing_stored(client, auth, street):
     assert r.status_code == 422
     assert r.json()["code"] == "visit_in_future"
     for bad in [
-        {"lon": 200}, {"lat": 91}, {"lat": None}, {"kind": "email"},
-        {"occurred_at": "2026-01-05T10:00:00"}, {"accuracy_m": -1}, {"id": "not-a-uuid"},
+        {"lon": 200},
+        {"lat": 91},
+        {"lat": None},
+        {"kind": "email"},
+        {"occurred_at": "2026-01-05T10:00:00"},
+        {"accuracy_m": -1},
+        {"id": "not-a-uuid"},
         {"extra": 1},
     ]:
         r = await client.post(url, json=visit(**bad), headers=auth(street.worker1))
         assert r.status_code == 422, bad
     # A few minutes of clock skew is fine.
     soon = (datetime.now(UTC) + timedelta(minutes=3)).isoformat()
-    assert (await client.post(url, json=visit(occurred_at=soon), headers=auth(street.worker1))).status_code == 201
+    assert (
+        await client.post(url, json=visit(occurred_at=soon), headers=auth(street.worker1))
+    ).status_code == 201
     assert await Visit.all().count() == 1
     # Another worker's client: 404, nothing stored.
     r = await client.post(url, json=visit(), headers=auth(street.worker2))
@@ -114,14 +121,22 @@ async def test_visits_list_is_paginated_newest_first(client, auth, street):
     url = f"/clients/{c['id']}/visits"
     base = datetime.now(UTC) - timedelta(days=10)
     for i in range(5):
-        r = await client.post(url, json=visit(occurred_at=(base + timedelta(days=i)).isoformat()), headers=auth(street.worker1))
+        r = await client.post(
+            url,
+            json=visit(occurred_at=(base + timedelta(days=i)).isoformat()),
+            headers=auth(street.worker1),
+        )
         assert r.status_code == 201
     r = await client.get(url, params={"limit": 2}, headers=auth(street.worker1))
     page1 = r.json()
     assert len(page1["items"]) == 2 and page1["next_cursor"]
-    r = await client.get(url, params={"limit": 2, "cursor": page1["next_cursor"]}, headers=auth(street.worker1))
+    r = await client.get(
+        url, params={"limit": 2, "cursor": page1["next_cursor"]}, headers=auth(street.worker1)
+    )
     page2 = r.json()
-    r = await client.get(url, params={"limit": 2, "cursor": page2["next_cursor"]}, headers=auth(street.worker1))
+    r = await client.get(
+        url, params={"limit": 2, "cursor": page2["next_cursor"]}, headers=auth(street.worker1)
+    )
     page3 = r.json()
     times = [v["occurred_at"] for p in (page1, page2, page3) for v in p["items"]]
     assert len(times) == 5 and times == sorted(times, reverse=True)
@@ -143,10 +158,14 @@ async def test_cadence_counts_from_the_latest_visit_not_the_latest_recorded(clie
 def test_due_date_and_overdue_use_local_time():
     # 20:00 UTC on 1 March is 04:00 on 2 March in Shanghai: a high-risk visit is due on 9 March.
     visited = datetime(2026, 3, 1, 20, 0, tzinfo=UTC)
-    due = social.visit_due_on(risk_level="high", last_visit_at=visited, assigned_at=None, tz=SHANGHAI)
+    due = social.visit_due_on(
+        risk_level="high", last_visit_at=visited, assigned_at=None, tz=SHANGHAI
+    )
     assert due == date(2026, 3, 9)
     # In UTC it would already be overdue on 9 March (1 March + 7 = 8 March).
-    assert social.visit_due_on(risk_level="high", last_visit_at=visited, assigned_at=None, tz=ZoneInfo("UTC")) == date(2026, 3, 8)
+    assert social.visit_due_on(
+        risk_level="high", last_visit_at=visited, assigned_at=None, tz=ZoneInfo("UTC")
+    ) == date(2026, 3, 8)
     # 10:00 UTC on 9 March is 18:00 in Shanghai: due today, not overdue.
     today = social.local_today(now=datetime(2026, 3, 9, 10, 0, tzinfo=UTC), tz=SHANGHAI)
     assert not social.is_overdue(due_on=due, today=today)
@@ -156,17 +175,29 @@ def test_due_date_and_overdue_use_local_time():
     # Cadence by risk level, from the assignment when there is no visit.
     assigned = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
     for risk, days in [("high", 7), ("medium", 14), ("low", 30)]:
-        assert social.visit_due_on(risk_level=risk, last_visit_at=None, assigned_at=assigned, tz=SHANGHAI) == date(2026, 3, 1) + timedelta(days=days)
-    assert social.visit_due_on(risk_level="low", last_visit_at=None, assigned_at=None, tz=SHANGHAI) is None
+        assert social.visit_due_on(
+            risk_level=risk, last_visit_at=None, assigned_at=assigned, tz=SHANGHAI
+        ) == date(2026, 3, 1) + timedelta(days=days)
+    assert (
+        social.visit_due_on(risk_level="low", last_visit_at=None, assigned_at=None, tz=SHANGHAI)
+        is None
+    )
 
 
 async def test_overdue_visit_job_alerts_worker_and_supervisors_once(client, auth, street):
     c = await _assigned(client, auth, street, risk_level="high")
     visited = datetime(2026, 3, 1, 20, 0, tzinfo=UTC)  # due 9 March, Shanghai
-    r = await client.post(f"/clients/{c['id']}/visits", json=visit(occurred_at=visited.isoformat()), headers=auth(street.worker1))
+    r = await client.post(
+        f"/clients/{c['id']}/visits",
+        json=visit(occurred_at=visited.isoformat()),
+        headers=auth(street.worker1),
+    )
     assert r.status_code == 201
     # Due today in Shanghai (though "tomorrow" relative to the UTC date of the visit + 7): no alert.
-    assert await social.alert_overdue_visits(datetime(2026, 3, 9, 10, 0, tzinfo=UTC)) == "0 overdue visits alerted"
+    assert (
+        await social.alert_overdue_visits(datetime(2026, 3, 9, 10, 0, tzinfo=UTC))
+        == "0 overdue visits alerted"
+    )
     assert await Alert.all().count() == 0
     # Just after local midnight: overdue.
     now = datetime(2026, 3, 9, 16, 30, tzinfo=UTC)
@@ -183,8 +214,15 @@ async def test_overdue_visit_job_alerts_worker_and_supervisors_once(client, auth
     assert await Alert.all().count() == 1
     # A new visit moves the due date; when that one passes too, a new alert.
     later = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
-    await client.post(f"/clients/{c['id']}/visits", json=visit(occurred_at=later.isoformat()), headers=auth(street.worker1))
-    assert await social.alert_overdue_visits(datetime(2026, 3, 17, 17, 0, tzinfo=UTC)) == "1 overdue visits alerted"
+    await client.post(
+        f"/clients/{c['id']}/visits",
+        json=visit(occurred_at=later.isoformat()),
+        headers=auth(street.worker1),
+    )
+    assert (
+        await social.alert_overdue_visits(datetime(2026, 3, 17, 17, 0, tzinfo=UTC))
+        == "1 overdue visits alerted"
+    )
     assert await Alert.all().count() == 2
 
 
