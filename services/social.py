@@ -16,9 +16,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from typing import Any, Final
+from typing import Any, Final, Protocol
 from zoneinfo import ZoneInfo
 
+from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q, Subquery
 from tortoise.functions import Count
@@ -26,6 +27,7 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from geo.measure import haversine_m
+from grassroots import db
 from grassroots.settings import Settings, get_settings
 from models.alerts import Alert
 from models.org import OrgUnit, Role, Team, TeamMember, User
@@ -577,31 +579,50 @@ async def client_history(*, client: Client) -> ClientHistory:
     )
 
 
-@dataclass(frozen=True)
-class CaseloadEntry:
-    """One client of my caseload, with when it was last visited and when it is due."""
+CASELOAD_FIELDS: Final = (
+    "id",
+    "full_name",
+    "category",
+    "id_number_masked",
+    "phone",
+    "address",
+    "home_lon",
+    "home_lat",
+    "risk_level",
+    "org_unit_id",
+    "social_worker_id",
+    "assigned_at",
+    "last_visit_at",
+    "visit_due_on",
+    "created_at",
+    "updated_at",
+)
 
-    client: Client
-    last_visit_at: datetime | None
-    next_visit_due: date | None
-    overdue: bool
 
+async def my_caseload(*, user: User) -> list[dict[str, Any]]:
+    """My assigned clients as plain rows, most urgent first: one query, no joins, no models.
 
-async def my_caseload(*, user: User, today: date) -> list[CaseloadEntry]:
-    """My assigned clients, most urgent first: one query, no joins."""
+    Phones poll this list, so it is one plain SELECT: building 50 ORM objects (or converting
+    every field through the ORM) costs more than the query itself (see bench/b5_caseload.py).
+    Times come back as datetimes on PostgreSQL and as ISO text on SQLite.
+    """
     if not user.has_role(Role.social_worker):
         raise Forbidden()
-    clients = await Client.filter(social_worker_id=user.id).order_by("visit_due_on", "full_name")
-    await audit_list_read(clients=clients)
-    return [
-        CaseloadEntry(
-            client=c,
-            last_visit_at=c.last_visit_at,
-            next_visit_due=c.visit_due_on,
-            overdue=is_overdue(due_on=c.visit_due_on, today=today),
-        )
-        for c in clients
-    ]
+    postgres = db.dialect() == "postgres"
+    sql = (
+        f"SELECT {', '.join(CASELOAD_FIELDS)} FROM {Client._meta.db_table} "
+        f"WHERE social_worker_id = {'$1' if postgres else '?'} ORDER BY visit_due_on, full_name"
+    )
+    rows: list[dict[str, Any]] = await connections.get("default").execute_query_dict(
+        sql, [user.id if postgres else str(user.id)]
+    )
+    await audit.record(
+        action="list",
+        resource_type="client",
+        resource_id=None,
+        detail={"client_ids": [str(r["id"]) for r in rows]},
+    )
+    return rows
 
 
 # --- visits ---------------------------------------------------------------------------------
@@ -801,12 +822,13 @@ def visible_teams(user: User) -> QuerySet[Team]:
     return Team.all() if cond is None else Team.filter(cond)
 
 
-def my_teams(user: User) -> QuerySet[Team]:
-    """Teams I lead or belong to."""
-    return Team.filter(
+async def my_teams(user: User) -> list[TeamRef]:
+    """Teams I lead or belong to (ids and anchors only)."""
+    rows = await Team.filter(
         Q(lead_id=user.id)
         | Q(id__in=Subquery(TeamMember.filter(user_id=user.id).values("team_id")))
-    )
+    ).values_list("id", "anchor_month")
+    return [TeamRef(id=uuid.UUID(str(i)), anchor_month=a) for i, a in rows]
 
 
 async def load_team(*, user: User, team_id: uuid.UUID) -> Team:
@@ -848,7 +870,25 @@ class TaskView:
     attendee_ids: list[uuid.UUID]
 
 
-def _team_periods(team: Team, *, from_on: date, to_on: date) -> list[TaskPeriod]:
+class Scheduled(Protocol):
+    """What the schedule needs of a team: a Team row or a TeamRef."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def anchor_month(self) -> date: ...
+
+
+@dataclass(frozen=True)
+class TeamRef:
+    """A team's id and anchor month, without loading the row."""
+
+    id: uuid.UUID
+    anchor_month: date
+
+
+def _team_periods(team: Scheduled, *, from_on: date, to_on: date) -> list[TaskPeriod]:
     """The team's tasks due in [from_on, to_on]: none falls due before the team's anchor month."""
     start = max(from_on, team.anchor_month)
     if start > to_on:
@@ -856,7 +896,7 @@ def _team_periods(team: Team, *, from_on: date, to_on: date) -> list[TaskPeriod]
     return periods_between(anchor_month=team.anchor_month, from_on=start, to_on=to_on)
 
 
-def _new_task(team: Team, period: TaskPeriod) -> TeamTask:
+def _new_task(team: Scheduled, period: TaskPeriod) -> TeamTask:
     return TeamTask(
         id=task_id(team_id=team.id, kind=period.kind.value, period=period.period),
         team_id=team.id,
@@ -867,7 +907,7 @@ def _new_task(team: Team, period: TaskPeriod) -> TeamTask:
     )
 
 
-async def materialise(pairs: Iterable[tuple[Team, TaskPeriod]]) -> dict[uuid.UUID, TeamTask]:
+async def materialise(pairs: Iterable[tuple[Scheduled, TaskPeriod]]) -> dict[uuid.UUID, TeamTask]:
     """The stored row of each task, inserting those never stored (concurrent inserts ignored)."""
     wanted = {task_id(team_id=t.id, kind=p.kind.value, period=p.period): (t, p) for t, p in pairs}
     if not wanted:
@@ -915,15 +955,61 @@ def check_range(*, from_on: date, to_on: date) -> None:
 
 
 async def tasks_for_teams(
-    *, teams: Sequence[Team], from_on: date, to_on: date, today: date, tz: ZoneInfo
+    *, teams: Sequence[Scheduled], from_on: date, to_on: date, today: date, tz: ZoneInfo
 ) -> list[TaskView]:
-    """Every task of the teams due in [from_on, to_on], by due date, then kind, then team."""
+    """Every task of the teams due in [from_on, to_on], by due date, then kind, then team.
+
+    Only completion is read from the database (the rest is the calendar's); tasks never stored
+    are stored now so each keeps its id. Phones poll this: no ORM objects on the way (bench/b5).
+    """
     check_range(from_on=from_on, to_on=to_on)
     pairs = [(t, p) for t in teams for p in _team_periods(t, from_on=from_on, to_on=to_on)]
-    rows = await materialise(pairs)
-    views = [task_view(r, today=today, tz=tz) for r in rows.values()]
+    if not pairs:
+        return []
+    ids = [task_id(team_id=t.id, kind=p.kind.value, period=p.period) for t, p in pairs]
+    completion = await _completion(ids)
+    missing = [pair for pair, i in zip(pairs, ids, strict=True) if i not in completion]
+    if missing:
+        await TeamTask.bulk_create([_new_task(*m) for m in missing], ignore_conflicts=True)
+        # Read back what was missing: a concurrent request may have stored (even completed) it.
+        completion.update(await _completion([i for i in ids if i not in completion]))
+    views: list[TaskView] = []
+    for (team, period), tid in zip(pairs, ids, strict=True):
+        completed_at, notes, attendees = completion.get(tid, (None, "", []))
+        completed_on = local_today(now=completed_at, tz=tz) if completed_at else None
+        views.append(
+            TaskView(
+                id=tid,
+                team_id=team.id,
+                kind=period.kind.value,
+                period=period.period,
+                starts_on=period.starts_on,
+                due_on=period.due_on,
+                status=task_status(
+                    due_on=period.due_on, completed_on_or_none=completed_on, today=today
+                ),
+                completed_at=completed_at,
+                notes=notes,
+                attendee_ids=[uuid.UUID(str(a)) for a in attendees],
+            )
+        )
     views.sort(key=lambda v: (v.due_on, KIND_ORDER.get(v.kind, 99), str(v.team_id)))
     return views
+
+
+async def _completion(
+    ids: Sequence[uuid.UUID],
+) -> dict[uuid.UUID, tuple[datetime | None, str, list[Any]]]:
+    """Completion time, notes and attendees of the stored tasks among `ids`."""
+    found: dict[uuid.UUID, tuple[datetime | None, str, list[Any]]] = {}
+    for i in range(0, len(ids), 500):
+        rows = await TeamTask.filter(id__in=list(ids[i : i + 500])).values_list(
+            "id", "completed_at", "notes", "attendee_ids"
+        )
+        for row_id, completed_at, notes, attendees in rows:
+            key = row_id if isinstance(row_id, uuid.UUID) else uuid.UUID(str(row_id))
+            found[key] = (completed_at, str(notes or ""), list(attendees or []))
+    return found
 
 
 def default_range(*, today: date) -> tuple[date, date]:

@@ -190,3 +190,30 @@ async def test_my_caseload_most_urgent_first(client, auth, street):
         datetime.now(UTC).astimezone(__import__("zoneinfo").ZoneInfo("Asia/Shanghai")).date()
         + timedelta(days=7)
     )
+
+
+async def test_caseload_fast_path_matches_the_public_schema(client, auth, street):
+    from pydantic import TypeAdapter
+
+    from api.routers.social import CaseloadItem, client_public
+    from services.social import local_today
+
+    for i, risk in enumerate(["high", "medium", "low"]):
+        c = await create_client(
+            client,
+            auth,
+            street.supervisor,
+            street.street,
+            full_name=f"对象{i}",
+            risk_level=risk,
+            phone="13905131234",
+        )
+        await assign(client, auth, street.supervisor, c["id"], street.worker1)
+    r = await client.get("/me/caseload", headers=auth(street.worker1))
+    items = TypeAdapter(list[CaseloadItem]).validate_python(r.json())
+    today = local_today(now=datetime.now(UTC), tz=__import__("zoneinfo").ZoneInfo("Asia/Shanghai"))
+    for item in items:
+        stored = await Client.get(id=item.client.id)
+        expected = client_public(stored, today=today, masked_phone=True)
+        assert item.client.model_dump(mode="json") == expected.model_dump(mode="json")
+        assert item.client.phone == "139****1234"

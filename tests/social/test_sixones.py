@@ -355,3 +355,26 @@ async def test_task_reminders_seven_and_one_day_before(client, auth, street):
     assert f"task:{june}:7d" not in keys and len(keys) == 4
     # Nothing on an ordinary day.
     assert await source(datetime(2026, 5, 10, 1, 0, tzinfo=UTC)) == []
+
+
+async def test_task_list_matches_the_public_schema(client, auth, street):
+    from pydantic import TypeAdapter
+
+    from api.routers.social import TaskPublic, task_public
+
+    team = await make_team(
+        unit=street.street, lead=street.worker1, members=[street.worker2], anchor=date(2025, 1, 1)
+    )
+    tasks = await _tasks(client, auth, street.worker1, team, "2025-01-01", "2025-01-31")
+    body = {
+        "completed_at": "2025-01-20T10:00:00+08:00",
+        "notes": "记录",
+        "attendee_ids": [str(street.worker2.id)],
+    }
+    done = await client.post(
+        f"/tasks/{tasks[0]['id']}/complete", json=body, headers=auth(street.worker1)
+    )
+    listed = await _tasks(client, auth, street.worker1, team, "2025-01-01", "2025-12-31")
+    parsed = TypeAdapter(list[TaskPublic]).validate_python(listed)
+    assert listed[0] == done.json() == task_public(parsed[0]).model_dump(mode="json")
+    assert [t.model_dump(mode="json") for t in parsed] == listed
