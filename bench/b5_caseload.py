@@ -125,6 +125,12 @@ def tasks_requests(args: dict[str, Any], n: int):
     return lambda _i: ("GET", "/api/v1/me/tasks", headers, b"")
 
 
+def me_requests(args: dict[str, Any], n: int):
+    """Load factory for the reference: GET /me (authentication and one query, nothing else)."""
+    headers = {"Authorization": f"Bearer {args['tokens'][n % len(args['tokens'])]}"}
+    return lambda _i: ("GET", "/api/v1/me", headers, b"")
+
+
 def _line(name: str, figures: dict[str, Any]) -> None:
     print(
         f"{name:<22} {figures['rps']:>9,.0f} req/s  p50 {figures['p50_ms']:6.1f} ms  "
@@ -163,6 +169,15 @@ def main() -> None:
                 duration_s=args.duration,
             )
             _line(name, results[name])
+        # Not a target: the cost every authenticated request pays before any handler runs.
+        reference = harness.load(
+            url=server.url,
+            factory="bench.b5_caseload:me_requests",
+            args={"tokens": tokens},
+            concurrency=args.concurrency,
+            duration_s=args.duration,
+        )
+        _line("GET /me (reference)", reference)
     bare = harness.ceiling(
         concurrency=args.concurrency, duration_s=args.duration, workers=args.workers
     )

@@ -713,9 +713,8 @@ async def list_my_tasks(
     user: CurrentUser, settings: SettingsDep, today: Today, span: TaskRange
 ) -> Response:
     """Six-ones tasks of the teams I lead or belong to, due in the range."""
-    teams = await social.my_teams(user)
-    tasks = await social.tasks_for_teams(
-        teams=teams, from_on=span[0], to_on=span[1], today=today, tz=settings.tz
+    tasks = await social.my_tasks(
+        user=user, from_on=span[0], to_on=span[1], today=today, tz=settings.tz
     )
     return tasks_response(tasks)
 

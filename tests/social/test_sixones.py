@@ -378,3 +378,9 @@ async def test_task_list_matches_the_public_schema(client, auth, street):
     parsed = TypeAdapter(list[TaskPublic]).validate_python(listed)
     assert listed[0] == done.json() == task_public(parsed[0]).model_dump(mode="json")
     assert [t.model_dump(mode="json") for t in parsed] == listed
+    # /me/tasks reads teams and completion in one query: same answer for each member.
+    for user in (street.worker1, street.worker2):
+        r = await client.get(
+            "/me/tasks", params={"from": "2025-01-01", "to": "2025-12-31"}, headers=auth(user)
+        )
+        assert r.json() == listed
