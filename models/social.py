@@ -73,7 +73,7 @@ class Client(TimestampedModel):
     )
     org_path = fields.CharField(max_length=1000, db_index=True)
     social_worker: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
-        "models.User", related_name="caseload", null=True, on_delete=fields.RESTRICT
+        "models.User", related_name="caseload", null=True, on_delete=fields.RESTRICT, db_index=True
     )
     org_unit_id: uuid.UUID
     social_worker_id: uuid.UUID | None
@@ -89,7 +89,7 @@ class CaseAssignment(TimestampedModel):
     """Who held a client's case, from when to when (open while `ends_at` is null)."""
 
     client: fields.ForeignKeyRelation[Client] = fields.ForeignKeyField(
-        "models.Client", related_name="assignments", on_delete=fields.CASCADE
+        "models.Client", related_name="assignments", on_delete=fields.CASCADE, db_index=True
     )
     worker: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="case_assignments", on_delete=fields.RESTRICT
@@ -111,7 +111,7 @@ class Delegation(TimestampedModel):
     """Supervision of a client delegated to another org unit (委托帮教) for a period."""
 
     client: fields.ForeignKeyRelation[Client] = fields.ForeignKeyField(
-        "models.Client", related_name="delegations", on_delete=fields.CASCADE
+        "models.Client", related_name="delegations", on_delete=fields.CASCADE, db_index=True
     )
     org_unit: fields.ForeignKeyRelation[OrgUnit] = fields.ForeignKeyField(
         "models.OrgUnit", related_name="delegated_clients", on_delete=fields.RESTRICT
@@ -134,7 +134,7 @@ class Visit(TimestampedModel):
     """One visit to a client, made offline-safe by its client-made id."""
 
     client: fields.ForeignKeyRelation[Client] = fields.ForeignKeyField(
-        "models.Client", related_name="visits", on_delete=fields.CASCADE
+        "models.Client", related_name="visits", on_delete=fields.CASCADE, db_index=True
     )
     recorded_by: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="visits_recorded", on_delete=fields.RESTRICT
@@ -162,7 +162,7 @@ class CareGroupMember(TimestampedModel):
         "models.Client", related_name="care_group", on_delete=fields.CASCADE
     )
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
-        "models.User", related_name="care_groups", on_delete=fields.CASCADE
+        "models.User", related_name="care_groups", on_delete=fields.CASCADE, db_index=True
     )
     client_id: uuid.UUID
     user_id: uuid.UUID
