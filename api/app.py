@@ -16,13 +16,24 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from tortoise.contrib.fastapi import RegisterTortoise
 
-from api import problems
+from api import links, problems
 from api.deps import current_user
 from api.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware
-from api.routers import admin, alerts, audit, auth, me, ops, social
+from api.routers import (
+    admin,
+    alerts,
+    audit,
+    auth,
+    correction,
+    me,
+    notifications,
+    ops,
+    patrol,
+    social,
+)
 from grassroots import db
 from grassroots.settings import Settings, get_settings
-from services import jobs
+from notifications import worker as notifications_worker
 
 log = logging.getLogger("grassroots.api")
 
@@ -35,6 +46,9 @@ AUTHENTICATED_ROUTERS: list[APIRouter] = [
     admin.router,
     alerts.router,
     audit.router,
+    correction.router,
+    notifications.router,
+    patrol.router,
     social.router,
 ]
 # The few public routers, on purpose: signing in and operations probes.
@@ -63,7 +77,7 @@ def create_app(
             stop = asyncio.Event()
             if run_worker:
                 worker_task = asyncio.create_task(
-                    jobs.run_forever(stop=stop, poll_s=settings.worker_poll_s)
+                    notifications_worker.run_worker(stop=stop, settings=settings, announce=False)
                 )
             try:
                 yield
@@ -109,7 +123,7 @@ def create_app(
 
     def openapi_with_problems() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = problems.document_problems(original_openapi())
+            app.openapi_schema = links.add_links(problems.document_problems(original_openapi()))
         return app.openapi_schema
 
     app.openapi = openapi_with_problems  # type: ignore[method-assign]

@@ -11,6 +11,7 @@ from fastapi.security import OAuth2PasswordBearer
 
 from grassroots.settings import Settings, get_settings
 from models.org import User
+from services import user_cache
 from services.context import Actor, current_actor
 from services.errors import NotFound, Unauthorized
 from services.scope import Access, require_role
@@ -18,7 +19,13 @@ from services.security import read_access_token
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+async def _settings() -> Settings:
+    # async on purpose: FastAPI runs a plain `def` dependency in a worker thread on every request.
+    return get_settings()
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
 
 
 def client_address(request: Request) -> str:
@@ -37,7 +44,7 @@ async def current_user(
     user_id = read_access_token(token=token, settings=settings)
     if user_id is None:
         raise Unauthorized(headers={"WWW-Authenticate": "Bearer"})
-    user = await User.get_or_none(id=user_id, is_active=True, deleted_at=None)
+    user = await user_cache.active_user(user_id, ttl_s=settings.user_cache_s)
     if user is None:
         raise Unauthorized(headers={"WWW-Authenticate": "Bearer"})
     current_actor.set(Actor(user_id=user.id, address=client_address(request)))

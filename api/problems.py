@@ -6,6 +6,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -158,21 +159,25 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# What a lost database raises: asyncpg's own errors reach us bare (Tortoise translates only SQL
+# errors), a refused or reset socket is a ConnectionError, a connect or command timeout a
+# TimeoutError.
+CONNECTION_LOST: tuple[type[Exception], ...] = (
+    DBConnectionError,
+    OSError,  # ConnectionRefusedError, ConnectionResetError, TimeoutError, socket.gaierror
+    asyncpg.PostgresConnectionError,  # ConnectionDoesNotExistError, ConnectionFailureError
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,  # AdminShutdownError, CannotConnectNowError
+    asyncpg.exceptions.InsufficientResourcesError,  # TooManyConnectionsError
+)
+
+
 def _looks_like_connection_failure(exc: BaseException) -> bool:
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, DBConnectionError | ConnectionError | OSError):
-            return True
-        name = type(current).__name__
-        if name in {
-            "ConnectionDoesNotExistError",
-            "CannotConnectNowError",
-            "InterfaceError",
-            "ConnectionFailureError",
-            "TooManyConnectionsError",
-        }:
+        if isinstance(current, CONNECTION_LOST):
             return True
         if isinstance(current, OperationalError) and "connect" in str(current).lower():
             return True
@@ -186,6 +191,11 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(DBConnectionError, _database_down)
+    # Handled inside the app, not only by the catch-all: Starlette re-raises what reaches the
+    # catch-all to the server after answering, and the client may see the connection drop
+    # instead of the 503. `_unexpected` answers 503 for a lost connection, else 500 (logged).
+    for error in (OperationalError, *CONNECTION_LOST[1:]):
+        app.add_exception_handler(error, _unexpected)
     app.add_exception_handler(Exception, _unexpected)
 
 

@@ -73,7 +73,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 def cmd_worker(_args: argparse.Namespace) -> None:
     """Run the background worker alone until SIGTERM/SIGINT."""
-    from services import jobs
+    from notifications.worker import run_worker
 
     settings = _settings_or_exit()
     configure(settings.log_level)
@@ -86,7 +86,7 @@ def cmd_worker(_args: argparse.Namespace) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         try:
-            await jobs.run_forever(stop=stop, poll_s=settings.worker_poll_s)
+            await run_worker(stop=stop, settings=settings, announce=True)
         finally:
             await Tortoise.close_connections()
 

@@ -40,6 +40,10 @@ def _postgres_connection(url: str, settings: Settings) -> dict[str, Any]:
     expanded = expand_db_url(url.replace("postgresql://", "postgres://", 1))
     expanded["credentials"].setdefault("minsize", 1)
     expanded["credentials"]["maxsize"] = settings.db_pool_max
+    # asyncpg waits 60 s to connect and forever for a query by default: a partitioned database
+    # would hang every request. These bound both, and Tortoise hands them to asyncpg.
+    expanded["credentials"]["timeout"] = settings.db_connect_timeout_s
+    expanded["credentials"]["command_timeout"] = settings.db_command_timeout_s
     return expanded
 
 

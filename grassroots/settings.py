@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     retention_days: int = 180
     log_level: str = "INFO"
     db_pool_max: int = 10
+    # Seconds a signed-in user is cached per process (0: read it on every request).
+    user_cache_s: float = 2.0
+    # A lost database answers 503 within these, never a hang: opening a connection, one query.
+    db_connect_timeout_s: float = Field(default=3.0, gt=0)
+    db_command_timeout_s: float = Field(default=10.0, gt=0)
 
     demo_password: str | None = Field(default=None)
     # Key for identity numbers at rest; unset derives one from secret_key (set it before rotating).

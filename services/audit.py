@@ -4,8 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
+from tortoise.backends.base.client import BaseDBAsyncClient
+
 from models.audit import AuditEntry
-from services.context import current_actor
+from services.context import Actor, current_actor
+
+
+def entry(
+    *,
+    action: str,
+    resource_type: str,
+    resource_id: object | None,
+    detail: dict[str, Any] | None = None,
+    actor: Actor | None = None,
+) -> AuditEntry:
+    """An unsaved entry for the current (or given) actor, for writers that insert in bulk."""
+    who = actor or current_actor.get()
+    return AuditEntry(
+        user_id=who.user_id,
+        address=who.address,
+        action=action,
+        resource_type=resource_type,
+        resource_id=None if resource_id is None else str(resource_id),
+        detail=detail or {},
+    )
 
 
 async def record(
@@ -14,14 +36,18 @@ async def record(
     resource_type: str,
     resource_id: object | None,
     detail: dict[str, Any] | None = None,
+    actor: Actor | None = None,
+    using_db: BaseDBAsyncClient | None = None,
 ) -> None:
-    """Append one entry for the current actor; detail never holds secrets or identity numbers."""
-    actor = current_actor.get()
-    await AuditEntry.create(
-        user_id=actor.user_id,
-        address=actor.address,
+    """Append one entry; detail never holds secrets or identity numbers.
+
+    `actor` defaults to the current request's; pass it when writing from another task (a group
+    commit), and `using_db` to write inside that task's transaction.
+    """
+    await entry(
         action=action,
         resource_type=resource_type,
-        resource_id=None if resource_id is None else str(resource_id),
-        detail=detail or {},
-    )
+        resource_id=resource_id,
+        detail=detail,
+        actor=actor,
+    ).save(using_db=using_db, force_create=True)

@@ -26,7 +26,14 @@ log = logging.getLogger("grassroots.worker")
 JobFunc = Callable[[datetime], Awaitable[str | None]]
 
 # Modules whose import registers jobs; each capability adds its module here.
-JOB_MODULES: list[str] = ["services.housekeeping", "services.social"]
+JOB_MODULES: list[str] = [
+    "services.housekeeping",
+    "services.patrol",
+    "services.correction",
+    "services.social",
+    "notifications.worker",
+    "services.reminders",
+]
 
 
 @dataclass(frozen=True)

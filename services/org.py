@@ -11,7 +11,7 @@ from tortoise.transactions import in_transaction
 
 from grassroots.settings import Settings
 from models.org import OrgUnit, Role, Team, TeamMember, User
-from services import audit
+from services import audit, user_cache
 from services.errors import Conflict, Forbidden, Invalid, NotFound
 from services.scope import in_subtree, is_admin
 from services.security import hash_password
@@ -137,6 +137,7 @@ async def update_user(
     if is_active is not None:
         target.is_active = is_active
     await target.save()
+    user_cache.forget(target.id)
     if is_active is False:
         await revoke_all_for(user_id=target.id)
     await audit.record(action="update", resource_type="user", resource_id=target.id)

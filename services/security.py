@@ -72,9 +72,19 @@ def issue_access_token(
     return jwt.encode(claims, settings.signing_keys()[0], algorithm="HS256")
 
 
+# Verified tokens, so a phone's repeated requests skip the signature check: token and the
+# accepted keys -> (user id, expiry). Bounded; expiry is checked on every use.
+_VERIFIED: dict[tuple[str, tuple[str, ...]], tuple[uuid.UUID, int]] = {}
+_VERIFIED_MAX = 20_000
+
+
 def read_access_token(*, token: str, settings: Settings) -> uuid.UUID | None:
     """The user id of a valid, unexpired access token signed by any accepted key, else None."""
-    for key in settings.signing_keys():
+    keys = tuple(settings.signing_keys())
+    cached = _VERIFIED.get((token, keys))
+    if cached is not None:
+        return cached[0] if cached[1] > datetime.now(UTC).timestamp() else None
+    for key in keys:
         try:
             claims = jwt.decode(
                 token, key, algorithms=["HS256"], options={"require": ["exp", "sub", "typ"]}
@@ -86,9 +96,13 @@ def read_access_token(*, token: str, settings: Settings) -> uuid.UUID | None:
         if claims.get("typ") != ACCESS_TOKEN_TYPE:
             return None
         try:
-            return uuid.UUID(str(claims["sub"]))
+            user_id = uuid.UUID(str(claims["sub"]))
         except ValueError:
             return None
+        if len(_VERIFIED) >= _VERIFIED_MAX:
+            _VERIFIED.clear()
+        _VERIFIED[(token, keys)] = (user_id, int(claims["exp"]))
+        return user_id
     return None
 
 

@@ -46,6 +46,7 @@ from models.social import (
 )
 from services import alerts, audit
 from services.errors import Conflict, Forbidden, Invalid, NotFound
+from services.group_commit import GroupCommit
 from services.idempotency import create_once
 from services.identity import IdentityCipher, InvalidIdNumber, mask_id_number, validate_id_number
 from services.jobs import job
@@ -580,6 +581,8 @@ async def client_history(*, client: Client) -> ClientHistory:
     )
 
 
+_READ_AUDIT = GroupCommit()
+
 CASELOAD_FIELDS: Final = (
     "id",
     "full_name",
@@ -617,11 +620,14 @@ async def my_caseload(*, user: User) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = await connections.get("default").execute_query_dict(
         sql, [user.id if postgres else str(user.id)]
     )
-    await audit.record(
-        action="list",
-        resource_type="client",
-        resource_id=None,
-        detail={"client_ids": [str(r["id"]) for r in rows]},
+    # Polled by every worker's phone: concurrent audit entries share one commit.
+    await _READ_AUDIT.insert(
+        audit.entry(
+            action="list",
+            resource_type="client",
+            resource_id=None,
+            detail={"client_ids": [str(r["id"]) for r in rows]},
+        )
     )
     return rows
 

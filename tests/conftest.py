@@ -18,6 +18,8 @@ os.environ.setdefault("GRASSROOTS_ARGON2_TIME_COST", "1")
 os.environ.setdefault("GRASSROOTS_ARGON2_MEMORY_COST_KIB", "1024")
 os.environ.setdefault("GRASSROOTS_SECRET_KEY", "test-secret-key-0123456789-abcdefghijklmnop")
 os.environ.setdefault("GRASSROOTS_LOG_LEVEL", "WARNING")
+# Tests change users behind the API's back; the per-process user cache has its own tests.
+os.environ.setdefault("GRASSROOTS_USER_CACHE_S", "0")
 
 from grassroots import db as db_config  # noqa: E402
 from grassroots.settings import Settings, get_settings  # noqa: E402

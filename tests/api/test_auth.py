@@ -162,3 +162,23 @@ async def test_refresh_token_is_not_an_access_token(client, alice):
     pair = (await sign_in(client)).json()
     r = await client.get("/me", headers={"Authorization": f"Bearer {pair['refresh_token']}"})
     assert r.status_code == 401
+
+
+async def test_user_cache_serves_repeat_requests_and_forgets_on_change(
+    client, alice, auth, settings, monkeypatch, make_user
+):
+    from services import user_cache
+
+    monkeypatch.setattr(settings, "user_cache_s", 60.0)
+    user_cache.clear()
+    headers = auth(alice)
+    assert (await client.get("/me", headers=headers)).status_code == 200
+    # A change behind the API's back is seen only after the TTL...
+    await User.filter(id=alice.id).update(full_name="改名")
+    assert (await client.get("/me", headers=headers)).json()["full_name"] == "周静"
+    # ...but a change through the API is seen at once.
+    admin = await make_user(Role.admin, unit=await alice.org_unit)
+    r = await client.patch(f"/users/{alice.id}", json={"is_active": False}, headers=auth(admin))
+    assert r.status_code == 200
+    assert (await client.get("/me", headers=headers)).status_code == 401
+    user_cache.clear()

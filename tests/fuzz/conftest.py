@@ -51,7 +51,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     if os.environ.get("GRASSROOTS_TEST_DATABASE_URL"):
-        name = "gr_fuzz"
+        name = f"gr_fuzz_{os.getpid()}"
         for sql in (f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"'):
             subprocess.run(
                 ["psql", f"{PG_BASE}/postgres", "-q", "-c", sql], check=True, capture_output=True

@@ -1,0 +1,253 @@
+"""The inbox: every notification is first a row for its recipient, then pushes to each device.
+
+`fan_out` is the one way in, used by reminder campaigns, automatic notices and alerts. It stores
+one Notification per recipient (at most once per cause: unique (user, dedup_key)) and, when pushes
+are enabled, one Delivery per device of the recipient, or one `no_device` row for a recipient
+without devices. With pushes disabled (no FCM credentials) no Delivery rows are made at all: the
+inbox is the record, and nothing piles up to be sent in a stale burst once credentials appear.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.queryset import QuerySet
+
+from models.notifications import (
+    Delivery,
+    DeliveryStatus,
+    Device,
+    Notification,
+    NotificationKind,
+    Platform,
+)
+from models.org import User
+from notifications.fcm import token_hint
+from notifications.outbox import PENDING, QuietHours, first_attempt_at
+from services.errors import NotFound
+from services.messages import register_messages
+
+register_messages({"device_not_found": ("设备未注册", "The device is not registered")})
+
+_DEDUP_MAX = 255
+_CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class Message:
+    """What lands in the inbox and on the phones, the same for every recipient."""
+
+    kind: NotificationKind
+    title: str
+    body: str
+    data: dict[str, str] = field(default_factory=dict)
+    urgent: bool = False
+    collapse_key: str | None = None
+    ttl_s: int = 24 * 3600
+    reminder_id: uuid.UUID | None = None
+
+
+@dataclass
+class FanOut:
+    """What one fan-out stored."""
+
+    notifications: int = 0
+    deliveries: int = 0
+    no_device: int = 0
+    held: int = 0
+
+
+def dedup_key(prefix: str, key: str) -> str:
+    """A dedup key that fits the column: long keys keep a prefix and a digest."""
+    full = f"{prefix}:{key}"
+    if len(full) <= _DEDUP_MAX:
+        return full
+    digest = hashlib.sha256(full.encode()).hexdigest()
+    return f"{full[: _DEDUP_MAX - 65]}#{digest}"
+
+
+async def fan_out(
+    *,
+    message: Message,
+    user_ids: Iterable[uuid.UUID],
+    dedup: str,
+    now: datetime,
+    push: bool,
+    quiet: QuietHours | None,
+) -> FanOut:
+    """Store the message in each active recipient's inbox once and queue its pushes."""
+    wanted = set(user_ids)
+    report = FanOut()
+    if not wanted:
+        return report
+    active: set[Any] = set(
+        await User.filter(id__in=list(wanted), is_active=True, deleted_at=None).values_list(
+            "id", flat=True
+        )
+    )
+    already: set[Any] = set(
+        await Notification.filter(user_id__in=list(active), dedup_key=dedup).values_list(
+            "user_id", flat=True
+        )
+    )
+    recipients = sorted(active - already)
+    if not recipients:
+        return report
+    notifications: list[Notification] = []
+    by_user: dict[uuid.UUID, uuid.UUID] = {}
+    for user_id in recipients:
+        notification_id = uuid.uuid4()
+        by_user[user_id] = notification_id
+        data = {**message.data, "notification_id": str(notification_id)}
+        notifications.append(
+            Notification(
+                id=notification_id,
+                user_id=user_id,
+                kind=message.kind,
+                title=message.title,
+                body=message.body,
+                data=data,
+                urgent=message.urgent,
+                collapse_key=message.collapse_key,
+                ttl_s=message.ttl_s,
+                dedup_key=dedup,
+                created_at=now,
+            )
+        )
+    await Notification.bulk_create(notifications, batch_size=_CHUNK)
+    report.notifications = len(notifications)
+    if not push:
+        return report
+    devices: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for chunk_start in range(0, len(recipients), _CHUNK):
+        chunk = recipients[chunk_start : chunk_start + _CHUNK]
+        for device_id, user_id in await Device.filter(user_id__in=chunk).values_list(
+            "id", "user_id"
+        ):
+            devices.setdefault(user_id, []).append(device_id)
+    go_at = first_attempt_at(now=now, urgent=message.urgent, quiet=quiet)
+    status = DeliveryStatus.held if go_at > now else DeliveryStatus.queued
+    deliveries: list[Delivery] = []
+    for user_id in recipients:
+        common = {
+            "notification_id": by_user[user_id],
+            "user_id": user_id,
+            "reminder_id": message.reminder_id,
+            "urgent": message.urgent,
+            "created_at": now,
+        }
+        user_devices = devices.get(user_id, [])
+        if not user_devices:
+            deliveries.append(
+                Delivery(
+                    id=uuid.uuid4(),
+                    device_id=None,
+                    status=DeliveryStatus.no_device,
+                    next_attempt_at=now,
+                    **common,
+                )
+            )
+            report.no_device += 1
+            continue
+        for device_id in user_devices:
+            deliveries.append(
+                Delivery(
+                    id=uuid.uuid4(),
+                    device_id=device_id,
+                    status=status,
+                    next_attempt_at=go_at,
+                    **common,
+                )
+            )
+            report.deliveries += 1
+            report.held += status == DeliveryStatus.held
+    await Delivery.bulk_create(deliveries, batch_size=_CHUNK)
+    return report
+
+
+# --- the user's side -------------------------------------------------------------------------
+
+
+def my_notifications(*, user: User, unread: bool) -> QuerySet[Notification]:
+    """The user's inbox, optionally only what is unread."""
+    qs = Notification.filter(user_id=user.id)
+    if unread:
+        qs = qs.filter(read_at__isnull=True)
+    return qs
+
+
+async def mark_read(*, user: User, notification_id: uuid.UUID) -> None:
+    """Mark one of my notifications read (again is a no-op); someone else's is a 404."""
+    found = await Notification.filter(id=notification_id, user_id=user.id).first()
+    if found is None:
+        raise NotFound()
+    if found.read_at is None:
+        await Notification.filter(id=notification_id, read_at__isnull=True).update(
+            read_at=datetime.now(UTC)
+        )
+
+
+async def register_device(
+    *,
+    user: User,
+    token: str,
+    platform: Platform,
+    app_version: str | None,
+    locale: str | None,
+) -> tuple[Device, bool]:
+    """Upsert a device by token for the user; returns (device, created for this user)."""
+    now = datetime.now(UTC)
+    for _ in range(3):
+        device = await Device.get_or_none(token=token)
+        if device is None:
+            try:
+                created = await Device.create(
+                    user_id=user.id,
+                    token=token,
+                    platform=platform,
+                    app_version=app_version,
+                    locale=locale,
+                    last_seen_at=now,
+                )
+            except IntegrityError:  # registered concurrently: update it instead
+                continue
+            return created, True
+        moved = device.user_id != user.id  # type: ignore[attr-defined]
+        if moved:
+            # Pushes still queued for the previous owner must not reach the new one's phone.
+            await Delivery.filter(device_id=device.id, status__in=list(PENDING)).update(
+                status=DeliveryStatus.failed, last_error="device_moved", claimed_until=None
+            )
+        await Device.filter(id=device.id).update(
+            user_id=user.id,
+            platform=platform,
+            app_version=app_version,
+            locale=locale,
+            last_seen_at=now,
+            updated_at=now,
+        )
+        await device.refresh_from_db()
+        return device, moved
+    raise NotFound("device_not_found")
+
+
+async def remove_device(*, user: User, token: str) -> None:
+    """Forget my device (sign-out); a token I do not own is left alone, and it is still a 204."""
+    device = await Device.get_or_none(token=token, user_id=user.id)
+    if device is None:
+        return
+    await Delivery.filter(device_id=device.id, status__in=list(PENDING)).update(
+        status=DeliveryStatus.failed, last_error="device_removed", claimed_until=None
+    )
+    await device.delete()
+
+
+def describe_token(token: str) -> str:
+    """A loggable form of a token."""
+    return token_hint(token)

@@ -1,0 +1,435 @@
+"""Supervisions, check-ins, leave and scope through the HTTP API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from models.alerts import Alert
+from models.audit import AuditEntry
+from models.correction import CheckIn, LeaveRequest, Supervision
+from tests.correction.conftest import FAR_OUTSIDE, INSIDE, World, supervision_body
+
+
+def iso(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+async def make_supervision(client: Any, auth: Any, w: World, **kw: Any) -> dict[str, Any]:
+    r = await client.post("/supervisions", json=supervision_body(w, **kw), headers=auth(w.officer))
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def checkin(
+    kind: str = "location",
+    at: datetime | None = None,
+    lonlat: tuple[float, float] | None = INSIDE,
+    **extra: Any,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "kind": kind,
+        "occurred_at": iso(at or datetime.now(UTC)),
+    }
+    if lonlat is not None:
+        body["lon"], body["lat"] = lonlat
+    body.update(extra)
+    return body
+
+
+async def test_create_supervision_lists_the_obligations_of_its_level(client, auth, world):
+    s = await make_supervision(client, auth, world, level="strict")
+    kinds = {o["kind"]: o for o in s["obligations"]}
+    assert kinds["location"]["interval"] == "day"
+    assert kinds["report"]["required"] == 2
+    assert kinds["service_hours"] == {
+        "kind": "service_hours",
+        "interval": "month",
+        "required": 8.0,
+        "unit": "hours",
+    }
+    assert s["level"] == "strict" and s["level_in_force"] == "strict"
+    assert s["level_history"][0]["level"] == "strict"
+    assert await AuditEntry.filter(resource_type="supervision", action="create").count() == 1
+
+
+async def test_create_supervision_refuses_bad_input_and_overlap(client, auth, world):
+    w = world
+    h = auth(w.officer)
+    bad = [
+        {**supervision_body(w), "ends_on": "2024-12-31"},
+        {**supervision_body(w), "subject_user_id": str(w.officer.id)},
+        {**supervision_body(w), "officer_id": str(w.subject.id)},
+        {**supervision_body(w), "permitted_zone_id": str(uuid.uuid4())},
+        {**supervision_body(w), "subject_user_id": str(w.other_subject.id)},
+        {**supervision_body(w), "level": "harsh"},
+        {**supervision_body(w), "extra": 1},
+    ]
+    for body in bad:
+        r = await client.post("/supervisions", json=body, headers=h)
+        assert r.status_code == 422, (body, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+    assert await Supervision.all().count() == 0
+    await make_supervision(client, auth, w)
+    r = await client.post("/supervisions", json=supervision_body(w), headers=h)
+    assert r.status_code == 409 and r.json()["code"] == "supervision_overlaps"
+
+
+async def test_scope_other_office_404_patrol_403_subject_403(client, auth, world):
+    w = world
+    s = await make_supervision(client, auth, w)
+    assert (
+        await client.get(f"/supervisions/{s['id']}", headers=auth(w.officer))
+    ).status_code == 200
+    assert (
+        await client.get(f"/supervisions/{s['id']}", headers=auth(w.supervisor))
+    ).status_code == 200
+    assert (
+        await client.get(f"/supervisions/{s['id']}", headers=auth(w.other_officer))
+    ).status_code == 404
+    assert (await client.get(f"/supervisions/{s['id']}", headers=auth(w.patrol))).status_code == 403
+    assert (
+        await client.get(f"/supervisions/{s['id']}", headers=auth(w.subject))
+    ).status_code == 403
+    r = await client.get("/supervisions", headers=auth(w.other_officer))
+    assert r.json()["items"] == []
+    assert (
+        await client.post("/supervisions", json=supervision_body(w), headers=auth(w.patrol))
+    ).status_code == 403
+    month = datetime.now(UTC).strftime("%Y-%m")
+    for path in (
+        f"/supervisions/{s['id']}/compliance?month={month}",
+        f"/supervisions/{s['id']}/compliance.csv?month={month}",
+        f"/supervisions/{s['id']}/leave-requests",
+        f"/supervisions/{s['id']}/checkins",
+    ):
+        assert (await client.get(path, headers=auth(w.other_officer))).status_code == 404, path
+        assert (await client.get(path, headers=auth(w.patrol))).status_code == 403, path
+    # Reads are audited.
+    assert await AuditEntry.filter(resource_type="supervision", action="read").count() >= 2
+
+
+async def test_subject_sees_only_their_own(client, auth, world):
+    w = world
+    await make_supervision(client, auth, w)
+    other = await make_supervision(client, auth, w, subject=w.subject2)
+    r = await client.get("/me/supervision", headers=auth(w.subject))
+    assert r.status_code == 200 and r.json()["subject_user_id"] == str(w.subject.id)
+    assert (await client.get("/me/supervision", headers=auth(w.other_subject))).status_code == 404
+    c = checkin()
+    assert (await client.post("/me/checkins", json=c, headers=auth(w.subject2))).status_code == 201
+    mine = (await client.get("/me/checkins", headers=auth(w.subject))).json()["items"]
+    assert mine == []
+    # A subject may not record on a supervision, its own or another's.
+    r = await client.post(
+        f"/supervisions/{other['id']}/checkins", json=checkin("report"), headers=auth(w.subject)
+    )
+    assert r.status_code == 403
+    # The same client id from another subject is a conflict, never a second record.
+    r = await client.post("/me/checkins", json=c, headers=auth(w.subject))
+    assert r.status_code == 409
+    assert await CheckIn.all().count() == 1
+
+
+async def test_checkin_inside_outside_accuracy_and_single_alert(client, auth, world):
+    w = world
+    await make_supervision(client, auth, w)
+    h = auth(w.subject)
+    r = await client.post("/me/checkins", json=checkin(), headers=h)
+    assert r.status_code == 201
+    body = r.json()
+    assert body["inside_permitted_area"] is True and body["status"] == "ok"
+    assert body["on_approved_leave"] is False
+    # About 95 m east of the edge: inside with an accuracy of 150 m, outside with 20 m.
+    edge = (120.901, 32.0)
+    r = await client.post("/me/checkins", json=checkin(lonlat=edge, accuracy_m=150), headers=h)
+    assert r.json()["inside_permitted_area"] is True and r.json()["status"] == "ok"
+    c = checkin(lonlat=edge, accuracy_m=20)
+    r = await client.post("/me/checkins", json=c, headers=h)
+    assert r.status_code == 201
+    assert r.json()["inside_permitted_area"] is False and r.json()["status"] == "violation"
+    assert 80 < r.json()["distance_outside_m"] < 110
+    alerts = await Alert.filter(kind="outside_permitted_area")
+    assert len(alerts) == 1
+    assert str(w.officer.id) in {str(x.user_id) for x in await alerts[0].recipients.all()}
+    assert "lon" not in alerts[0].detail and "lat" not in alerts[0].detail
+    # Replay: same body answers 200 with the stored record and raises nothing new.
+    r2 = await client.post("/me/checkins", json=c, headers=h)
+    assert r2.status_code == 200 and r2.json() == r.json()
+    assert await Alert.filter(kind="outside_permitted_area").count() == 1
+    r3 = await client.post("/me/checkins", json={**c, "accuracy_m": 21}, headers=h)
+    assert r3.status_code == 409 and r3.json()["code"] == "id_conflict"
+    # A second outside check-in is its own violation and its own alert.
+    r = await client.post("/me/checkins", json=checkin(lonlat=FAR_OUTSIDE), headers=h)
+    assert r.json()["status"] == "violation"
+    assert await Alert.filter(kind="outside_permitted_area").count() == 2
+    # The officer's view shows the subject outside with open alerts.
+    r = await client.get("/officer/subjects", headers=auth(w.officer))
+    [row] = r.json()["items"]
+    assert row["status"] == "outside" and row["checked_in"] and row["open_alerts"] == 2
+
+
+async def test_checkin_bad_input_is_refused_and_nothing_stored(client, auth, world):
+    w = world
+    await make_supervision(client, auth, w)
+    h = auth(w.subject)
+    now = datetime.now(UTC)
+    bad = [
+        checkin(at=now + timedelta(minutes=10)),
+        checkin(lonlat=None),
+        checkin(lonlat=(181.0, 32.0)),
+        checkin(lonlat=(120.0, 91.0)),
+        {**checkin(lonlat=None), "lon": 120.88},
+        checkin("service_hours", lonlat=None, hours=-1),
+        checkin("service_hours", lonlat=None, hours=25),
+        checkin("service_hours", lonlat=None),
+        checkin("study", lonlat=None, hours=0),
+        checkin("location", hours=2),
+        checkin("thought_report", lonlat=None),
+        checkin("home_visit"),
+        {**checkin(), "occurred_at": "2025-03-01T10:00:00"},
+        {**checkin(), "subject_id": str(w.subject2.id)},
+        checkin(at=datetime(2020, 1, 1, tzinfo=UTC)),
+    ]
+    for body in bad:
+        r = await client.post("/me/checkins", json=body, headers=h)
+        assert r.status_code == 422, (body, r.text)
+    assert await CheckIn.all().count() == 0
+    assert (
+        await client.post("/me/checkins", json=checkin(), headers=auth(w.officer))
+    ).status_code == 403
+    assert (
+        await client.post("/me/checkins", json=checkin(), headers=auth(w.subject2))
+    ).status_code == 422
+    ok = checkin(at=now + timedelta(minutes=4))
+    assert (await client.post("/me/checkins", json=ok, headers=h)).status_code == 201
+
+
+async def test_officer_records_report_and_home_visit(client, auth, world):
+    w = world
+    s = await make_supervision(client, auth, w)
+    for kind in ("report", "home_visit"):
+        r = await client.post(
+            f"/supervisions/{s['id']}/checkins",
+            json=checkin(kind, text="走访家中"),
+            headers=auth(w.officer),
+        )
+        assert r.status_code == 201, r.text
+        assert r.json()["recorded_by_id"] == str(w.officer.id)
+        assert r.json()["subject_id"] == str(w.subject.id)
+    r = await client.post(
+        f"/supervisions/{s['id']}/checkins", json=checkin("location"), headers=auth(w.officer)
+    )
+    assert r.status_code == 422
+    r = await client.post(
+        f"/supervisions/{s['id']}/checkins", json=checkin("report"), headers=auth(w.other_officer)
+    )
+    assert r.status_code == 404
+    listed = (await client.get(f"/supervisions/{s['id']}/checkins", headers=auth(w.officer))).json()
+    assert len(listed["items"]) == 2
+
+
+async def test_leave_flow_overlap_decision_scope_and_cancel(client, auth, world):
+    w = world
+    s = await make_supervision(client, auth, w)
+    await make_supervision(client, auth, w, subject=w.subject2)
+    h = auth(w.subject)
+    now = datetime.now(UTC)
+    leave = {
+        "id": str(uuid.uuid4()),
+        "starts_at": iso(now + timedelta(days=2)),
+        "ends_at": iso(now + timedelta(days=4)),
+        "destination": "上海市",
+        "reason": "探亲",
+    }
+    r = await client.post("/me/leave-requests", json=leave, headers=h)
+    assert r.status_code == 201 and r.json()["status"] == "pending"
+    assert (await client.post("/me/leave-requests", json=leave, headers=h)).status_code == 200
+    overlap = {
+        **leave,
+        "id": str(uuid.uuid4()),
+        "starts_at": iso(now + timedelta(days=3)),
+        "ends_at": iso(now + timedelta(days=5)),
+    }
+    r = await client.post("/me/leave-requests", json=overlap, headers=h)
+    assert r.status_code == 409 and r.json()["code"] == "leave_overlaps"
+    for bad in (
+        {
+            **leave,
+            "id": str(uuid.uuid4()),
+            "starts_at": iso(now + timedelta(days=9)),
+            "ends_at": iso(now + timedelta(days=8)),
+        },
+        {
+            **leave,
+            "id": str(uuid.uuid4()),
+            "starts_at": iso(now - timedelta(days=3)),
+            "ends_at": iso(now - timedelta(days=1)),
+        },
+        {**leave, "id": str(uuid.uuid4()), "destination": ""},
+    ):
+        r = await client.post("/me/leave-requests", json=bad, headers=h)
+        assert r.status_code == 422, r.text
+    assert await LeaveRequest.all().count() == 1
+    # Only the supervising officer decides; another office's officer sees nothing.
+    decision = {"approved": True, "note": "同意"}
+    r = await client.post(
+        f"/leave-requests/{leave['id']}/decision", json=decision, headers=auth(w.other_officer)
+    )
+    assert r.status_code == 404
+    r = await client.post(
+        f"/leave-requests/{leave['id']}/decision", json=decision, headers=auth(w.subject)
+    )
+    assert r.status_code == 403
+    r = await client.post(
+        f"/leave-requests/{leave['id']}/decision", json=decision, headers=auth(w.officer)
+    )
+    assert r.status_code == 200 and r.json()["status"] == "approved"
+    r = await client.post(
+        f"/leave-requests/{leave['id']}/decision", json=decision, headers=auth(w.officer)
+    )
+    assert r.status_code == 409
+    listed = (
+        await client.get(f"/supervisions/{s['id']}/leave-requests", headers=auth(w.officer))
+    ).json()
+    assert [x["id"] for x in listed["items"]] == [leave["id"]]
+    assert [
+        x["id"] for x in (await client.get("/me/leave-requests", headers=h)).json()["items"]
+    ] == [leave["id"]]
+    assert (await client.get("/me/leave-requests", headers=auth(w.subject2))).json()["items"] == []
+    # Another subject cannot cancel it; its owner can, before it starts.
+    assert (
+        await client.post(f"/me/leave-requests/{leave['id']}/cancel", headers=auth(w.subject2))
+    ).status_code == 404
+    r = await client.post(f"/me/leave-requests/{leave['id']}/cancel", headers=h)
+    assert r.status_code == 200 and r.json()["status"] == "cancelled"
+    assert (await Supervision.get(id=s["id"])).approved_leave == []
+
+
+async def test_leave_approval_turns_an_outside_checkin_compliant(client, auth, world):
+    w = world
+    s = await make_supervision(client, auth, w)
+    h = auth(w.subject)
+    now = datetime.now(UTC)
+    c = checkin(lonlat=FAR_OUTSIDE, at=now - timedelta(minutes=30))
+    r = await client.post("/me/checkins", json=c, headers=h)
+    assert r.json()["status"] == "violation"
+    leave = {
+        "id": str(uuid.uuid4()),
+        "starts_at": iso(now - timedelta(hours=2)),
+        "ends_at": iso(now + timedelta(days=1)),
+        "destination": "南京市",
+        "reason": "就医",
+    }
+    assert (await client.post("/me/leave-requests", json=leave, headers=h)).status_code == 201
+    r = await client.post(
+        f"/leave-requests/{leave['id']}/decision", json={"approved": True}, headers=auth(w.officer)
+    )
+    assert r.status_code == 200
+    stored = await CheckIn.get(id=c["id"])
+    assert stored.status == "ok" and stored.on_approved_leave
+    month = now.astimezone(UTC).strftime("%Y-%m")
+    # A later outside check-in inside the window is compliant from the start.
+    r = await client.post("/me/checkins", json=checkin(lonlat=FAR_OUTSIDE), headers=h)
+    assert r.json()["status"] == "ok" and r.json()["on_approved_leave"] is True
+    assert r.json()["inside_permitted_area"] is False
+    comp = (
+        await client.get(
+            f"/me/compliance?month={datetime.now(UTC).astimezone(__import__('zoneinfo').ZoneInfo('Asia/Shanghai')).strftime('%Y-%m')}",
+            headers=h,
+        )
+    ).json()
+    assert not [v for v in comp["violations"] if v["kind"] == "outside_permitted_area"]
+    assert month
+    row = (await client.get("/officer/subjects", headers=auth(w.officer))).json()["items"][0]
+    assert row["on_leave"] is True and row["status"] == "on_leave"
+    assert s
+
+
+async def test_level_change_keeps_history_and_scope(client, auth, world):
+    w = world
+    s = await make_supervision(client, auth, w, level="strict")
+    r = await client.patch(
+        f"/supervisions/{s['id']}/level", json={"level": "lenient"}, headers=auth(w.officer)
+    )
+    assert r.status_code == 200
+    body = r.json()
+    assert body["level"] == "lenient"
+    assert [e["level"] for e in body["level_history"]] == ["strict", "lenient"]
+    # Daily check-ins: the change applies from tomorrow, so today is still strict.
+    assert body["level_in_force"] == "strict"
+    assert {o["kind"]: o["interval"] for o in body["obligations"]}["location"] == "two_weeks"
+    r = await client.patch(
+        f"/supervisions/{s['id']}/level", json={"level": "normal"}, headers=auth(w.other_officer)
+    )
+    assert r.status_code == 404
+    r = await client.patch(
+        f"/supervisions/{s['id']}/level", json={"level": "normal"}, headers=auth(w.patrol)
+    )
+    assert r.status_code == 403
+
+
+async def test_assessment_put_and_csv_export(client, auth, world):
+    w = world
+    s = await make_supervision(client, auth, w)
+    h = auth(w.officer)
+    r = await client.put(
+        f"/supervisions/{s['id']}/assessments/2025-03",
+        json={"grade": "good", "remark": "表现良好"},
+        headers=h,
+    )
+    assert r.status_code == 201 and r.json()["grade"] == "good"
+    r = await client.put(
+        f"/supervisions/{s['id']}/assessments/2025-03",
+        json={"grade": "warning", "remark": "迟交汇报"},
+        headers=h,
+    )
+    assert r.status_code == 200 and r.json()["grade"] == "warning"
+    for month in ("2024-12", "2999-01", "2025-13"):
+        r = await client.put(
+            f"/supervisions/{s['id']}/assessments/{month}", json={"grade": "good"}, headers=h
+        )
+        assert r.status_code == 422, month
+    r = await client.put(
+        f"/supervisions/{s['id']}/assessments/2025-03", json={"grade": "excellent"}, headers=h
+    )
+    assert r.status_code == 422
+    comp = (await client.get(f"/supervisions/{s['id']}/compliance?month=2025-03", headers=h)).json()
+    assert comp["assessment"]["grade"] == "warning" and comp["assessment"]["remark"] == "迟交汇报"
+    r = await client.get(f"/supervisions/{s['id']}/compliance.csv?month=2025-03", headers=h)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert r.content.startswith(b"\xef\xbb\xbf")
+    text = r.content.decode("utf-8-sig")
+    assert "定位签到" in text and "warning" in text and "missed_checkin" in text
+    assert (
+        await client.get(f"/supervisions/{s['id']}/compliance?month=2025-3", headers=h)
+    ).status_code == 422
+
+
+async def test_obligation_rules_per_office(client, auth, world):
+    w = world
+    h = auth(w.officer)
+    r = await client.get(f"/org-units/{w.office.id}/obligation-rules", headers=h)
+    assert r.status_code == 200
+    rules = r.json()["rules"]
+    rules["strict"] = [x for x in rules["strict"] if x["kind"] != "home_visit"]
+    r = await client.put(
+        f"/org-units/{w.office.id}/obligation-rules", json={"rules": rules}, headers=h
+    )
+    assert r.status_code == 200, r.text
+    s = await make_supervision(client, auth, w, level="strict")
+    assert "home_visit" not in {o["kind"] for o in s["obligations"]}
+    broken = {
+        **rules,
+        "strict": [{"kind": "location", "interval": "day", "required": -1, "unit": "count"}],
+    }
+    r = await client.put(
+        f"/org-units/{w.office.id}/obligation-rules", json={"rules": broken}, headers=h
+    )
+    assert r.status_code == 422 and r.json()["code"] == "rules_invalid"
+    r = await client.get(
+        f"/org-units/{w.office.id}/obligation-rules", headers=auth(w.other_officer)
+    )
+    assert r.status_code == 404
