@@ -19,7 +19,18 @@ from tortoise.contrib.fastapi import RegisterTortoise
 from api import links, problems
 from api.deps import current_user
 from api.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware
-from api.routers import admin, alerts, audit, auth, correction, me, notifications, ops, patrol
+from api.routers import (
+    admin,
+    alerts,
+    audit,
+    auth,
+    correction,
+    me,
+    notifications,
+    ops,
+    patrol,
+    social,
+)
 from grassroots import db
 from grassroots.settings import Settings, get_settings
 from notifications import worker as notifications_worker
@@ -38,6 +49,7 @@ AUTHENTICATED_ROUTERS: list[APIRouter] = [
     correction.router,
     notifications.router,
     patrol.router,
+    social.router,
 ]
 # The few public routers, on purpose: signing in and operations probes.
 PUBLIC_ROUTERS: list[APIRouter] = [auth.router]

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     db_command_timeout_s: float = Field(default=10.0, gt=0)
 
     demo_password: str | None = Field(default=None)
+    # Key for identity numbers at rest; unset derives one from secret_key (set it before rotating).
+    identity_key: SecretStr | None = None
+    caseload_cap: int = 50
 
     @field_validator("timezone")
     @classmethod

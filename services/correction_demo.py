@@ -18,6 +18,7 @@ from geo.validation import parse_area
 from models.correction import CheckInKind, Level, Supervision
 from models.org import OrgUnit, Role, User
 from models.patrol import Zone
+from models.social import Client, ClientCategory
 from services import correction, org
 from services.demo import DemoWorld
 
@@ -73,13 +74,20 @@ async def demo_step(world: DemoWorld) -> None:
         ("subject3", subject3, Level.lenient, "hepingqiao_a", (120.87, 32.02)),
     ]
     rng = random.Random(7)
-    for username, subject, level, unit_key, (lon, lat) in plan:
+    # The social-work demo (run first) registered the community-correction clients.
+    client_ids: list[uuid.UUID] = [
+        uuid.UUID(str(i))
+        for i in await Client.filter(category=ClientCategory.community_correction)
+        .order_by("created_at")
+        .values_list("id", flat=True)
+    ]
+    for index, (username, subject, level, unit_key, (lon, lat)) in enumerate(plan):
         unit = world.units[unit_key]
         zone_id = await _permitted_area(name=f"{unit.name}活动范围", unit=unit, lon=lon, lat=lat)
         admin = User(roles_text=User.encode_roles([Role.admin.value]), org_path="/")
         supervision = await correction.create_supervision(
             actor=admin,
-            client_id=uuid.uuid4(),
+            client_id=client_ids[index] if index < len(client_ids) else uuid.uuid4(),
             subject_user_id=subject.id,
             officer_id=officer.id
             if subject.org_path.startswith(officer.org_path)

@@ -32,7 +32,11 @@ class DemoWorld:
 DemoStep = Callable[[DemoWorld], Awaitable[None]]
 
 # Modules with a `demo_step(world)` coroutine, run in order after the foundation's own.
-DEMO_MODULES: list[str] = ["services.patrol_demo", "services.correction_demo"]
+DEMO_MODULES: list[str] = [
+    "services.patrol_demo",
+    "services.social_demo",
+    "services.correction_demo",
+]
 
 # 崇川区 and some of its streets and communities.
 UNITS = [

@@ -30,6 +30,7 @@ JOB_MODULES: list[str] = [
     "services.housekeeping",
     "services.patrol",
     "services.correction",
+    "services.social",
     "notifications.worker",
     "services.reminders",
 ]

@@ -13,6 +13,7 @@ from geo.measure import area_m2
 from geo.validation import parse_area
 from models.org import OrgUnit, Role, User
 from models.patrol import Zone
+from models.social import Client, ClientCategory, RiskLevel
 
 SQUARE = {
     "type": "Polygon",
@@ -38,6 +39,7 @@ class World:
     other_subject: User
     patrol: User
     zone_id: uuid.UUID
+    client_id: uuid.UUID = uuid.UUID(int=0)  # a community-correction client of social work
 
 
 @pytest.fixture
@@ -68,6 +70,16 @@ async def world(make_unit: Any, make_user: Any) -> World:
         other_subject=await make_user(Role.subject, unit=other_office),
         patrol=await make_user(Role.patrol, unit=office),
         zone_id=zone_id,
+        client_id=(
+            await Client.create(
+                full_name="郑某",
+                category=ClientCategory.community_correction,
+                address="和平桥街道",
+                risk_level=RiskLevel.medium,
+                org_unit=community,
+                org_path=community.path,
+            )
+        ).id,
     )
 
 
@@ -80,7 +92,7 @@ def supervision_body(
     ends_on: date = date(2027, 12, 31),
 ) -> dict[str, Any]:
     return {
-        "client_id": str(uuid.uuid4()),
+        "client_id": str(w.client_id),
         "subject_user_id": str((subject or w.subject).id),
         "officer_id": str(w.officer.id),
         "permitted_zone_id": str(w.zone_id),

@@ -29,7 +29,7 @@ async def supervise(
 ) -> Supervision:
     return await correction.create_supervision(
         actor=w.officer,
-        client_id=uuid.uuid4(),
+        client_id=w.client_id,
         subject_user_id=(subject or w.subject).id,
         officer_id=w.officer.id,
         permitted_zone_id=w.zone_id,

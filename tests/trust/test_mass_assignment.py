@@ -75,6 +75,11 @@ ALLOWED_FIELDS: dict[tuple[str, str], str] = {
     ("create_reminder", "audience.roles"): "a filter (who receives the reminder), not a grant",
     ("create_assignment", "user_id"): "API.md pins {user_id}: the patrol member assigned to the "
     "shift, checked to lie in the caller's scope",
+    ("create_visit", "id"): "client-made id (offline visit), idempotent create_once",
+    ("assign_social_worker", "user_id"): "API.md pins {user_id}: the social worker given the case, "
+    "checked to hold the role and lie in the caller's scope",
+    ("add_care_group_member", "user_id"): "the helper added to the care group, checked to be an "
+    "active user; only managers and the client's worker may add one",
 }
 
 # (operation id, field path, "" for the body itself) -> why the object may hold unknown keys.

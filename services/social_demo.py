@@ -1,0 +1,307 @@
+"""Demo data for social work: a team in 和平桥街道 with a caseload, visits and six-ones history.
+
+Names are pseudonyms (张某某) and identity numbers are made up here, valid only by their checksum.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+
+from models.org import Role, User
+from models.social import CareRole, ClientCategory, RiskLevel, VisitKind
+from services import org, social
+from services.demo import DemoWorld
+from services.idempotency import fingerprint
+from services.identity import check_character
+from services.sixones_rules import KIND_NAMES_ZH, TaskKind
+
+# A street corner near 和平桥 in 崇川区, Nantong; homes are scattered around it.
+CENTRE_LON, CENTRE_LAT = 120.8655, 32.0105
+
+# (pseudonym, category, risk, birth date, worker, street address, offset east/north in 1e-3 degrees)
+CLIENTS: list[tuple[str, ClientCategory, RiskLevel, str, str, str, tuple[float, float]]] = [
+    (
+        "张某某",
+        ClientCategory.community_correction,
+        RiskLevel.high,
+        "19850412",
+        "worker1",
+        "崇川区和平桥街道濠西路 12 号 3 室",
+        (1.2, 0.8),
+    ),
+    (
+        "李某某",
+        ClientCategory.community_correction,
+        RiskLevel.medium,
+        "19780923",
+        "worker1",
+        "崇川区和平桥街道人民中路 88 号 2 幢 501",
+        (-2.1, 1.5),
+    ),
+    (
+        "王某某",
+        ClientCategory.community_correction,
+        RiskLevel.low,
+        "19920105",
+        "worker2",
+        "崇川区和平桥街道桃坞路 27 号",
+        (0.4, -1.9),
+    ),
+    (
+        "赵某某",
+        ClientCategory.released_prisoner,
+        RiskLevel.high,
+        "19800730",
+        "worker1",
+        "崇川区和平桥街道环城南路 6 号 1 幢 203",
+        (3.0, -0.6),
+    ),
+    (
+        "刘某某",
+        ClientCategory.released_prisoner,
+        RiskLevel.medium,
+        "19750218",
+        "worker2",
+        "崇川区和平桥街道西南营 15 号",
+        (-0.9, -2.7),
+    ),
+    (
+        "陈某某",
+        ClientCategory.released_prisoner,
+        RiskLevel.low,
+        "19690611",
+        "worker2",
+        "崇川区和平桥街道濠南路 41 号",
+        (2.2, 2.4),
+    ),
+    (
+        "杨某某",
+        ClientCategory.drug_rehab,
+        RiskLevel.high,
+        "19881101",
+        "worker1",
+        "崇川区和平桥街道北濠桥路 9 号 4 幢 102",
+        (-1.7, -0.4),
+    ),
+    (
+        "黄某某",
+        ClientCategory.drug_rehab,
+        RiskLevel.medium,
+        "19910327",
+        "worker1",
+        "崇川区和平桥街道文峰路 3 号",
+        (0.9, 3.1),
+    ),
+    (
+        "周某某",
+        ClientCategory.drug_rehab,
+        RiskLevel.medium,
+        "19830814",
+        "worker2",
+        "崇川区和平桥街道青年中路 120 号",
+        (-3.2, 0.2),
+    ),
+    (
+        "吴某某",
+        ClientCategory.at_risk_youth,
+        RiskLevel.medium,
+        "20080509",
+        "worker1",
+        "崇川区和平桥街道濠西社区 7 幢 301",
+        (0.2, 0.5),
+    ),
+    (
+        "徐某某",
+        ClientCategory.at_risk_youth,
+        RiskLevel.low,
+        "20070916",
+        "worker2",
+        "崇川区和平桥街道工农路 52 号",
+        (1.6, -2.2),
+    ),
+    (
+        "孙某某",
+        ClientCategory.at_risk_youth,
+        RiskLevel.high,
+        "20090120",
+        "worker1",
+        "崇川区和平桥街道和平桥路 18 号",
+        (-0.5, 1.9),
+    ),
+]
+
+VISIT_NOTES = [
+    "入户走访，家属在场，情绪稳定，近期在找工作。",
+    "到社工站面谈，了解就业意向，推荐技能培训。",
+    "电话回访，本人表示按时参加社区活动。",
+    "入户走访，居住情况未变，提醒按期报到。",
+    "与社区网格员一起走访，家庭关系有所改善。",
+]
+
+
+def demo_id_number(born: str, serial: int) -> str:
+    """A made-up identity number of 崇川区 (320602) that passes the checksum."""
+    first = f"320602{born}{serial:03d}"
+    return first + check_character(first)
+
+
+def _admin() -> User:
+    return User(roles_text=User.encode_roles([Role.admin.value]), org_path="/")
+
+
+def _local_at(day: date, hour: int, world: DemoWorld) -> datetime:
+    return datetime.combine(day, time(hour, 30), tzinfo=world.settings.tz).astimezone(UTC)
+
+
+async def demo_step(world: DemoWorld) -> None:
+    """Create the team, twelve clients with a visit history, a care group and done tasks."""
+    settings = world.settings
+    now = datetime.now(UTC)
+    today = social.local_today(now=now, tz=settings.tz)
+    supervisor = world.users["supervisor_hp"]
+    workers = {"worker1": world.users["worker1"], "worker2": world.users["worker2"]}
+    street = world.units["hepingqiao"]
+    team = await org.create_team(
+        actor=_admin(),
+        name="和平桥街道社工站",
+        org_unit_id=street.id,
+        lead_id=workers["worker1"].id,
+        member_ids=[workers["worker2"].id],
+        anchor_month=date(today.year - 1, 1, 1),
+    )
+
+    clients = []
+    for i, (name, category, risk, born, worker_key, address, (east, north)) in enumerate(CLIENTS):
+        client = await social.create_client(
+            user=supervisor,
+            full_name=name,
+            category=category,
+            id_number=demo_id_number(born, 101 + 2 * i),
+            phone=f"1390513{4200 + i * 37:04d}",
+            address=address,
+            home_lon=round(CENTRE_LON + east / 1000, 6),
+            home_lat=round(CENTRE_LAT + north / 1000, 6),
+            risk_level=risk,
+            org_unit_id=street.id,
+            settings=settings,
+        )
+        assigned_at = now - timedelta(days=150 + 9 * i)
+        await social.assign_worker(
+            actor=supervisor,
+            client=client,
+            worker_id=workers[worker_key].id,
+            settings=settings,
+            now=assigned_at,
+        )
+        clients.append((client, workers[worker_key], risk))
+
+    # A transfer in the history: 陈某某 was first with worker1.
+    transferred, worker2, _ = clients[5]
+    await social.assign_worker(
+        actor=supervisor,
+        client=transferred,
+        worker_id=workers["worker1"].id,
+        settings=settings,
+        now=now - timedelta(days=200),
+    )
+    await social.assign_worker(
+        actor=supervisor,
+        client=transferred,
+        worker_id=worker2.id,
+        settings=settings,
+        now=now - timedelta(days=120),
+    )
+
+    # Visits at each client's cadence over the last four months; two clients are left overdue.
+    for i, (client, worker, risk) in enumerate(clients):
+        cadence = social.VISIT_CADENCE_DAYS[risk]
+        last_gap = cadence + 3 if i in (3, 8) else (i * 3) % cadence
+        day = today - timedelta(days=last_gap)
+        visits = []
+        while day > today - timedelta(days=120):
+            visits.append(day)
+            day -= timedelta(days=cadence)
+        for n, visit_day in enumerate(reversed(visits)):
+            kind = [VisitKind.home, VisitKind.office, VisitKind.phone][(i + n) % 3]
+            at_home = kind == VisitKind.home and client.home_lon is not None
+            visit_id = uuid.uuid5(uuid.NAMESPACE_URL, f"demo-visit:{client.id}:{n}")
+            occurred_at = _local_at(visit_day, 9 + (n % 8), world)
+            # Home visits are made at the door, with the phone's usual accuracy.
+            lon = client.home_lon + 0.0004 if at_home and client.home_lon else None
+            lat = client.home_lat - 0.0003 if at_home and client.home_lat else None
+            accuracy_m = 12.0 + n % 20 if at_home else None
+            notes = VISIT_NOTES[(i + n) % len(VISIT_NOTES)]
+            body = {
+                "id": visit_id,
+                "kind": kind,
+                "occurred_at": occurred_at,
+                "lon": lon,
+                "lat": lat,
+                "accuracy_m": accuracy_m,
+                "notes": notes,
+            }
+            await social.record_visit(
+                user=worker,
+                client=client,
+                visit_id=visit_id,
+                kind=kind,
+                occurred_at=occurred_at,
+                lon=lon,
+                lat=lat,
+                accuracy_m=accuracy_m,
+                notes=notes,
+                request_hash=fingerprint(body, owner=f"{worker.id}:{client.id}"),
+                settings=settings,
+                now=now,
+            )
+
+    # A care group for 吴某某 (at-risk youth): the worker's colleague, the officer, a volunteer.
+    youth = clients[9][0]
+    await social.add_care_member(
+        actor=supervisor, client=youth, user_id=workers["worker2"].id, role=CareRole.social_worker
+    )
+    await social.add_care_member(
+        actor=supervisor,
+        client=youth,
+        user_id=world.users["officer"].id,
+        role=CareRole.police_officer,
+    )
+    await social.add_care_member(
+        actor=supervisor, client=youth, user_id=world.users["patrol1"].id, role=CareRole.volunteer
+    )
+
+    # 赵某某 lives in 城东 for a while: supervision delegated there (委托帮教).
+    await social.create_delegation(
+        actor=supervisor,
+        client=clients[3][0],
+        org_unit_id=world.units["chengdong"].id,
+        starts_on=today - timedelta(days=20),
+        ends_on=today + timedelta(days=70),
+        note="暂住城东街道亲属家，委托城东街道社工站协助帮教",
+    )
+
+    # The six-ones since January last year, all done on time but the two most recent past ones.
+    tasks = await social.tasks_for_teams(
+        teams=[team],
+        from_on=team.anchor_month,
+        to_on=today - timedelta(days=1),
+        today=today,
+        tz=settings.tz,
+    )
+    attendees = [workers["worker1"].id, workers["worker2"].id]
+    for task in tasks[:-2]:
+        row = await social.load_task(user=supervisor, task_id_=task.id, today=today)
+        completed_at = _local_at(task.due_on - timedelta(days=4), 14, world)
+        notes = f"{KIND_NAMES_ZH[TaskKind(task.kind)]}（{task.period}）已完成，记录存档。"
+        body = {"completed_at": completed_at, "notes": notes, "attendee_ids": attendees}
+        await social.complete_task(
+            user=workers["worker1"],
+            task=row,
+            completed_at=completed_at,
+            notes=notes,
+            attendee_ids=attendees,
+            request_hash=fingerprint(body),
+            tz=settings.tz,
+            now=now,
+        )
