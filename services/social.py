@@ -757,7 +757,11 @@ async def add_care_member(
     if client.category != ClientCategory.at_risk_youth:
         raise Invalid("care_group_youth_only")
     helper = await User.get_or_none(id=user_id, is_active=True, deleted_at=None)
-    if helper is None:
+    # A member reads the client: only people of the client's place (its unit, the units above
+    # it, or below it) may join, never someone of another district or a sibling community.
+    if helper is None or not (
+        client.org_path.startswith(helper.org_path) or helper.org_path.startswith(client.org_path)
+    ):
         raise Invalid(
             "user_outside_scope", errors=[{"loc": ["body", "user_id"], "msg": "user_outside_scope"}]
         )

@@ -18,11 +18,14 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from models.social import Client
+from services.identity import check_character
 from tests.trust.world import (
     ADMIN_AND_SCOPED_SUPERVISOR_CREATE,
     ADMIN_AND_SCOPED_SUPERVISOR_OK,
     ADMIN_ONLY_OK,
     CHECKPOINT,
+    HOME,
     INSIDE,
     LOGIN_PASSWORD,
     ZONE_GEOJSON,
@@ -339,7 +342,193 @@ PATROL_ROWS: dict[str, Row] = {
 
 # --- social work: clients, caseloads, visits, six-ones tasks ------------------------------------
 
-SOCIAL_ROWS: dict[str, Row] = {}
+# Clients: admins, the supervisors of their subtree and the client's own social worker (and the
+# members of an at-risk youth's care group); managing a case (assigning it) is for managers.
+
+
+def _new_client(w: World) -> Req:
+    return Req(
+        json={
+            "full_name": "新对象",
+            "category": "released_prisoner",
+            "address": "崇川区和平桥社区濠西路 2 号",
+            "home_lon": HOME[0],
+            "home_lat": HOME[1],
+            "risk_level": "low",
+            "org_unit_id": str(w.unit.id),
+        }
+    )
+
+
+async def _client(w: World) -> Req:
+    return Req(path={"id": (await w.own_client()).id})
+
+
+async def _update_client(w: World) -> Req:
+    return Req(path={"id": (await w.own_client()).id}, json={"risk_level": "high"})
+
+
+async def _search_clients(w: World) -> Req:
+    await w.own_client()
+    first = "32060219900307" + f"{w.count() % 1000:03d}"
+    return Req(json={"id_number": first + check_character(first)})
+
+
+async def _assign_worker(w: World) -> Req:
+    # The client's own worker may read the case but not hand it on.
+    client = await w.new_client()
+    worker = await w.new_user("social_worker")
+    return Req(path={"id": client.id}, json={"user_id": str(worker.id)})
+
+
+def _delegation_body(w: World) -> dict[str, Any]:
+    today = datetime.now(UTC).date()
+    return {
+        "org_unit_id": str(w.units["community2"].id),
+        "starts_on": today.isoformat(),
+        "ends_on": (today + timedelta(days=90)).isoformat(),
+        "note": "暂住城东，委托帮教",
+    }
+
+
+async def _new_delegation(w: World) -> Req:
+    return Req(path={"id": (await w.new_client()).id}, json=_delegation_body(w))
+
+
+async def _end_delegation(w: World) -> Req:
+    client = await w.new_client()
+    delegation = await w.call(
+        "admin", "POST", f"/clients/{client.id}/delegations", json=_delegation_body(w)
+    )
+    ends_on = (datetime.now(UTC).date() + timedelta(days=30)).isoformat()
+    return Req(path={"id": client.id, "delegation_id": delegation["id"]}, json={"ends_on": ends_on})
+
+
+async def _new_visit(w: World) -> Req:
+    body = {
+        "id": str(uuid.uuid4()),
+        "kind": "home",
+        "occurred_at": iso(datetime.now(UTC) - timedelta(hours=1)),
+        "lon": HOME[0],
+        "lat": HOME[1],
+        "accuracy_m": 10.0,
+        "notes": "入户走访",
+    }
+    return Req(path={"id": (await w.own_client()).id}, json=body)
+
+
+async def _add_care_member(w: World) -> Req:
+    youth = await w.new_client(category="at_risk_youth")
+    return Req(path={"id": youth.id}, json={"user_id": w.id("patrol"), "role": "volunteer"})
+
+
+async def _remove_care_member(w: World) -> Req:
+    # `patrol` is in the group, so it reads the youth but may not manage the group (403).
+    youth = await w.new_client(category="at_risk_youth")
+    body = {"user_id": w.id("patrol"), "role": "volunteer"}
+    await w.call("admin", "POST", f"/clients/{youth.id}/care-group", json=body)
+    return Req(path={"id": youth.id, "user_id": w.id("patrol")})
+
+
+async def _team(w: World) -> Req:
+    return Req(path={"id": (await w.team())["id"]})
+
+
+async def _complete_task(w: World) -> Req:
+    task = await w.open_task()
+    body = {"completed_at": iso(datetime.now(UTC)), "notes": "已完成", "attendee_ids": []}
+    return Req(path={"id": task["id"]}, json=body)
+
+
+async def _client_id(w: World) -> str:
+    return str((await w.own_client()).id)
+
+
+async def _overdue_client_id(w: World) -> str:
+    async def make() -> Client:
+        client = await w.new_client()
+        overdue = datetime.now(UTC).date() - timedelta(days=10)
+        await Client.filter(id=client.id).update(visit_due_on=overdue)
+        return client
+
+    return str((await w.shared("overdue_client", make)).id)
+
+
+async def _team_id(w: World) -> str:
+    return str((await w.team())["id"])
+
+
+async def _worker_id(w: World) -> str:
+    await w.own_client()
+    return w.id("social_worker")
+
+
+CLIENT_READERS = only(200, "admin", "supervisor", "social_worker")
+REPORTS = only(200, "admin", "supervisor", twins=200)
+
+SOCIAL_ROWS: dict[str, Row] = {
+    # A unit outside the caller's subtree is an invalid reference (422), as a missing one.
+    "create_client": Row(_new_client, only(201, "admin", "supervisor", "social_worker", twins=422)),
+    "list_clients": Row(
+        _listing(_client_id),
+        only(200, "admin", "supervisor", "social_worker", twins=200),
+        shows=_client_id,
+        seen_by=("admin", "supervisor", "social_worker"),
+    ),
+    "search_clients": Row(
+        _search_clients, only(200, "admin", "supervisor", "social_worker", twins=200)
+    ),
+    "get_client": Row(_client, CLIENT_READERS),
+    "update_client": Row(_update_client, CLIENT_READERS),
+    "assign_social_worker": Row(
+        _assign_worker, only(200, "admin", "supervisor", social_worker_other=404)
+    ),
+    "get_client_history": Row(_client, CLIENT_READERS),
+    "create_delegation": Row(_new_delegation, only(201, "admin", "supervisor", "social_worker")),
+    "end_delegation": Row(_end_delegation, CLIENT_READERS),
+    "create_visit": Row(_new_visit, only(201, "admin", "supervisor", "social_worker")),
+    "list_visits": Row(_client, CLIENT_READERS),
+    "add_care_group_member": Row(
+        _add_care_member, only(201, "admin", "supervisor", "social_worker")
+    ),
+    "list_care_group": Row(_client, CLIENT_READERS),
+    "remove_care_group_member": Row(
+        _remove_care_member, only(204, "admin", "supervisor", "social_worker")
+    ),
+    "get_my_caseload": Row(
+        _listing(_client_id),
+        only(200, "social_worker", twins=200),
+        shows=_client_id,
+        seen_by=("social_worker",),
+    ),
+    # My own teams' tasks: anyone signed in (no team, an empty list).
+    "list_my_tasks": Row(
+        _listing(_team_id), everyone(200), shows=_team_id, seen_by=("social_worker",)
+    ),
+    "list_teams": Row(
+        _listing(_team_id),
+        only(200, "admin", "supervisor", "social_worker", twins=200),
+        shows=_team_id,
+        seen_by=("admin", "supervisor", "social_worker"),
+    ),
+    "get_team": Row(_team, CLIENT_READERS),
+    "list_team_tasks": Row(_team, CLIENT_READERS),
+    "complete_task": Row(_complete_task, CLIENT_READERS),
+    # The reports list the social worker, the overdue client and the team to their supervisors.
+    "report_caseloads": Row(
+        _listing(_worker_id), REPORTS, shows=_worker_id, seen_by=("admin", "supervisor")
+    ),
+    "report_overdue_visits": Row(
+        _listing(_overdue_client_id),
+        REPORTS,
+        shows=_overdue_client_id,
+        seen_by=("admin", "supervisor"),
+    ),
+    "report_sixones": Row(
+        _listing(_team_id), REPORTS, shows=_team_id, seen_by=("admin", "supervisor")
+    ),
+}
+
 
 # --- community correction: supervisions, check-ins, leave requests ------------------------------
 # Officers, supervisors and admins act on the supervisions of their subtree (an officer decides

@@ -79,7 +79,8 @@ ALLOWED_FIELDS: dict[tuple[str, str], str] = {
     ("assign_social_worker", "user_id"): "API.md pins {user_id}: the social worker given the case, "
     "checked to hold the role and lie in the caller's scope",
     ("add_care_group_member", "user_id"): "the helper added to the care group, checked to be an "
-    "active user; only managers and the client's worker may add one",
+    "active user of the client's place (its unit, above or below it); only managers and the "
+    "client's worker may add one",
 }
 
 # (operation id, field path, "" for the body itself) -> why the object may hold unknown keys.

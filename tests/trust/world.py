@@ -23,7 +23,7 @@ import inspect
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -32,6 +32,7 @@ from grassroots.settings import Settings
 from models.alerts import Alert
 from models.notifications import Notification, NotificationKind
 from models.org import OrgUnit, Role, User
+from models.social import Client, ClientCategory, RiskLevel
 from services import alerts
 from services.security import hash_password, issue_access_token
 
@@ -165,6 +166,7 @@ ZONE_GEOJSON = {
     ],
 }  # fmt: skip
 CHECKPOINT = (120.862, 32.002)
+HOME = (120.865, 32.011)  # a client's home, north of the zone
 INSIDE = (120.865, 32.004)
 
 
@@ -329,9 +331,8 @@ class World:
         }
 
     async def correction_client(self) -> uuid.UUID:
-        """A client id in the community_correction category (a social-work Client once that
-        capability is present)."""
-        return uuid.uuid4()
+        """A fresh social-work client in the community_correction category, without a worker."""
+        return (await self.new_client(category="community_correction", worker=None)).id
 
     async def supervision(self) -> dict[str, Any]:
         """The supervision of `subject` under `officer` (one per test: a subject has one)."""
@@ -354,6 +355,61 @@ class World:
             "reason": "就医",
         }
         return await self.call("subject", "POST", "/me/leave-requests", json=body)
+
+    # --- social work: clients of `social_worker`, its team --------------------------------
+
+    async def new_client(
+        self, *, category: str = "released_prisoner", worker: str | None = "social_worker"
+    ) -> Client:
+        """A fresh client in the community, given to `worker` by the admin (when named)."""
+        client = await Client.create(
+            full_name="矩阵对象",
+            category=ClientCategory(category),
+            address="崇川区和平桥社区濠西路 1 号",
+            home_lon=HOME[0],
+            home_lat=HOME[1],
+            risk_level=RiskLevel.medium,
+            org_unit=self.unit,
+            org_path=self.unit.path,
+        )
+        if worker is not None:
+            body = {"user_id": self.id(worker)}
+            await self.call("admin", "PUT", f"/clients/{client.id}/social-worker", json=body)
+        return client
+
+    async def own_client(self) -> Client:
+        """The shared client of `social_worker` (reads, visits and edits reuse it)."""
+        return await self.shared("own_client", self.new_client)
+
+    async def team(self) -> dict[str, Any]:
+        """The community's team led by `social_worker`, its schedule anchored last January."""
+
+        async def make() -> dict[str, Any]:
+            body = {
+                "name": self.unique("社工站"),
+                "org_unit_id": str(self.unit.id),
+                "lead_id": self.id("social_worker"),
+                "member_ids": [],
+                "anchor_month": date(datetime.now(UTC).year - 1, 1, 1).isoformat(),
+            }
+            return await self.call("admin", "POST", "/teams", json=body)
+
+        return await self.shared("team", make)
+
+    async def open_task(self) -> dict[str, Any]:
+        """An open task of the team whose period has begun, one no other cell has had."""
+        team = await self.team()
+
+        async def listed() -> list[dict[str, Any]]:
+            today = datetime.now(UTC).date()
+            query = {"from": date(today.year - 1, 1, 1).isoformat(), "to": today.isoformat()}
+            tasks = await self.call("admin", "GET", f"/teams/{team['id']}/tasks", params=query)
+            return [
+                t for t in tasks if t["status"] != "done" and t["starts_on"] < today.isoformat()
+            ]
+
+        tasks = await self.shared("tasks", listed)
+        return tasks.pop()
 
     # --- notifications -------------------------------------------------------------------------
 
