@@ -34,6 +34,7 @@ from api.routers import (
 from grassroots import db
 from grassroots.settings import Settings, get_settings
 from notifications import worker as notifications_worker
+from services import group_commit
 
 log = logging.getLogger("grassroots.api")
 
@@ -82,6 +83,7 @@ def create_app(
             try:
                 yield
             finally:
+                await group_commit.flush_all()
                 stop.set()
                 if worker_task is not None:
                     await worker_task
