@@ -29,6 +29,7 @@ from api.routers import (
     notifications,
     ops,
     patrol,
+    privacy,
     social,
 )
 from grassroots import db
@@ -50,6 +51,7 @@ AUTHENTICATED_ROUTERS: list[APIRouter] = [
     correction.router,
     notifications.router,
     patrol.router,
+    privacy.router,
     social.router,
 ]
 # The few public routers, on purpose: signing in and operations probes.
