@@ -29,11 +29,13 @@ from api.routers import (
     notifications,
     ops,
     patrol,
+    privacy,
     social,
 )
 from grassroots import db
 from grassroots.settings import Settings, get_settings
 from notifications import worker as notifications_worker
+from services import group_commit
 
 log = logging.getLogger("grassroots.api")
 
@@ -49,6 +51,7 @@ AUTHENTICATED_ROUTERS: list[APIRouter] = [
     correction.router,
     notifications.router,
     patrol.router,
+    privacy.router,
     social.router,
 ]
 # The few public routers, on purpose: signing in and operations probes.
@@ -82,6 +85,7 @@ def create_app(
             try:
                 yield
             finally:
+                await group_commit.flush_all()
                 stop.set()
                 if worker_task is not None:
                     await worker_task

@@ -9,11 +9,15 @@ faulty one fails (with its own error, e.g. an IntegrityError for a replayed id).
 from __future__ import annotations
 
 import asyncio
+import logging
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
+
+log = logging.getLogger("grassroots.group_commit")
 
 WriteStep = Callable[[BaseDBAsyncClient], Awaitable[None]]
 
@@ -35,6 +39,7 @@ class GroupCommit:
     def __init__(self) -> None:
         self._pending: list[tuple[WriteStep, asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
+        _WRITERS.add(self)
 
     async def run(self, step: WriteStep) -> None:
         """Run `step(conn)` inside the next group's transaction and wait for its commit."""
@@ -48,6 +53,24 @@ class GroupCommit:
     async def insert(self, *rows: Model) -> None:
         """Insert new rows in the next group's transaction (one INSERT per table for the group)."""
         await self.run(_Inserts(rows))
+
+    def insert_soon(self, *rows: Model) -> None:
+        """Queue rows for the next group and return at once, without waiting for the commit.
+
+        Only for records of reads (read audits): a crash may lose the last milliseconds of them.
+        A write the client is told about always waits (`insert`, `run`).
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        future.add_done_callback(_log_failure)
+        self._pending.append((_Inserts(rows), future))
+        if self._task is None:
+            self._task = loop.create_task(self._drain())
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far is committed (shutdown, tests)."""
+        while self._task is not None:
+            await asyncio.shield(self._task)
 
     async def _drain(self) -> None:
         try:
@@ -78,6 +101,20 @@ class GroupCommit:
                         _settle(future, None)
         finally:
             self._task = None
+
+
+_WRITERS: weakref.WeakSet[GroupCommit] = weakref.WeakSet()
+
+
+async def flush_all() -> None:
+    """Commit whatever any group writer still holds (called when the app stops)."""
+    for writer in list(_WRITERS):
+        await writer.flush()
+
+
+def _log_failure(future: asyncio.Future[None]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("a queued write failed: %s", type(future.exception()).__name__)
 
 
 def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:

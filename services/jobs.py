@@ -33,6 +33,7 @@ JOB_MODULES: list[str] = [
     "services.social",
     "notifications.worker",
     "services.reminders",
+    "services.retention",
 ]
 
 

@@ -620,8 +620,9 @@ async def my_caseload(*, user: User) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = await connections.get("default").execute_query_dict(
         sql, [user.id if postgres else str(user.id)]
     )
-    # Polled by every worker's phone: concurrent audit entries share one commit.
-    await _READ_AUDIT.insert(
+    # Polled by every worker's phone: concurrent read audits share one commit, and the answer
+    # does not wait for it (a crash may lose the last milliseconds of read audits, never a write).
+    _READ_AUDIT.insert_soon(
         audit.entry(
             action="list",
             resource_type="client",

@@ -63,3 +63,10 @@ async def test_callers_return_only_after_commit(db, n):
     )
     # Visible from a fresh query right after the callers returned: committed, not pending.
     assert await AuditEntry.filter(resource_type="t", action="c").count() == n
+
+
+async def test_insert_soon_returns_before_commit_and_flush_waits_for_it(db):
+    writer = GroupCommit()
+    writer.insert_soon(audit.entry(action="read", resource_type="t", resource_id=1))
+    await writer.flush()
+    assert await AuditEntry.filter(resource_type="t", action="read").count() == 1

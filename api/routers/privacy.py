@@ -1,0 +1,42 @@
+"""A person's data for admins: export everything held, erase where the law allows (audited)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+
+from api.deps import SettingsDep, loader
+from api.schemas import Output
+from models.org import Role
+from models.social import Client
+from services import privacy
+from services.scope import Access
+
+router = APIRouter(tags=["privacy"])
+
+CLIENT_ADMIN_ACCESS = Access(Client, roles=[Role.admin])
+AdminClient = Annotated[Client, Depends(loader(CLIENT_ADMIN_ACCESS))]
+
+
+class ErasurePublic(Output):
+    client_id: str
+    visits: int
+    checkins: int
+    leave_requests: int
+
+
+@router.get("/admin/clients/{id}/export", operation_id="export_client_data")
+async def export_client_data(client: AdminClient, settings: SettingsDep) -> dict[str, Any]:
+    """Everything held about one client, identity number in clear (PIPL access request)."""
+    return await privacy.export_client(client=client, settings=settings)
+
+
+@router.post("/admin/clients/{id}/erase", operation_id="erase_client_data")
+async def erase_client_data(client: AdminClient, settings: SettingsDep) -> ErasurePublic:
+    """Remove what identifies a client; 409 while a supervision of the client is running."""
+    counts = await privacy.erase_client(
+        client=client, today=datetime.now(UTC).astimezone(settings.tz).date()
+    )
+    return ErasurePublic(client_id=str(client.id), **counts)
