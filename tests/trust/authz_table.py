@@ -768,11 +768,32 @@ NOTIFICATION_ROWS: dict[str, Row] = {
 }
 
 
+# --- privacy: a client's data for admins -----------------------------------------------------
+
+
+async def _fresh_client(w: World) -> Req:
+    return Req(path={"id": (await w.new_client()).id})
+
+
+PRIVACY_ROWS: dict[str, Row] = {
+    # Identity numbers in clear, and erasure: admins alone, whoever else sees the client.
+    "export_client_data": Row(_client, ADMIN_ONLY_OK),
+    "erase_client_data": Row(_fresh_client, ADMIN_ONLY_OK),
+}
+
+
 # Operations merged before their rows were written: each would be a known, named gap. Every
 # capability's operations have rows now; the list must stay empty (test_authz_matrix checks).
 ROWS_OWED: dict[str, str] = {}
 
-SECTIONS = (FOUNDATION_ROWS, PATROL_ROWS, SOCIAL_ROWS, CORRECTION_ROWS, NOTIFICATION_ROWS)
+SECTIONS = (
+    FOUNDATION_ROWS,
+    PATROL_ROWS,
+    SOCIAL_ROWS,
+    CORRECTION_ROWS,
+    NOTIFICATION_ROWS,
+    PRIVACY_ROWS,
+)
 ROWS: dict[str, Row] = {}
 for _section in SECTIONS:
     _twice = set(ROWS) & set(_section)
