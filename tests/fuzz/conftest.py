@@ -50,15 +50,26 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """The server the stateless fuzzing hammers."""
+    yield from _fuzz_server(tmp_path_factory, "fuzz")
+
+
+@pytest.fixture(scope="session")
+def stateful_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """A server of its own for stateful fuzzing, untouched by what the stateless run changed."""
+    yield from _fuzz_server(tmp_path_factory, "stateful")
+
+
+def _fuzz_server(tmp_path_factory: pytest.TempPathFactory, label: str) -> Iterator[dict]:
     if os.environ.get("GRASSROOTS_TEST_DATABASE_URL"):
-        name = f"gr_fuzz_{os.getpid()}"
+        name = f"gr_{label}_{os.getpid()}"
         for sql in (f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"'):
             subprocess.run(
                 ["psql", f"{PG_BASE}/postgres", "-q", "-c", sql], check=True, capture_output=True
             )
         url = f"{PG_BASE}/{name}"
     else:
-        url = f"sqlite://{tmp_path_factory.mktemp('fuzz') / 'fuzz.db'}"
+        url = f"sqlite://{tmp_path_factory.mktemp(label) / 'fuzz.db'}"
     env = dict(os.environ) | {
         "GRASSROOTS_DATABASE_URL": url,
         "GRASSROOTS_SECRET_KEY": SECRET,
