@@ -6,8 +6,6 @@ area's geometry comes through `services.correction_area`. This module stores and
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -61,6 +59,7 @@ from services.messages import register_messages
 from services.notices import Notice, notice_source
 from services.org import ancestor_paths
 from services.scope import in_subtree, is_admin
+from services.spreadsheet import excel_csv
 
 register_messages(
     {
@@ -935,16 +934,14 @@ async def compliance(*, supervision: Supervision, month: date, now: datetime) ->
     )
 
 
-def compliance_csv(result: ComplianceResult) -> str:
+def compliance_csv(result: ComplianceResult) -> bytes:
     """The month as CSV that Excel opens (UTF-8 with BOM): one row per interval, then violations."""
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out)
-    writer.writerow(["月份 month", result.month])
+    rows: list[Sequence[object]] = []
+    rows.append(["月份 month", result.month])
     if result.assessment is not None:
-        writer.writerow(["评议 grade", result.assessment.grade.value, result.assessment.remark])
-    writer.writerow([])
-    writer.writerow(
+        rows.append(["评议 grade", result.assessment.grade.value, result.assessment.remark])
+    rows.append([])
+    rows.append(
         [
             "义务 obligation",
             "kind",
@@ -959,7 +956,7 @@ def compliance_csv(result: ComplianceResult) -> str:
     )
     for obligation in result.obligations:
         for interval in obligation.intervals:
-            writer.writerow(
+            rows.append(
                 [
                     KIND_NAMES_ZH.get(obligation.kind, obligation.kind),
                     obligation.kind,
@@ -972,8 +969,8 @@ def compliance_csv(result: ComplianceResult) -> str:
                     interval.level,
                 ]
             )
-    writer.writerow([])
-    writer.writerow(["违规 violation", "kind", "时间 at (UTC)", "说明 detail"])
+    rows.append([])
+    rows.append(["违规 violation", "kind", "时间 at (UTC)", "说明 detail"])
     for violation in result.violations:
         at = violation["at"].astimezone(UTC).isoformat().replace("+00:00", "Z")
         if violation["kind"] == "missed_checkin":
@@ -985,8 +982,8 @@ def compliance_csv(result: ComplianceResult) -> str:
         else:
             detail = f"{violation['distance_outside_m']} m"
             name = "超出活动范围"
-        writer.writerow([name, violation["kind"], at, detail])
-    return out.getvalue()
+        rows.append([name, violation["kind"], at, detail])
+    return excel_csv(rows=rows)
 
 
 async def put_assessment(

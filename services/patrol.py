@@ -18,8 +18,6 @@ Rules decided here (DESIGN.md leaves them open):
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import math
 import secrets
 import uuid
@@ -66,6 +64,7 @@ from services.jobs import job
 from services.messages import register_messages
 from services.org import org_unit_in_scope, supervisors_for
 from services.scope import in_subtree, is_admin
+from services.spreadsheet import excel_csv
 
 register_messages(
     {
@@ -1292,35 +1291,29 @@ async def zone_report(*, zone: Zone, day: date) -> ZoneReport:
 def report_csv(report: ZoneReport) -> bytes:
     """The report as CSV that Excel opens as UTF-8: BOM, CRLF, bilingual headers."""
     tz = get_settings().tz
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["区域 zone", report.zone.name])
-    writer.writerow(["日期 date", report.day.isoformat()])
-    writer.writerow(["巡逻次数 rounds", report.rounds])
-    writer.writerow(["巡逻时长(秒) patrol_seconds", round(report.patrol_seconds)])
-    writer.writerow(["覆盖率 coverage_ratio", f"{report.coverage_ratio:.4f}"])
-    writer.writerow([])
-    writer.writerow(["检查点 checkpoint", "必到 required", "到访 visits", "漏检 missed"])
-    for tally in report.checkpoints:
-        writer.writerow([tally.name, "是" if tally.required else "否", tally.visits, tally.missed])
-    writer.writerow([])
-    writer.writerow(["事件时间 time", "类别 category", "描述 description", "经度 lon", "纬度 lat"])
-    for incident in report.incidents:
-        writer.writerow(
+    rows: list[Sequence[object]] = [
+        ["区域 zone", report.zone.name],
+        ["日期 date", report.day.isoformat()],
+        ["巡逻次数 rounds", report.rounds],
+        ["巡逻时长(秒) patrol_seconds", round(report.patrol_seconds)],
+        ["覆盖率 coverage_ratio", f"{report.coverage_ratio:.4f}"],
+        [],
+        ["检查点 checkpoint", "必到 required", "到访 visits", "漏检 missed"],
+        *([t.name, "是" if t.required else "否", t.visits, t.missed] for t in report.checkpoints),
+        [],
+        ["事件时间 time", "类别 category", "描述 description", "经度 lon", "纬度 lat"],
+        *(
             [
                 incident.ts.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"),
-                _cell(incident.category),
-                _cell(incident.description),
+                incident.category,
+                incident.description,
                 incident.lon,
                 incident.lat,
             ]
-        )
-    return "\ufeff".encode() + out.getvalue().encode("utf-8")
-
-
-def _cell(text: str) -> str:
-    """Neutralise spreadsheet formulas in free text (CSV injection)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+            for incident in report.incidents
+        ),
+    ]
+    return excel_csv(rows=rows)
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,8 @@ Everything else is a 404 for the object and a 403 for a role that may never touc
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
-import io
 import json
 import uuid
 from collections.abc import Iterable, Sequence
@@ -55,6 +53,7 @@ from services.notices import Notice, notice_source
 from services.org import supervisors_for
 from services.scope import in_subtree, is_admin
 from services.sixones_rules import KIND_NAMES_ZH, TaskKind, TaskPeriod, periods_between, task_status
+from services.spreadsheet import excel_csv
 
 register_messages(
     {
@@ -1325,23 +1324,8 @@ async def sixones_report(*, user: User, year: int, today: date, tz: ZoneInfo) ->
 
 
 def to_csv(*, header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
-    """CSV that Excel opens with Chinese intact: UTF-8 with a byte-order mark, CRLF rows."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow(["" if v is None else _csv_cell(v) for v in row])
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
-
-
-def _csv_cell(value: object) -> str:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    text = str(value)
-    # A leading = + - @ would make Excel evaluate the cell as a formula.
-    if text[:1] in ("=", "+", "-", "@"):
-        return "'" + text
-    return text
+    """A report table as an Excel-friendly CSV (see services/spreadsheet.py)."""
+    return excel_csv(rows=[header, *rows])
 
 
 # --- worker jobs and reminder sources -------------------------------------------------------

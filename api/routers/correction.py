@@ -634,7 +634,7 @@ async def export_supervision_compliance_csv(
         supervision=supervision, month=correction.parse_month(month), now=datetime.now(UTC)
     )
     return RawResponse(
-        content=correction.compliance_csv(result).encode("utf-8"),
+        content=correction.compliance_csv(result),
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="compliance-{supervision.id}-{month}.csv"'
