@@ -1192,7 +1192,9 @@ async def close_supervision_intervals(
                     met=met,
                 )
                 closed += 1
-            if met:
+            if met or item.interval.ends_on < through - timedelta(days=ALERT_WINDOW_DAYS):
+                # An old miss (a supervision entered late, or a worker long down) is recorded
+                # for compliance but not alerted: a flood of stale alerts helps no officer.
                 continue
             key = f"{supervision.id}:{kind}:{item.interval.starts_on.isoformat()}"
             if await alerts.was_raised(kind="missed_checkin", dedup_key=key):
@@ -1218,6 +1220,10 @@ async def close_supervision_intervals(
     supervision.closed_through = through
     await supervision.save(update_fields=["closed_through", "updated_at"])
     return closed, missed
+
+
+# Misses of intervals that ended longer ago than this are recorded without an alert.
+ALERT_WINDOW_DAYS = 35
 
 
 @job("correction.close_intervals", every_s=300)

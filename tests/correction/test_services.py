@@ -297,3 +297,17 @@ async def test_job_is_registered_and_claims_once(world):
     assert await run_job(job, now=now) is not None
     assert await run_job(job, now=now) is None
     assert await Alert.filter(kind="missed_checkin").count() == 2
+
+
+async def test_old_misses_are_recorded_but_only_recent_ones_alert(world):
+    # A supervision entered late: it began in March, the job first runs in August.
+    s = await supervise(world, "normal")
+    summary = await close(local(8, 1, 0, 30))
+    closed = await ClosedInterval.filter(supervision_id=s.id, met=False).count()
+    alerted = await Alert.filter(kind="missed_checkin", subject_id=s.id).count()
+    assert closed > 20  # every missed week and month since March is on record
+    assert 0 < alerted < closed  # only intervals that ended within the alert window alert
+    window_start = date(2025, 7, 31) - timedelta(days=correction.ALERT_WINDOW_DAYS)
+    for alert in await Alert.filter(kind="missed_checkin", subject_id=s.id):
+        assert date.fromisoformat(alert.detail["ends_on"]) >= window_start
+    assert f"{alerted} missed" in summary
