@@ -60,6 +60,7 @@ from services import alerts, audit
 from services.context import current_actor
 from services.errors import Conflict, Invalid, NotFound, TooLarge
 from services.group_commit import GroupCommit
+from services.idempotency import create_once
 from services.jobs import job
 from services.messages import register_messages
 from services.org import org_unit_in_scope, supervisors_for
@@ -743,32 +744,30 @@ async def record_visit(
     now: datetime,
 ) -> VisitResult:
     """Judge and store a visit: GPS within radius + min(accuracy, 50 m), or the tag's code."""
-    existing = await CheckpointVisit.get_or_none(id=visit_id)
-    if existing is not None:
-        if existing.request_hash != request_hash:
-            raise Conflict("id_conflict")
-        return VisitResult(existing, False)
-    checkpoint = await Checkpoint.get_or_none(
-        id=checkpoint_id,
-        zone_id=round.zone_id,  # type: ignore[attr-defined]
-        deleted_at=None,
-    )
-    if checkpoint is None:
-        raise Invalid(
-            "checkpoint_not_in_zone",
-            errors=[{"loc": ["body", "checkpoint_id"], "msg": "checkpoint_not_in_zone"}],
+
+    async def create() -> CheckpointVisit:
+        checkpoint = await Checkpoint.get_or_none(
+            id=checkpoint_id,
+            zone_id=round.zone_id,  # type: ignore[attr-defined]
+            deleted_at=None,
         )
-    _check_round_time(round=round, ts=ts, now=now)
-    distance_m = float(haversine_m(lon1=lon, lat1=lat, lon2=checkpoint.lon, lat2=checkpoint.lat))
-    if method == VisitMethod.gps:
-        accepted = not is_mock and checkpoint_visit_counts(
-            distance_m=distance_m, radius_m=checkpoint.radius_m, accuracy_m=accuracy_m
+        if checkpoint is None:
+            raise Invalid(
+                "checkpoint_not_in_zone",
+                errors=[{"loc": ["body", "checkpoint_id"], "msg": "checkpoint_not_in_zone"}],
+            )
+        _check_round_time(round=round, ts=ts, now=now)
+        distance_m = float(
+            haversine_m(lon1=lon, lat1=lat, lon2=checkpoint.lon, lat2=checkpoint.lat)
         )
-    else:
-        accepted = code is not None and secrets.compare_digest(
-            code.encode(), checkpoint.code.encode()
-        )
-    try:
+        if method == VisitMethod.gps:
+            accepted = not is_mock and checkpoint_visit_counts(
+                distance_m=distance_m, radius_m=checkpoint.radius_m, accuracy_m=accuracy_m
+            )
+        else:
+            accepted = code is not None and secrets.compare_digest(
+                code.encode(), checkpoint.code.encode()
+            )
         visit = await CheckpointVisit.create(
             id=visit_id,
             round=round,
@@ -782,18 +781,18 @@ async def record_visit(
             distance_m=distance_m,
             request_hash=request_hash,
         )
-    except IntegrityError:
-        found = await CheckpointVisit.get_or_none(id=visit_id)
-        if found is None or found.request_hash != request_hash:
-            raise Conflict("id_conflict") from None
-        return VisitResult(found, False)
-    await audit.record(
-        action="create",
-        resource_type="checkpoint_visit",
-        resource_id=visit.id,
-        detail={"accepted": accepted, "method": method.value},
+        await audit.record(
+            action="create",
+            resource_type="checkpoint_visit",
+            resource_id=visit.id,
+            detail={"accepted": accepted, "method": method.value},
+        )
+        return visit
+
+    visit, created = await create_once(
+        CheckpointVisit, object_id=visit_id, request_hash=request_hash, create=create
     )
-    return VisitResult(visit, True)
+    return VisitResult(visit, created)
 
 
 def _check_round_time(*, round: Round, ts: datetime, now: datetime) -> None:
@@ -819,13 +818,9 @@ async def report_incident(
     now: datetime,
 ) -> tuple[Incident, bool]:
     """Store (or replay) an incident reported during a round."""
-    existing = await Incident.get_or_none(id=incident_id)
-    if existing is not None:
-        if existing.request_hash != request_hash:
-            raise Conflict("id_conflict")
-        return existing, False
-    _check_round_time(round=round, ts=ts, now=now)
-    try:
+
+    async def create() -> Incident:
+        _check_round_time(round=round, ts=ts, now=now)
         incident = await Incident.create(
             id=incident_id,
             round=round,
@@ -838,13 +833,12 @@ async def report_incident(
             description=description,
             request_hash=request_hash,
         )
-    except IntegrityError:
-        found = await Incident.get_or_none(id=incident_id)
-        if found is None or found.request_hash != request_hash:
-            raise Conflict("id_conflict") from None
-        return found, False
-    await audit.record(action="create", resource_type="incident", resource_id=incident.id)
-    return incident, True
+        await audit.record(action="create", resource_type="incident", resource_id=incident.id)
+        return incident
+
+    return await create_once(
+        Incident, object_id=incident_id, request_hash=request_hash, create=create
+    )
 
 
 async def end_round(
