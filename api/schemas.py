@@ -10,7 +10,14 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 T = TypeVar("T")
 
 
+# Times a field phone or console can mean; anything else is a typo or an attack, and near the
+# ends of datetime's range the conversion to UTC would overflow.
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2200
+
+
 def _to_utc(value: datetime) -> datetime:
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValueError(f"time must lie between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
     return value.astimezone(UTC)
 
 

@@ -171,3 +171,9 @@ async def test_database_connection_failure_is_503(client, admin, auth, monkeypat
     r = await client.post("/org-units", json={"name": "x"}, headers=auth(admin))
     assert_problem(r, 503, "database_unavailable")
     assert "10.0.0.1" not in r.text
+
+
+async def test_times_at_the_ends_of_the_calendar_are_422_not_500(client, admin, auth):
+    for since in ("0001-01-01T01:00:00+01:08", "9999-12-31T23:59:59-05:00"):
+        r = await client.get("/users", params={"updated_since": since}, headers=auth(admin))
+        assert_problem(r, 422, "validation_error")
