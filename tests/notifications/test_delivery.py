@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -405,3 +406,35 @@ async def test_the_worker_pushes_when_credentials_are_set(db, people, fcm, setti
         await asyncio.wait_for(task, timeout=10)
     assert len(fcm.messages) == 1
     assert not [r for r in caplog.records if "GRASSROOTS_FCM_CREDENTIALS" in r.getMessage()]
+
+
+async def test_a_slow_fcm_does_not_slow_api_requests(client, auth, people, fcm, sender):
+    # FCM answers every message after 1.5 s while the delivery loop works through a backlog:
+    # sends run in a worker thread, so the API on the same event loop keeps answering at once.
+    for n in range(20):
+        await add_device(people["worker"], f"slow{n}")
+    await notify([people["worker"].id], at=datetime.now(UTC), urgent=True)
+    fcm.delay_s = 1.5
+    stop = asyncio.Event()
+    began = time.perf_counter()
+    task = asyncio.create_task(
+        run_delivery_loop(stop=stop, sender=sender, quiet=None, lanes=2, idle_s=0.05)
+    )
+    try:
+        await asyncio.sleep(0.3)  # the first batch is now waiting on FCM
+        for _ in range(10):
+            r = await client.get("/me/notifications", headers=auth(people["worker"]))
+            assert r.status_code == 200
+        # Had the send blocked the event loop, nothing here could have run before FCM's
+        # first answer (1.5 s after the loop started).
+        assert time.perf_counter() - began < 1.2
+        for _ in range(300):
+            if await Delivery.filter(status=DeliveryStatus.sent).count() == 20:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        fcm.delay_s = 0.0
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
+    assert await Delivery.filter(status=DeliveryStatus.sent).count() == 20  # none lost
+    assert len({m["token"] for m in fcm.messages}) == len(fcm.messages) == 20  # none twice
