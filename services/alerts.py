@@ -40,12 +40,17 @@ async def raise_alert(
     detail: dict[str, Any] | None = None,
     occurred_at: datetime | None = None,
     urgent: bool = False,
+    once: bool = False,
 ) -> Alert | None:
     """Store an alert for its recipients; an identical open alert (same key) is not raised twice.
 
-    Returns the new alert, or None when an identical one is already open.
+    With `once`, a cause that was ever alerted (even acknowledged since) is not raised again.
+    Returns the new alert, or None when an identical one is already open (or, with `once`, was
+    ever raised).
     """
     key = f"{kind}:{dedup_key}"
+    if once and await was_raised(kind=kind, dedup_key=dedup_key):
+        return None
     if await Alert.filter(open_key=key).exists():
         return None
     recipient_ids = {r.id if isinstance(r, User) else r for r in recipients}
@@ -75,6 +80,15 @@ async def raise_alert(
 async def was_raised(*, kind: str, dedup_key: str) -> bool:
     """True when an alert with this key was ever raised, open or acknowledged."""
     return await Alert.filter(dedup_key=f"{kind}:{dedup_key}").exists()
+
+
+async def raised_keys(*, kind: str, dedup_keys: Sequence[str]) -> set[str]:
+    """Which of many dedup keys were ever alerted (one query per 500 keys), for bulk jobs."""
+    found: set[str] = set()
+    for i in range(0, len(dedup_keys), 500):
+        chunk = [f"{kind}:{k}" for k in dedup_keys[i : i + 500]]
+        found.update(await Alert.filter(dedup_key__in=chunk).values_list("dedup_key", flat=True))  # type: ignore[arg-type]
+    return {k.split(":", 1)[1] for k in found}
 
 
 def visible_alerts(user: User) -> QuerySet[Alert]:

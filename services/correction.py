@@ -578,8 +578,6 @@ async def record_checkin(
 async def _alert_outside(*, supervision: Supervision, checkin: CheckIn) -> None:
     """One `outside_permitted_area` alert to the officer for this check-in, never twice."""
     key = f"{supervision.id}:{checkin.id}"
-    if await alerts.was_raised(kind="outside_permitted_area", dedup_key=key):
-        return
     unit = await OrgUnit.get(id=supervision.org_unit_id)  # type: ignore[attr-defined]
     await alerts.raise_alert(
         kind="outside_permitted_area",
@@ -593,6 +591,7 @@ async def _alert_outside(*, supervision: Supervision, checkin: CheckIn) -> None:
         detail={"checkin_id": str(checkin.id), "distance_outside_m": checkin.distance_outside_m},
         occurred_at=checkin.occurred_at,
         urgent=True,
+        once=True,
     )
 
 
@@ -1197,10 +1196,8 @@ async def close_supervision_intervals(
                 # for compliance but not alerted: a flood of stale alerts helps no officer.
                 continue
             key = f"{supervision.id}:{kind}:{item.interval.starts_on.isoformat()}"
-            if await alerts.was_raised(kind="missed_checkin", dedup_key=key):
-                continue
             unit = unit or await OrgUnit.get(id=supervision.org_unit_id)  # type: ignore[attr-defined]
-            await alerts.raise_alert(
+            raised = await alerts.raise_alert(
                 kind="missed_checkin",
                 subject_type="supervision",
                 subject_id=supervision.id,
@@ -1215,8 +1212,9 @@ async def close_supervision_intervals(
                     "required": item.rule.required,
                     "done": done,
                 },
+                once=True,
             )
-            missed += 1
+            missed += raised is not None
     supervision.closed_through = through
     await supervision.save(update_fields=["closed_through", "updated_at"])
     return closed, missed

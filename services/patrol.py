@@ -1027,8 +1027,6 @@ async def _raise_round_alerts(*, summary: RoundSummary, now: datetime, ended: bo
     raised = 0
     for ordinal, exit_ in enumerate(summary.exits, start=1):
         key = f"{round.id}:exit{ordinal}"
-        if await alerts.was_raised(kind="zone_exit", dedup_key=key):
-            continue
         if await alerts.raise_alert(
             kind="zone_exit",
             subject_type="patrol_round",
@@ -1044,13 +1042,12 @@ async def _raise_round_alerts(*, summary: RoundSummary, now: datetime, ended: bo
                 "returned_at": None if exit_.returned_at is None else exit_.returned_at.isoformat(),
             },
             occurred_at=exit_.exited_at,
+            once=True,
         ):
             raised += 1
     if ended:
         for checkpoint in summary.missed:
             key = f"round:{round.id}:{checkpoint.id}"
-            if await alerts.was_raised(kind="missed_checkpoint", dedup_key=key):
-                continue
             if await alerts.raise_alert(
                 kind="missed_checkpoint",
                 subject_type="patrol_round",
@@ -1065,6 +1062,7 @@ async def _raise_round_alerts(*, summary: RoundSummary, now: datetime, ended: bo
                     "user_id": str(member.id),
                 },
                 occurred_at=round.ended_at or now,
+                once=True,
             ):
                 raised += 1
     return raised
@@ -1138,8 +1136,6 @@ async def _judge_shift(*, shift: Assignment) -> int:
         key = f"shift:{shift.id}:{checkpoint.id}"
         if checkpoint.id in visited or checkpoint.id in round_alerted:
             continue
-        if await alerts.was_raised(kind="missed_checkpoint", dedup_key=key):
-            continue
         if await alerts.raise_alert(
             kind="missed_checkpoint",
             subject_type="patrol_assignment",
@@ -1154,6 +1150,7 @@ async def _judge_shift(*, shift: Assignment) -> int:
                 "user_id": str(shift.user.id),
             },
             occurred_at=shift.ends_at,
+            once=True,
         ):
             raised += 1
     return raised

@@ -28,7 +28,6 @@ from tortoise.transactions import in_transaction
 from geo.measure import haversine_m
 from grassroots import db
 from grassroots.settings import Settings, get_settings
-from models.alerts import Alert
 from models.org import OrgUnit, Role, Team, TeamMember, User
 from models.social import (
     CareGroupMember,
@@ -1331,14 +1330,6 @@ def to_csv(*, header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
 # --- worker jobs and reminder sources -------------------------------------------------------
 
 
-async def _raised_keys(kind: str, keys: Sequence[str]) -> set[str]:
-    found: set[str] = set()
-    for i in range(0, len(keys), 500):
-        chunk = [f"{kind}:{k}" for k in keys[i : i + 500]]
-        found.update(await Alert.filter(dedup_key__in=chunk).values_list("dedup_key", flat=True))  # type: ignore[arg-type]
-    return {k.split(":", 1)[1] for k in found}
-
-
 class _Supervisors:
     """Supervisors per org path, looked up once per job run."""
 
@@ -1357,7 +1348,7 @@ async def alert_overdue_visits(now: datetime) -> str:
     today = local_today(now=now, tz=get_settings().tz)
     clients = await Client.filter(social_worker_id__isnull=False, visit_due_on__lt=today)
     keys = {c.id: f"{c.id}:{c.visit_due_on}" for c in clients}
-    raised = await _raised_keys("overdue_visit", list(keys.values()))
+    raised = await alerts.raised_keys(kind="overdue_visit", dedup_keys=list(keys.values()))
     todo = [c for c in clients if keys[c.id] not in raised]
     units = {u.id: u for u in await OrgUnit.filter(id__in=list({c.org_unit_id for c in todo}))}
     supervisors = _Supervisors()
@@ -1400,7 +1391,7 @@ async def alert_overdue_tasks(now: datetime) -> str:
     ]
     rows = await materialise(pairs)
     undone = [r for r in rows.values() if r.completed_at is None]
-    raised = await _raised_keys("overdue_task", [str(r.id) for r in undone])
+    raised = await alerts.raised_keys(kind="overdue_task", dedup_keys=[str(r.id) for r in undone])
     team_by_id = {t.id: t for t in teams}
     units = {u.id: u for u in await OrgUnit.filter(id__in=list({t.org_unit_id for t in teams}))}  # type: ignore[attr-defined]
     supervisors = _Supervisors()

@@ -97,3 +97,32 @@ async def test_status_filter(client, world, auth):
 async def test_supervisors_for_a_place_are_its_ancestors_supervisors(world):
     found = await supervisors_for(org_path=world["street"].path)
     assert [u.id for u in found] == [world["street_supervisor"].id, world["supervisor"].id]
+
+
+async def test_once_means_never_again_even_after_ack(client, world, auth):
+    async def raise_once():
+        return await raise_alert(
+            kind="missed_checkin",
+            subject_type="supervision",
+            subject_id=uuid.uuid4(),
+            org_unit=world["street"],
+            recipients=[world["officer"]],
+            title="矫正对象未按期完成报到",
+            dedup_key="s1:report:2026-11-01",
+            once=True,
+        )
+
+    first = await raise_once()
+    assert first is not None
+    assert (
+        await client.post(f"/alerts/{first.id}/ack", headers=auth(world["officer"]))
+    ).status_code == 200
+    assert await raise_once() is None
+    assert await Alert.filter(kind="missed_checkin").count() == 1
+
+
+async def test_raised_keys_finds_which_causes_were_alerted(world):
+    from services.alerts import raised_keys
+
+    await _raise(world, key="a")
+    assert await raised_keys(kind="zone_exit", dedup_keys=["a", "b"]) == {"a"}
