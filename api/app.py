@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -58,15 +59,35 @@ AUTHENTICATED_ROUTERS: list[APIRouter] = [
 PUBLIC_ROUTERS: list[APIRouter] = [auth.router]
 
 
+def _settle_heap() -> None:
+    """Move the startup heap out of the collector's sight and collect the young less often.
+
+    After start-up the process holds ~10^5 long-lived objects (models, routes, schemas) that
+    every full collection would walk again; under load that walk is a pause of several
+    milliseconds in the middle of requests (the p99). Freezing them and raising the first
+    threshold keeps collections short and rare; cycles are still collected.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+
+
 def _operation_id(route: APIRoute) -> str:
     """Stable operation ids: the handler's name, unique across the app."""
     return route.name
 
 
 def create_app(
-    settings: Settings | None = None, *, manage_db: bool = True, run_worker: bool = False
+    settings: Settings | None = None,
+    *,
+    manage_db: bool = True,
+    run_worker: bool = False,
+    settle_heap: bool = False,
 ) -> FastAPI:
-    """Build the app; `manage_db` registers Tortoise, `run_worker` runs jobs in-process."""
+    """Build the app; `manage_db` registers Tortoise, `run_worker` runs jobs in-process.
+
+    `settle_heap` tunes the garbage collector once started (a served process, not a test).
+    """
     settings = settings or get_settings()
 
     @contextlib.asynccontextmanager
@@ -82,6 +103,8 @@ def create_app(
                 worker_task = asyncio.create_task(
                     notifications_worker.run_worker(stop=stop, settings=settings, announce=False)
                 )
+            if settle_heap:
+                _settle_heap()
             try:
                 yield
             finally:
@@ -146,4 +169,8 @@ def create_app_from_env() -> FastAPI:
     settings = get_settings()
     settings.check_safe_to_run()
     configure(settings.log_level)
-    return create_app(settings, run_worker=os.environ.get("GRASSROOTS_INPROCESS_WORKER") == "1")
+    return create_app(
+        settings,
+        run_worker=os.environ.get("GRASSROOTS_INPROCESS_WORKER") == "1",
+        settle_heap=True,
+    )

@@ -65,3 +65,23 @@ async def test_audit_is_for_admins_and_records_writes(client, make_unit, make_us
     assert (await client.get("/audit", headers=auth(supervisor))).status_code == 403
     listed = await client.get("/audit", params={"resource_type": "org_unit"}, headers=auth(admin))
     assert [e["resource_id"] for e in listed.json()["items"]] == [r.json()["id"]]
+
+
+async def test_a_served_app_settles_its_heap_once_started(settings, db):
+    """A served process freezes its start-up heap and collects the young less often (the p99)."""
+    import gc
+
+    from api.app import create_app
+
+    before = gc.get_threshold()
+    try:
+        quiet = create_app(settings, manage_db=False)
+        async with quiet.router.lifespan_context(quiet):
+            assert gc.get_freeze_count() == 0 and gc.get_threshold() == before
+        served = create_app(settings, manage_db=False, settle_heap=True)
+        async with served.router.lifespan_context(served):
+            assert gc.get_freeze_count() > 10_000
+            assert gc.get_threshold()[0] == 50_000
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
