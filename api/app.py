@@ -43,17 +43,19 @@ log = logging.getLogger("grassroots.api")
 API_PREFIX = "/api/v1"
 STATIC_DIR = Path(__file__).parent / "static"
 
-# Routers that need a signed-in user; each capability adds its router here.
+# Routers that need a signed-in user; each capability adds its router here. Routing tries every
+# route in order, so the routers of the phones' hot paths (check-ins, track points, caseloads
+# and tasks) come first; no two routers share a path and method, so the order changes nothing else.
 AUTHENTICATED_ROUTERS: list[APIRouter] = [
-    me.router,
-    admin.router,
-    alerts.router,
-    audit.router,
     correction.router,
-    notifications.router,
     patrol.router,
-    privacy.router,
     social.router,
+    me.router,
+    notifications.router,
+    alerts.router,
+    admin.router,
+    audit.router,
+    privacy.router,
 ]
 # The few public routers, on purpose: signing in and operations probes.
 PUBLIC_ROUTERS: list[APIRouter] = [auth.router]

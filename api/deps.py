@@ -34,11 +34,12 @@ def client_address(request: Request) -> str:
 
 
 async def current_user(
-    request: Request,
-    settings: SettingsDep,
-    token: Annotated[str | None, Depends(oauth2_scheme)],
+    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> User:
     """The active user behind the bearer token, else 401."""
+    # Settings read directly, not as a dependency: every request passes here, and each
+    # dependency costs FastAPI a resolution step.
+    settings = get_settings()
     if not token:
         raise Unauthorized(headers={"WWW-Authenticate": "Bearer"})
     user_id = read_access_token(token=token, settings=settings)

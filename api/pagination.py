@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -18,25 +19,31 @@ from services.errors import BadRequest
 MAX_LIMIT = 500
 
 
+@dataclass(frozen=True)
 class PageQuery:
-    """`?limit=&cursor=&updated_since=` as one dependency."""
+    """`?limit=&cursor=&updated_since=` of one list request."""
 
-    def __init__(
-        self,
-        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size (max 500)")] = 50,
-        cursor: Annotated[
-            str | None, Query(max_length=512, description="From `next_cursor`")
-        ] = None,
-        updated_since: Annotated[
-            UtcInput | None, Query(description="Only records changed at or after this time")
-        ] = None,
-    ) -> None:
-        self.limit = limit
-        self.cursor = cursor
-        self.updated_since = updated_since
+    limit: int = 50
+    cursor: str | None = None
+    updated_since: datetime | None = None
 
 
-PageParams = Annotated[PageQuery, Depends()]
+async def page_query(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size (max 500)")] = 50,
+    cursor: Annotated[str | None, Query(max_length=512, description="From `next_cursor`")] = None,
+    updated_since: Annotated[
+        UtcInput | None, Query(description="Only records changed at or after this time")
+    ] = None,
+) -> PageQuery:
+    """The page parameters as one dependency.
+
+    A coroutine on purpose: FastAPI runs a plain function or a class dependency in a worker
+    thread on every request, and these lists are polled.
+    """
+    return PageQuery(limit=limit, cursor=cursor, updated_since=updated_since)
+
+
+PageParams = Annotated[PageQuery, Depends(page_query)]
 
 
 def _encode(value: Any, object_id: Any) -> str:

@@ -906,6 +906,18 @@ def _team_periods(team: Scheduled, *, from_on: date, to_on: date) -> list[TaskPe
     return periods_between(anchor_month=team.anchor_month, from_on=start, to_on=to_on)
 
 
+@lru_cache(maxsize=4096)
+def _calendar(
+    team_id: uuid.UUID, anchor_month: date, from_on: date, to_on: date
+) -> tuple[tuple[TaskPeriod, uuid.UUID], ...]:
+    """The team's tasks in the range with their ids: pure, so kept (phones poll the same year)."""
+    team = TeamRef(id=team_id, anchor_month=anchor_month)
+    return tuple(
+        (p, task_id(team_id=team_id, kind=p.kind.value, period=p.period))
+        for p in _team_periods(team, from_on=from_on, to_on=to_on)
+    )
+
+
 def _new_task(team: Scheduled, period: TaskPeriod) -> TeamTask:
     return TeamTask(
         id=task_id(team_id=team.id, kind=period.kind.value, period=period.period),
@@ -980,10 +992,13 @@ async def tasks_for_teams(
     already read it. Phones poll this: no ORM objects on the way (bench/b5).
     """
     check_range(from_on=from_on, to_on=to_on)
-    pairs = [(t, p) for t in teams for p in _team_periods(t, from_on=from_on, to_on=to_on)]
-    if not pairs:
+    calendar = [
+        (t, p, tid) for t in teams for p, tid in _calendar(t.id, t.anchor_month, from_on, to_on)
+    ]
+    if not calendar:
         return []
-    ids = [task_id(team_id=t.id, kind=p.kind.value, period=p.period) for t, p in pairs]
+    pairs = [(t, p) for t, p, _ in calendar]
+    ids = [tid for _, _, tid in calendar]
     completion = known if known is not None else await _completion(ids)
     missing = [pair for pair, i in zip(pairs, ids, strict=True) if i not in completion]
     if missing:

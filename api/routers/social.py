@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import Field
+from pydantic_core import to_json
 
 from api.deps import CurrentUser, SettingsDep
 from api.pagination import PageParams, PageQuery, paginate
@@ -62,7 +62,7 @@ Note = Annotated[str, Field(max_length=1000)]
 Format = Annotated[Literal["json", "csv"], Query(description="`csv` gives a UTF-8 CSV with BOM")]
 
 
-def today_local(settings: SettingsDep) -> date:
+async def today_local(settings: SettingsDep) -> date:
     """Today's date in the deployment's time zone."""
     return social.local_today(now=datetime.now(UTC), tz=settings.tz)
 
@@ -607,58 +607,61 @@ async def remove_care_group_member(
 # --- me -------------------------------------------------------------------------------------
 
 
-def _utc_text(value: Any) -> str | None:
-    """A stored time as RFC 3339 UTC with Z (SQLite hands back text, PostgreSQL datetimes)."""
+def _utc(value: Any) -> datetime | None:
+    """A stored time as an aware UTC datetime (SQLite hands back text, PostgreSQL datetimes)."""
     if value is None:
         return None
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    if value.utcoffset() != _ZERO:
+    if value.tzinfo is not UTC and value.utcoffset() != _ZERO:
         value = value.astimezone(UTC)
-    return value.isoformat().replace("+00:00", "Z")
+    return value  # type: ignore[no-any-return]
 
 
 _ZERO = timedelta(0)
 
 
-def _date_text(value: Any) -> str | None:
+def _id_text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
 def caseload_item(row: dict[str, Any], *, today: date) -> dict[str, Any]:
-    """One caseload entry as JSON-ready data, the same shape as `CaseloadItem` (tested)."""
+    """One caseload entry, the same shape as `CaseloadItem` once encoded (tested).
+
+    Dates and UTC datetimes stay objects: `pydantic_core.to_json` writes them in Rust (RFC 3339
+    with Z) several times faster than building strings here. Ids become text here: asyncpg's
+    UUID subclass would send `to_json` down a path ten times slower than `str`.
+    """
     due = row["visit_due_on"]
     due_on = date.fromisoformat(due) if isinstance(due, str) else due
-    last_visit_at = _utc_text(row["last_visit_at"])
+    last_visit_at = _utc(row["last_visit_at"])
+    overdue = social.is_overdue(due_on=due_on, today=today)
+    phone = row["phone"]
     client = {
         "id": str(row["id"]),
         "full_name": row["full_name"],
         "category": str(row["category"]),
         "id_number": row["id_number_masked"],
-        "phone": mask_phone(row["phone"]) if row["phone"] else row["phone"],
+        "phone": mask_phone(phone) if phone else phone,
         "address": row["address"],
         "home_lon": row["home_lon"],
         "home_lat": row["home_lat"],
         "risk_level": str(row["risk_level"]),
         "org_unit_id": str(row["org_unit_id"]),
         "social_worker_id": _id_text(row["social_worker_id"]),
-        "assigned_at": _utc_text(row["assigned_at"]),
+        "assigned_at": _utc(row["assigned_at"]),
         "last_visit_at": last_visit_at,
-        "next_visit_due": _date_text(due_on),
-        "overdue": social.is_overdue(due_on=due_on, today=today),
-        "created_at": _utc_text(row["created_at"]),
-        "updated_at": _utc_text(row["updated_at"]),
+        "next_visit_due": due_on,
+        "overdue": overdue,
+        "created_at": _utc(row["created_at"]),
+        "updated_at": _utc(row["updated_at"]),
     }
     return {
         "client": client,
         "last_visit_at": last_visit_at,
-        "next_visit_due": client["next_visit_due"],
-        "overdue": client["overdue"],
+        "next_visit_due": due_on,
+        "overdue": overdue,
     }
-
-
-def _id_text(value: Any) -> str | None:
-    return None if value is None else str(value)
 
 
 @router.get("/me/caseload", operation_id="get_my_caseload", response_model=list[CaseloadItem])
@@ -667,11 +670,11 @@ async def get_my_caseload(user: CurrentUser, today: Today) -> Response:
     rows = await social.my_caseload(user=user)
     # Encoded here rather than through the response model: the app polls this list and
     # validating 50 nested models per call would cost more than the query (see bench/b5).
-    body = json.dumps([caseload_item(r, today=today) for r in rows], ensure_ascii=False)
-    return Response(content=body.encode(), media_type="application/json")
+    body = to_json([caseload_item(r, today=today) for r in rows])
+    return Response(content=body, media_type="application/json")
 
 
-def task_range(
+async def task_range(
     today: Today,
     from_on: Annotated[
         date | None, Query(alias="from", description="First due date (local)")
@@ -694,18 +697,16 @@ def tasks_response(tasks: list[social.TaskView]) -> Response:
             "team_id": str(t.team_id),
             "kind": t.kind,
             "period": t.period,
-            "starts_on": t.starts_on.isoformat(),
-            "due_on": t.due_on.isoformat(),
+            "starts_on": t.starts_on,
+            "due_on": t.due_on,
             "status": t.status,
-            "completed_at": _utc_text(t.completed_at),
+            "completed_at": _utc(t.completed_at),
             "notes": t.notes,
             "attendee_ids": [str(a) for a in t.attendee_ids],
         }
         for t in tasks
     ]
-    return Response(
-        content=json.dumps(body, ensure_ascii=False).encode(), media_type="application/json"
-    )
+    return Response(content=to_json(body), media_type="application/json")
 
 
 @router.get("/me/tasks", operation_id="list_my_tasks", response_model=list[TaskPublic])

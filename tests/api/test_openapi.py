@@ -37,3 +37,17 @@ def test_authenticated_operations_declare_bearer_auth():
             if path in public:
                 continue
             assert op.get("security"), f"{path} is not marked as authenticated"
+
+
+def test_no_two_routes_answer_the_same_path_and_method():
+    """The routers' order (hot paths first) can then never change which handler answers."""
+    from fastapi.routing import APIRoute
+
+    seen: dict[tuple[str, str], str] = {}
+    for route in create_app(Settings(), manage_db=False).routes:
+        if isinstance(route, APIRoute):
+            for method in route.methods:
+                key = (route.path, method)
+                assert key not in seen, f"{method} {route.path}: {seen[key]} and {route.name}"
+                seen[key] = route.name
+    assert len(seen) > 90
