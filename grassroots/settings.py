@@ -85,11 +85,21 @@ class Settings(BaseSettings):
                 "GRASSROOTS_SECRET_KEY must be set to a private value "
                 "when the database is not SQLite"
             )
-        if len(secret) < MIN_SECRET_LENGTH or len(set(secret)) < 8:
+        if _weak(secret):
             raise InsecureSettings(
                 "GRASSROOTS_SECRET_KEY is too weak: "
                 f"use at least {MIN_SECRET_LENGTH} random characters"
             )
+        # An earlier key still verifies tokens, so a weak one is as good as a weak current key.
+        if any(_weak(key) or key == DEVELOPMENT_SECRET for key in self.signing_keys()[1:]):
+            raise InsecureSettings(
+                "GRASSROOTS_PREVIOUS_SECRET_KEYS holds a weak or default key: "
+                f"each needs at least {MIN_SECRET_LENGTH} random characters"
+            )
+
+
+def _weak(secret: str) -> bool:
+    return len(secret) < MIN_SECRET_LENGTH or len(set(secret)) < 8
 
 
 @lru_cache(maxsize=1)

@@ -129,3 +129,22 @@ asyncio.run(main())
     first, second, count = out.stdout.split()
     assert (first, second) == ("True", "False") and int(count) >= 11
     assert "demo-password-1" in out.stderr  # printed once for the operator
+
+
+@pytest.mark.parametrize(
+    "previous",
+    ["short", "grassroots-development-secret-do-not-use-in-production", "b" * 40],
+)
+def test_postgres_refuses_a_weak_previous_key(previous):
+    """An earlier key still verifies tokens: a weak one there is refused like a weak current key."""
+    strong = "k3Y-" + "".join(chr(65 + (i * 7) % 26) for i in range(40))
+    env = {
+        "GRASSROOTS_DATABASE_URL": "postgres://postgres@127.0.0.1:5432/never_used",
+        "GRASSROOTS_SECRET_KEY": strong,
+        "GRASSROOTS_PREVIOUS_SECRET_KEYS": f"{strong}x,{previous}",
+    }
+    done = run(["serve"], env_extra=env)
+    assert done.returncode == 2
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "GRASSROOTS_PREVIOUS_SECRET_KEYS" in lines[0]
+    assert previous not in done.stderr and strong not in done.stderr
