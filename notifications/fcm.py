@@ -29,6 +29,8 @@ from firebase_admin import credentials, exceptions, messaging
 from requests.structures import CaseInsensitiveDict
 from urllib3.util.retry import Retry
 
+from notifications.http_transport import HttpClientAdapter
+
 log = logging.getLogger(__name__)
 
 Outcome = Literal["sent", "transient", "unregistered", "invalid", "failed"]
@@ -46,7 +48,8 @@ APNS_COLLAPSE_ID_MAX_BYTES = 64
 # endpoint actually used, sized for a full batch, so every connection is kept alive and reused.
 _POOL_MAXSIZE = MAX_BATCH
 
-# Our adapter also replaces the SDK's retry policy (once on connect/read errors, four times with
+# Our adapters (http_transport.HttpClientAdapter, or requests' own behind a proxy) also replace
+# the SDK's retry policy (once on connect/read errors, four times with
 # backoff on 500/503). The worker already retries transient outcomes with backoff and jitter, at
 # most 5 tries per delivery; a second retry layer here would multiply that to 25 HTTP attempts and
 # hold a whole batch hostage to one slow message. Only a refused connection is retried, because
@@ -260,13 +263,18 @@ class FcmSender:
             raise RuntimeError("firebase_admin's messaging service no longer has _client._session")
         # Swap the SDK's AuthorizedSession for our leaner one (see _LeanAuthorizedSession).
         session = _LeanAuthorizedSession(self._credential, auth_request=self._auth_request)
-        session.mount(
-            (endpoint or FCM_BASE_URL).rstrip("/"),
-            requests.adapters.HTTPAdapter(
-                pool_connections=1, pool_maxsize=_POOL_MAXSIZE, max_retries=_RETRY
-            ),
-        )
         _freeze_environment(session=session, url=fcm_url)
+        base = (endpoint or FCM_BASE_URL).rstrip("/")
+        if requests.utils.select_proxy(fcm_url, session.proxies):
+            # Through a proxy (likely from a government network): requests' own adapter.
+            session.mount(
+                base,
+                requests.adapters.HTTPAdapter(
+                    pool_connections=1, pool_maxsize=_POOL_MAXSIZE, max_retries=_RETRY
+                ),
+            )
+        else:
+            session.mount(base, HttpClientAdapter())
         service._client.session.close()
         service._client._session = session
         return session
