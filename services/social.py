@@ -929,8 +929,6 @@ async def record_visit(
         )
 
     async def create() -> Visit:
-        if client.status == CaseStatus.closed:
-            raise Conflict("case_closed")
         if occurred_at > now + FUTURE_SLACK:
             raise Invalid(
                 "visit_in_future",
@@ -961,7 +959,7 @@ async def record_visit(
             )
             fresh = await Client.filter(id=client.id).select_for_update().first()
             if fresh is not None and fresh.status == CaseStatus.closed:
-                raise Conflict("case_closed")  # closed meanwhile: the visit is rolled back
+                raise Conflict("case_closed")  # the visit above is rolled back
             if fresh is not None and (
                 fresh.last_visit_at is None or fresh.last_visit_at < occurred_at
             ):
