@@ -79,3 +79,11 @@ async def ping() -> bool:
 def dialect() -> str:
     """'postgres' or 'sqlite', for the few places that need dialect-specific SQL."""
     return "postgres" if "asyncpg" in type(connections.get("default")).__module__ else "sqlite"
+
+
+def registered_model(name: str) -> Any | None:
+    """A model of another capability by name when it is registered, else None."""
+    apps = getattr(Tortoise, "apps", None)
+    if apps is None or "models" not in apps:
+        return None
+    return apps["models"].get(name)

@@ -33,7 +33,15 @@ from models.patrol import (
     TrackPoint,
     Zone,
 )
-from models.social import CareGroupMember, CaseAssignment, Client, Delegation, TeamTask, Visit
+from models.social import (
+    CareGroupMember,
+    CaseAssignment,
+    CaseClosure,
+    Client,
+    Delegation,
+    TeamTask,
+    Visit,
+)
 
 __all__ = [
     "Alert",
@@ -44,6 +52,7 @@ __all__ = [
     "AuditEntry",
     "CareGroupMember",
     "CaseAssignment",
+    "CaseClosure",
     "CheckIn",
     "Checkpoint",
     "CheckpointVisit",

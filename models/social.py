@@ -40,6 +40,23 @@ class VisitKind(StrEnum):
     other = "other"
 
 
+class CaseStatus(StrEnum):
+    """Whether a client's case is open (on a caseload) or closed (结案, kept as a record)."""
+
+    open = "open"
+    closed = "closed"
+
+
+class CloseReason(StrEnum):
+    """Why a case was closed."""
+
+    moved_away = "moved_away"
+    deceased = "deceased"
+    completed = "completed"
+    transferred_out = "transferred_out"
+    other = "other"
+
+
 class CareRole(StrEnum):
     """Roles in a care group (关爱小组) of an at-risk youth."""
 
@@ -56,6 +73,9 @@ class Client(TimestampedModel):
     The identity number is stored only encrypted (`id_number_cipher`), with a keyed hash for exact
     lookups and its masked form for display. `visit_due_on` is the local date the next visit is due,
     kept up to date on every assignment, visit and risk change so caseload views need no joins.
+    A closed case keeps the worker who held it when it was closed (`social_worker_id`), but counts
+    on no caseload and has no visit due. `reopened_at` is when the case was last reopened: visits
+    before it do not set the next due date.
     """
 
     full_name = fields.CharField(max_length=100)
@@ -80,6 +100,17 @@ class Client(TimestampedModel):
     assigned_at = fields.DatetimeField(null=True)
     last_visit_at = fields.DatetimeField(null=True)
     visit_due_on = fields.DateField(null=True, db_index=True)
+    # A database default too, so that adding the column to a table with rows needs no backfill.
+    status = fields.CharEnumField(
+        CaseStatus,
+        max_length=16,
+        default=CaseStatus.open,
+        db_default=CaseStatus.open,
+        db_index=True,
+    )
+    closed_on = fields.DateField(null=True)
+    close_reason = fields.CharEnumField(CloseReason, max_length=32, null=True)
+    reopened_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "social_client"
@@ -105,6 +136,32 @@ class CaseAssignment(TimestampedModel):
 
     class Meta:
         table = "social_case_assignment"
+
+
+class CaseClosure(TimestampedModel):
+    """One closing of a client's case (结案) and, once it is reopened, its reopening."""
+
+    client: fields.ForeignKeyRelation[Client] = fields.ForeignKeyField(
+        "models.Client", related_name="closures", on_delete=fields.CASCADE, db_index=True
+    )
+    closed_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="cases_closed", null=True, on_delete=fields.SET_NULL
+    )
+    reopened_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="cases_reopened", null=True, on_delete=fields.SET_NULL
+    )
+    client_id: uuid.UUID
+    closed_by_id: uuid.UUID | None
+    reopened_by_id: uuid.UUID | None
+    closed_on = fields.DateField()
+    reason = fields.CharEnumField(CloseReason, max_length=32)
+    note = fields.CharField(max_length=1000, default="")
+    closed_at = fields.DatetimeField()
+    reopened_at = fields.DatetimeField(null=True)
+    reopen_note = fields.CharField(max_length=1000, default="")
+
+    class Meta:
+        table = "social_case_closure"
 
 
 class Delegation(TimestampedModel):

@@ -20,6 +20,7 @@ from tortoise.expressions import F, Q
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
+from grassroots.db import registered_model
 from grassroots.settings import get_settings
 from models.alerts import Alert, AlertStatus
 from models.correction import (
@@ -37,7 +38,7 @@ from models.correction import (
 )
 from models.org import OrgUnit, Role, User
 from services import alerts, audit
-from services.correction_area import area_record, permitted_area, registered_model
+from services.correction_area import area_record, permitted_area
 from services.correction_rules import (
     DEFAULT_RULES,
     DueObligation,

@@ -18,7 +18,6 @@ from typing import Any
 
 import shapely
 from shapely.geometry import MultiPolygon, Point, Polygon
-from tortoise import Tortoise
 
 from geo.measure import LocalProjection, to_local
 from geo.validation import InvalidGeometry, parse_area
@@ -65,14 +64,6 @@ class _CacheEntry:
 
 
 _CACHE: dict[uuid.UUID, _CacheEntry] = {}
-
-
-def registered_model(name: str) -> Any | None:
-    """A model of another capability by name when it is registered, else None."""
-    apps = getattr(Tortoise, "apps", None)
-    if apps is None or "models" not in apps:
-        return None
-    return apps["models"].get(name)
 
 
 def clear_cache() -> None:

@@ -1,9 +1,9 @@
 """What is held about one person: an admin export (JSON) and erasure where the law allows.
 
-A client's records span social work (client, case history, delegations, visits, care group) and,
-for community-correction clients, supervision (check-ins, leave, assessments). Erasure keeps the
-fact that casework happened (dates, kinds, who did it) and removes what identifies the person:
-name, identity number, phone, address, home position, free text and positions. It is refused
+A client's records span social work (client, case history and closings, delegations, visits, care
+group) and, for community-correction clients, supervision (check-ins, leave, assessments). Erasure
+keeps the fact that casework happened (dates, kinds, who did it) and removes what identifies the
+person: name, identity number, phone, address, home position, free text and positions. It is refused
 while a supervision of the client is still running: correction records must be kept until the
 supervision ends.
 """
@@ -18,7 +18,7 @@ from tortoise.transactions import in_transaction
 
 from grassroots.settings import Settings
 from models.correction import Assessment, CheckIn, LeaveRequest, Supervision
-from models.social import CareGroupMember, CaseAssignment, Client, Delegation, Visit
+from models.social import CareGroupMember, CaseAssignment, CaseClosure, Client, Delegation, Visit
 from services import audit
 from services.errors import Conflict
 from services.messages import register_messages
@@ -68,6 +68,7 @@ async def export_client(*, client: Client, settings: Settings) -> dict[str, Any]
         "exported_at": _plain(datetime.now(UTC)),
         "client": record,
         "case_assignments": await _rows(CaseAssignment.filter(client_id=client.id)),
+        "case_closures": await _rows(CaseClosure.filter(client_id=client.id)),
         "delegations": await _rows(Delegation.filter(client_id=client.id)),
         "visits": await _rows(Visit.filter(client_id=client.id).order_by("occurred_at")),
         "care_group": await _rows(CareGroupMember.filter(client_id=client.id)),
@@ -101,13 +102,19 @@ async def erase_client(*, client: Client, today: date) -> dict[str, int]:
         visits = await Visit.filter(client_id=client.id).update(
             notes="", lon=None, lat=None, accuracy_m=None
         )
+        closures = await CaseClosure.filter(client_id=client.id).update(note="", reopen_note="")
         checkins = await CheckIn.filter(supervision_id__in=supervision_ids).update(
             text=None, lon=None, lat=None, accuracy_m=None
         )
         leaves = await LeaveRequest.filter(supervision_id__in=supervision_ids).update(
             destination="", reason=""
         )
-        counts = {"visits": visits, "checkins": checkins, "leave_requests": leaves}
+        counts = {
+            "visits": visits,
+            "case_closures": closures,
+            "checkins": checkins,
+            "leave_requests": leaves,
+        }
         await audit.record(
             action="erase", resource_type="client", resource_id=client.id, detail=counts
         )

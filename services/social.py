@@ -27,14 +27,18 @@ from tortoise.transactions import in_transaction
 
 from geo.measure import haversine_m
 from grassroots import db
+from grassroots.db import registered_model
 from grassroots.settings import Settings, get_settings
 from models.org import OrgUnit, Role, Team, TeamMember, User
 from models.social import (
     CareGroupMember,
     CareRole,
     CaseAssignment,
+    CaseClosure,
+    CaseStatus,
     Client,
     ClientCategory,
+    CloseReason,
     Delegation,
     RiskLevel,
     TeamTask,
@@ -98,6 +102,23 @@ register_messages(
             "The completion time lies before the task's period",
         ),
         "attendee_not_in_team": ("参加人须为本团队成员", "Attendees must be members of the team"),
+        "case_closed": (
+            "该服务对象已结案，须先重新开案",
+            "The client's case is closed: reopen it first",
+        ),
+        "case_not_closed": ("该服务对象的个案未结案", "The client's case is not closed"),
+        "client_under_supervision": (
+            "该服务对象的社区矫正在结案日期后仍在执行，不能结案",
+            "The client is under community-correction supervision after the closing date",
+        ),
+        "closed_on_in_future": (
+            "结案日期不能晚于今天",
+            "The closing date cannot lie in the future",
+        ),
+        "closed_on_too_early": (
+            "结案日期不能早于 {earliest}（建档、分派或重新开案的日期）",
+            "The closing date cannot lie before {earliest} (registration, assignment or reopening)",
+        ),
     }
 )
 
@@ -142,8 +163,12 @@ def visit_due_on(
     last_visit_at: datetime | None,
     assigned_at: datetime | None,
     tz: ZoneInfo,
+    reopened_at: datetime | None = None,
 ) -> date | None:
     """The local date the next visit is due: cadence days after the last visit or the assignment."""
+    # A reopened case starts afresh: a visit from before it was closed does not make it overdue.
+    if last_visit_at is not None and reopened_at is not None and last_visit_at < reopened_at:
+        last_visit_at = None
     base = last_visit_at or assigned_at
     if base is None:
         return None
@@ -329,7 +354,10 @@ async def update_client(
     changes: dict[str, Any],
     settings: Settings,
 ) -> Client:
-    """Change a client's contact, home or risk level (managers and the client's worker)."""
+    """Change a client's contact, home or risk level (managers and the client's worker).
+
+    A closed case may still be corrected (records are kept); it stays closed with no visit due.
+    """
     if not can_coordinate(user, client):
         raise Forbidden()
     if "id_number" in changes:
@@ -354,7 +382,10 @@ async def update_client(
         last_visit_at=client.last_visit_at,
         assigned_at=client.assigned_at if client.social_worker_id else None,
         tz=settings.tz,
+        reopened_at=client.reopened_at,
     )
+    if client.status == CaseStatus.closed:
+        client.visit_due_on = None  # a closed record may be corrected, but no visit falls due
     await client.save()
     await audit.record(
         action="update",
@@ -374,9 +405,14 @@ async def list_clients(
     social_worker_id: uuid.UUID | None = None,
     risk_level: RiskLevel | None = None,
     id_number: str | None = None,
+    status: CaseStatus | None = None,
     settings: Settings,
 ) -> QuerySet[Client]:
-    """Clients in scope matching the filters; `id_number` is an exact match on the keyed hash."""
+    """Clients in scope matching the filters; `id_number` is an exact match on the keyed hash.
+
+    Without `status` the list holds open and closed cases alike: records are kept, and a search
+    must find a closed case so that it is reopened rather than registered twice.
+    """
     qs = await visible_clients(user=user, today=today)
     if category is not None:
         qs = qs.filter(category=category)
@@ -386,6 +422,8 @@ async def list_clients(
         qs = qs.filter(social_worker_id=social_worker_id)
     if risk_level is not None:
         qs = qs.filter(risk_level=risk_level)
+    if status is not None:
+        qs = qs.filter(status=status)
     if id_number is not None:
         number = check_id_number(id_number)
         qs = qs.filter(id_number_hash=identity_cipher(settings).search_hash(number))
@@ -412,24 +450,33 @@ async def _assign_locked(
     # Locking the worker's row serialises concurrent assignments to the same worker on PostgreSQL
     # (SQLite runs one transaction at a time anyway), so the count below cannot go stale.
     await User.filter(id=worker.id).select_for_update().first()
-    held = await Client.filter(social_worker_id=worker.id).exclude(id=client.id).count()
+    held = (
+        await Client.filter(social_worker_id=worker.id, status=CaseStatus.open)
+        .exclude(id=client.id)
+        .count()
+    )
     if held >= settings.caseload_cap:
         raise Conflict("caseload_full", params={"cap": settings.caseload_cap})
+    due = visit_due_on(
+        risk_level=client.risk_level,
+        last_visit_at=client.last_visit_at,
+        assigned_at=now,
+        tz=settings.tz,
+        reopened_at=client.reopened_at,
+    )
+    # Conditional on the case being open: a close that won the race rolls this assignment back.
+    updated = await Client.filter(id=client.id, status=CaseStatus.open).update(
+        social_worker_id=worker.id, assigned_at=now, visit_due_on=due
+    )
+    if not updated:
+        raise Conflict("case_closed")
     await CaseAssignment.filter(client_id=client.id, ends_at__isnull=True).update(ends_at=now)
     await CaseAssignment.create(
         client_id=client.id, worker_id=worker.id, assigned_by_id=actor.id, starts_at=now
     )
     client.social_worker_id = worker.id
     client.assigned_at = now
-    client.visit_due_on = visit_due_on(
-        risk_level=client.risk_level,
-        last_visit_at=client.last_visit_at,
-        assigned_at=now,
-        tz=settings.tz,
-    )
-    await Client.filter(id=client.id).update(
-        social_worker_id=worker.id, assigned_at=now, visit_due_on=client.visit_due_on
-    )
+    client.visit_due_on = due
 
 
 async def assign_worker(
@@ -443,6 +490,8 @@ async def assign_worker(
     """Give the case to a social worker in the actor's scope; old assignments stay as history."""
     if not can_manage(actor, client):
         raise Forbidden()
+    if client.status == CaseStatus.closed:
+        raise Conflict("case_closed")
     worker = await User.get_or_none(id=worker_id, is_active=True, deleted_at=None)
     if (
         worker is None
@@ -479,6 +528,8 @@ async def create_delegation(
     """Delegate supervision of a client to another org unit for a period (委托帮教)."""
     if not can_coordinate(actor, client):
         raise Forbidden()
+    if client.status == CaseStatus.closed:
+        raise Conflict("case_closed")
     if ends_on is not None and ends_on < starts_on:
         raise Invalid(
             "invalid_date_range", errors=[{"loc": ["body", "ends_on"], "msg": "invalid_date_range"}]
@@ -538,6 +589,185 @@ async def end_delegation(
     return delegation
 
 
+# --- closing and reopening a case (结案 / 重新开案) ------------------------------------------
+
+
+async def _under_supervision_after(*, client_id: uuid.UUID, closed_on: date) -> bool:
+    """True when a community-correction supervision of the client runs past `closed_on`.
+
+    Supervision belongs to the correction capability: its model is looked up by name, and a
+    deployment without it has no supervision to wait for.
+    """
+    model = registered_model("Supervision")
+    if model is None:
+        return False
+    return bool(await model.filter(client_id=client_id, ends_on__gt=closed_on).exists())
+
+
+def _earliest_close_on(*, client: Client, tz: ZoneInfo) -> date:
+    """A case cannot close before it was registered, last assigned or last reopened."""
+    moments = [client.created_at, client.assigned_at, client.reopened_at]
+    return max(local_today(now=m, tz=tz) for m in moments if m is not None)
+
+
+async def _replayed_close(
+    *, client: Client, closed_on: date, reason: CloseReason, note: str
+) -> Client:
+    """The identical close again answers the stored case (200); any other close is a 409."""
+    closure = await CaseClosure.filter(client_id=client.id, reopened_at__isnull=True).first()
+    if (
+        closure is None
+        or closure.closed_on != closed_on
+        or closure.reason != reason
+        or closure.note != note
+    ):
+        raise Conflict("case_closed")
+    return client
+
+
+class _CloseLost(Exception):
+    """Another request closed the case between loading it and closing it."""
+
+
+async def close_case(
+    *,
+    actor: User,
+    client: Client,
+    closed_on: date,
+    reason: CloseReason,
+    note: str,
+    settings: Settings,
+    now: datetime | None = None,
+) -> Client:
+    """Close a case (结案): off the caseload, no visits due, records kept.
+
+    The client's social worker and the managers of its unit may close it. `closed_on` is a local
+    date, not in the future and not before the case was registered, last assigned or reopened.
+    Closing ends the current assignment (the history keeps who held the case when), ends every
+    delegation still running after `closed_on` and drops those that would only start after it.
+    A case whose community-correction supervision runs past `closed_on` cannot close (409
+    `client_under_supervision`). The identical close again is a no-op answered with the stored
+    case (a phone's retry); another close of a closed case is a 409 `case_closed`.
+    """
+    if not can_coordinate(actor, client):
+        raise Forbidden()
+    if client.status == CaseStatus.closed:
+        return await _replayed_close(client=client, closed_on=closed_on, reason=reason, note=note)
+    now = now or datetime.now(UTC)
+    if closed_on > local_today(now=now, tz=settings.tz):
+        raise Invalid(
+            "closed_on_in_future",
+            errors=[{"loc": ["body", "closed_on"], "msg": "closed_on_in_future"}],
+        )
+    earliest = _earliest_close_on(client=client, tz=settings.tz)
+    if closed_on < earliest:
+        raise Invalid(
+            "closed_on_too_early",
+            params={"earliest": earliest.isoformat()},
+            errors=[{"loc": ["body", "closed_on"], "msg": "closed_on_too_early"}],
+        )
+    if await _under_supervision_after(client_id=client.id, closed_on=closed_on):
+        raise Conflict("client_under_supervision")
+    try:
+        async with in_transaction():
+            # Conditional on the case still being open: of two concurrent closes one stores.
+            closed = await Client.filter(id=client.id, status=CaseStatus.open).update(
+                status=CaseStatus.closed,
+                closed_on=closed_on,
+                close_reason=reason,
+                visit_due_on=None,
+                updated_at=now,
+            )
+            if not closed:
+                raise _CloseLost()
+            closure = await CaseClosure.create(
+                client_id=client.id,
+                closed_on=closed_on,
+                reason=reason,
+                note=note,
+                closed_by_id=actor.id,
+                closed_at=now,
+            )
+            await CaseAssignment.filter(client_id=client.id, ends_at__isnull=True).update(
+                ends_at=now
+            )
+            running = await Delegation.filter(
+                Q(client_id=client.id) & (Q(ends_on__isnull=True) | Q(ends_on__gt=closed_on))
+            )
+            ended = [d.id for d in running if d.starts_on <= closed_on]
+            dropped = [d.id for d in running if d.starts_on > closed_on]
+            if ended:
+                await Delegation.filter(id__in=ended).update(ends_on=closed_on)
+            if dropped:
+                await Delegation.filter(id__in=dropped).delete()
+            await audit.record(
+                action="close",
+                resource_type="client",
+                resource_id=client.id,
+                detail={
+                    "closure_id": str(closure.id),
+                    "closed_on": closed_on.isoformat(),
+                    "reason": reason.value,
+                    "social_worker_id": _id_or_none(client.social_worker_id),
+                    "ended_delegation_ids": [str(i) for i in ended],
+                    "dropped_delegation_ids": [str(i) for i in dropped],
+                },
+            )
+    except _CloseLost:
+        await client.refresh_from_db()
+        return await _replayed_close(client=client, closed_on=closed_on, reason=reason, note=note)
+    await client.refresh_from_db()
+    return client
+
+
+async def reopen_case(
+    *, actor: User, client: Client, note: str, now: datetime | None = None
+) -> Client:
+    """Reopen a closed case (重新开案); it has no worker until a manager assigns one.
+
+    Only the managers of the client's unit reopen a case, as only they assign one: the case comes
+    back unassigned (the worker who held it may have moved on or be at the cap), and the assignment
+    that follows goes through the usual cap check. The next visit then falls due a cadence after
+    that assignment, not after a visit from before the case was closed. Reopening an open case is
+    a 409 `case_not_closed`.
+    """
+    if not can_manage(actor, client):
+        raise Forbidden()
+    if client.status != CaseStatus.closed:
+        raise Conflict("case_not_closed")
+    now = now or datetime.now(UTC)
+    async with in_transaction():
+        reopened = await Client.filter(id=client.id, status=CaseStatus.closed).update(
+            status=CaseStatus.open,
+            closed_on=None,
+            close_reason=None,
+            reopened_at=now,
+            social_worker_id=None,
+            assigned_at=None,
+            visit_due_on=None,
+            updated_at=now,
+        )
+        if not reopened:
+            raise Conflict("case_not_closed")
+        closure = await CaseClosure.filter(client_id=client.id, reopened_at__isnull=True).first()
+        if closure is not None:
+            await CaseClosure.filter(id=closure.id).update(
+                reopened_at=now, reopened_by_id=actor.id, reopen_note=note, updated_at=now
+            )
+        await audit.record(
+            action="reopen",
+            resource_type="client",
+            resource_id=client.id,
+            detail={"closure_id": None if closure is None else str(closure.id)},
+        )
+    await client.refresh_from_db()
+    return client
+
+
+def _id_or_none(value: uuid.UUID | None) -> str | None:
+    return None if value is None else str(value)
+
+
 @dataclass(frozen=True)
 class AssignmentView:
     """One stretch of a case with one worker."""
@@ -551,14 +781,15 @@ class AssignmentView:
 
 @dataclass(frozen=True)
 class ClientHistory:
-    """Who held the case, and which units it was delegated to."""
+    """Who held the case, which units it was delegated to, and when it was closed and reopened."""
 
     assignments: list[AssignmentView]
     delegations: list[Delegation]
+    closures: list[CaseClosure]
 
 
 async def client_history(*, client: Client) -> ClientHistory:
-    """The assignment and delegation history of a client, oldest first."""
+    """The assignment, delegation and closing history of a client, oldest first."""
     rows = await CaseAssignment.filter(client_id=client.id).order_by("starts_at", "created_at")
     names = dict(
         await User.filter(id__in=list({r.worker_id for r in rows})).values_list("id", "full_name")
@@ -576,6 +807,9 @@ async def client_history(*, client: Client) -> ClientHistory:
             for r in rows
         ],
         delegations=list(delegations),
+        closures=list(
+            await CaseClosure.filter(client_id=client.id).order_by("closed_at", "created_at")
+        ),
     )
 
 
@@ -596,13 +830,16 @@ CASELOAD_FIELDS: Final = (
     "assigned_at",
     "last_visit_at",
     "visit_due_on",
+    "status",
+    "closed_on",
+    "close_reason",
     "created_at",
     "updated_at",
 )
 
 
 async def my_caseload(*, user: User) -> list[dict[str, Any]]:
-    """My assigned clients as plain rows, most urgent first: one query, no joins, no models.
+    """My open cases as plain rows, most urgent first: one query, no joins, no models.
 
     Phones poll this list, so it is one plain SELECT: building 50 ORM objects (or converting
     every field through the ORM) costs more than the query itself (see bench/b5_caseload.py).
@@ -613,10 +850,11 @@ async def my_caseload(*, user: User) -> list[dict[str, Any]]:
     postgres = db.dialect() == "postgres"
     sql = (
         f"SELECT {', '.join(CASELOAD_FIELDS)} FROM {Client._meta.db_table} "
-        f"WHERE social_worker_id = {'$1' if postgres else '?'} ORDER BY visit_due_on, full_name"
+        f"WHERE social_worker_id = {'$1' if postgres else '?'} "
+        f"AND status = {'$2' if postgres else '?'} ORDER BY visit_due_on, full_name"
     )
     rows: list[dict[str, Any]] = await connections.get("default").execute_query_dict(
-        sql, [user.id if postgres else str(user.id)]
+        sql, [user.id if postgres else str(user.id), CaseStatus.open.value]
     )
     # Polled by every worker's phone: concurrent read audits share one commit, and the answer
     # does not wait for it (a crash may lose the last milliseconds of read audits, never a write).
@@ -679,7 +917,11 @@ async def record_visit(
     settings: Settings,
     now: datetime | None = None,
 ) -> tuple[Visit, bool]:
-    """Store a visit once per client-made id and move the client's next due date forward."""
+    """Store a visit once per client-made id and move the client's next due date forward.
+
+    A closed case takes no new visit (409 `case_closed`); a replay of one stored before it was
+    closed still answers with the stored visit.
+    """
     now = now or datetime.now(UTC)
     if (lon is None) != (lat is None):
         raise Invalid(
@@ -716,6 +958,8 @@ async def record_visit(
                 request_hash=request_hash,
             )
             fresh = await Client.filter(id=client.id).select_for_update().first()
+            if fresh is not None and fresh.status == CaseStatus.closed:
+                raise Conflict("case_closed")  # the visit above is rolled back
             if fresh is not None and (
                 fresh.last_visit_at is None or fresh.last_visit_at < occurred_at
             ):
@@ -724,6 +968,7 @@ async def record_visit(
                     last_visit_at=occurred_at,
                     assigned_at=fresh.assigned_at,
                     tz=settings.tz,
+                    reopened_at=fresh.reopened_at,
                 )
                 await Client.filter(id=client.id).update(
                     last_visit_at=occurred_at, visit_due_on=due
@@ -753,6 +998,8 @@ async def add_care_member(
     """Add a helper to an at-risk youth's care group; the same member again is a no-op."""
     if not can_coordinate(actor, client):
         raise Forbidden()
+    if client.status == CaseStatus.closed:
+        raise Conflict("case_closed")
     if client.category != ClientCategory.at_risk_youth:
         raise Invalid("care_group_youth_only")
     helper = await User.get_or_none(id=user_id, is_active=True, deleted_at=None)
@@ -1193,7 +1440,7 @@ class CaseloadRow:
 
 
 async def caseload_report(*, user: User, today: date, settings: Settings) -> list[CaseloadRow]:
-    """Caseload sizes and overdue counts of every social worker in the caller's subtree."""
+    """Open caseload sizes and overdue counts of every social worker in the caller's subtree."""
     require_report_role(user)
     workers = User.filter(
         roles_text__contains=f",{Role.social_worker.value},", is_active=True, deleted_at=None
@@ -1206,14 +1453,16 @@ async def caseload_report(*, user: User, today: date, settings: Settings) -> lis
     overdue: dict[Any, int] = {}
     if ids:
         for row in (
-            await Client.filter(social_worker_id__in=ids)
+            await Client.filter(social_worker_id__in=ids, status=CaseStatus.open)
             .annotate(n=Count("id"))
             .group_by("social_worker_id")
             .values("social_worker_id", "n")
         ):
             sizes[row["social_worker_id"]] = row["n"]
         for row in (
-            await Client.filter(social_worker_id__in=ids, visit_due_on__lt=today)
+            await Client.filter(
+                social_worker_id__in=ids, status=CaseStatus.open, visit_due_on__lt=today
+            )
             .annotate(n=Count("id"))
             .group_by("social_worker_id")
             .values("social_worker_id", "n")
@@ -1257,11 +1506,13 @@ class OverdueRow:
 
 
 async def overdue_visits_report(*, user: User, today: date) -> list[OverdueRow]:
-    """Clients in the caller's scope whose next visit is overdue, longest overdue first."""
+    """Open cases in the caller's scope whose next visit is overdue, longest overdue first."""
     require_report_role(user)
     qs = await visible_clients(user=user, today=today)
     clients = (
-        await qs.filter(social_worker_id__isnull=False, visit_due_on__lt=today)
+        await qs.filter(
+            social_worker_id__isnull=False, status=CaseStatus.open, visit_due_on__lt=today
+        )
         .order_by("visit_due_on", "full_name")
         .limit(5000)
     )
@@ -1359,9 +1610,11 @@ class _Supervisors:
 
 @job("social.overdue_visits", every_s=900)
 async def alert_overdue_visits(now: datetime) -> str:
-    """Alert the worker and the supervisors once per client and due date when a visit is overdue."""
+    """Alert the worker and the supervisors once per open case and due date of an overdue visit."""
     today = local_today(now=now, tz=get_settings().tz)
-    clients = await Client.filter(social_worker_id__isnull=False, visit_due_on__lt=today)
+    clients = await Client.filter(
+        social_worker_id__isnull=False, status=CaseStatus.open, visit_due_on__lt=today
+    )
     keys = {c.id: f"{c.id}:{c.visit_due_on}" for c in clients}
     raised = await alerts.raised_keys(kind="overdue_visit", dedup_keys=list(keys.values()))
     todo = [c for c in clients if keys[c.id] not in raised]
@@ -1482,10 +1735,11 @@ async def sixones_task_notices(now: datetime) -> list[Notice]:
 
 @notice_source("social.visits_due")
 async def visit_due_notices(now: datetime) -> list[Notice]:
-    """Remind a worker of each client whose visit is due today or tomorrow (no names in pushes)."""
+    """Remind a worker of each open case with a visit due today or tomorrow (no names in pushes)."""
     today = local_today(now=now, tz=get_settings().tz)
     clients = await Client.filter(
         social_worker_id__isnull=False,
+        status=CaseStatus.open,
         visit_due_on__gte=today,
         visit_due_on__lte=today + timedelta(days=1),
     )

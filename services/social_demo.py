@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, date, datetime, time, timedelta
 
 from models.org import Role, User
-from models.social import CareRole, ClientCategory, RiskLevel, VisitKind
+from models.social import CareRole, Client, ClientCategory, CloseReason, RiskLevel, VisitKind
 from services import org, social
 from services.demo import DemoWorld
 from services.idempotency import fingerprint
@@ -154,8 +154,63 @@ def _local_at(day: date, hour: int, world: DemoWorld) -> datetime:
     return datetime.combine(day, time(hour, 30), tzinfo=world.settings.tz).astimezone(UTC)
 
 
+async def _closed_case(world: DemoWorld, *, supervisor: User, worker: User, now: datetime) -> None:
+    """马某某: registered eleven months ago, visited monthly, moved to 上海 and closed (结案)."""
+    settings = world.settings
+    registered_at = now - timedelta(days=330)
+    closed_at = now - timedelta(days=35)
+    client = await social.create_client(
+        user=supervisor,
+        full_name="马某某",
+        category=ClientCategory.released_prisoner,
+        id_number=demo_id_number("19870304", 131),
+        phone="13905134900",
+        address="崇川区和平桥街道长桥路 5 号 2 幢 402",
+        home_lon=round(CENTRE_LON + 0.0027, 6),
+        home_lat=round(CENTRE_LAT - 0.0012, 6),
+        risk_level=RiskLevel.low,
+        org_unit_id=world.units["hepingqiao"].id,
+        settings=settings,
+    )
+    # Registered back then (the demo is built today): the closing date may not precede it.
+    await Client.filter(id=client.id).update(created_at=registered_at)
+    client.created_at = registered_at
+    await social.assign_worker(
+        actor=supervisor, client=client, worker_id=worker.id, settings=settings, now=registered_at
+    )
+    for n in range(9):
+        occurred_at = registered_at + timedelta(days=30 * n + 6, hours=2)
+        visit_id = uuid.uuid5(uuid.NAMESPACE_URL, f"demo-visit:{client.id}:{n}")
+        notes = VISIT_NOTES[n % len(VISIT_NOTES)]
+        body = {"id": visit_id, "kind": VisitKind.phone, "occurred_at": occurred_at, "notes": notes}
+        await social.record_visit(
+            user=worker,
+            client=client,
+            visit_id=visit_id,
+            kind=VisitKind.phone,
+            occurred_at=occurred_at,
+            lon=None,
+            lat=None,
+            accuracy_m=None,
+            notes=notes,
+            request_hash=fingerprint(body, owner=f"{worker.id}:{client.id}"),
+            settings=settings,
+            now=now,
+        )
+    await client.refresh_from_db()
+    await social.close_case(
+        actor=worker,
+        client=client,
+        closed_on=social.local_today(now=closed_at, tz=settings.tz) - timedelta(days=3),
+        reason=CloseReason.moved_away,
+        note="已随家人迁往上海市居住，经电话核实后结案",
+        settings=settings,
+        now=closed_at,
+    )
+
+
 async def demo_step(world: DemoWorld) -> None:
-    """Create the team, twelve clients with a visit history, a care group and done tasks."""
+    """Create the team, twelve open cases and a closed one with visits, a care group, done tasks."""
     settings = world.settings
     now = datetime.now(UTC)
     today = social.local_today(now=now, tz=settings.tz)
@@ -255,6 +310,8 @@ async def demo_step(world: DemoWorld) -> None:
                 settings=settings,
                 now=now,
             )
+
+    await _closed_case(world, supervisor=supervisor, worker=workers["worker2"], now=now)
 
     # A care group for 吴某某 (at-risk youth): the worker's colleague, the officer, a volunteer.
     youth = clients[9][0]

@@ -107,3 +107,70 @@ def test_migrating_twice_is_a_no_op(tmp_path):
     url = f"sqlite://{tmp_path / 'twice.db'}"
     first = _dump(url, "migrate")
     assert _dump(url, "migrate") == first
+
+
+UPGRADE = """
+import asyncio, uuid
+from datetime import datetime, timezone
+from tortoise import Tortoise, connections
+from tortoise.migrations.api.migrate import migrate
+from grassroots import db
+from grassroots.settings import get_settings
+
+async def main():
+    config = db.tortoise_config(get_settings())
+    await migrate(config=config, target="models.0003_social")
+    await Tortoise.close_connections()
+    await Tortoise.init(config=config)
+    conn = connections.get("default")
+    pg = db.dialect() == "postgres"
+    marks = lambda n: ", ".join(f"${i + 1}" for i in range(n)) if pg else ", ".join("?" * n)
+    at = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    at = at if pg else at.isoformat()
+    unit, client = (uuid.uuid4(), uuid.uuid4()) if pg else (str(uuid.uuid4()), str(uuid.uuid4()))
+    await conn.execute_query(
+        f"INSERT INTO org_unit (id, created_at, updated_at, name, path, depth) VALUES ({marks(6)})",
+        [unit, at, at, "u", "/u/", 0])
+    await conn.execute_query(
+        "INSERT INTO social_client (id, created_at, updated_at, full_name, category, address, "
+        f"risk_level, org_unit_id, org_path) VALUES ({marks(9)})",
+        [client, at, at, "a", "drug_rehab", "b", "low", unit, "/u/"])
+    await Tortoise.close_connections()
+    await migrate(config=config)
+    await Tortoise.close_connections()
+    await Tortoise.init(config=config)
+    rows = await connections.get("default").execute_query_dict(
+        "SELECT status, closed_on, close_reason FROM social_client")
+    await Tortoise.close_connections()
+    print(rows)
+
+asyncio.run(main())
+"""
+
+
+def _upgrade(url: str) -> str:
+    out = subprocess.run(
+        [sys.executable, "-c", UPGRADE],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        env=dict(os.environ) | {"GRASSROOTS_DATABASE_URL": url},
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout.strip()
+
+
+OPEN_CLIENT = "[{'status': 'open', 'closed_on': None, 'close_reason': None}]"
+
+
+def test_0004_opens_the_cases_of_an_existing_database(tmp_path):
+    # A NOT NULL column added to a table with rows needs a database default (SQLite refuses it).
+    assert _upgrade(f"sqlite://{tmp_path / 'upgrade.db'}") == OPEN_CLIENT
+
+
+@pytest.mark.skipif(
+    not os.environ.get("GRASSROOTS_TEST_DATABASE_URL"), reason="PostgreSQL run only"
+)
+def test_0004_opens_the_cases_of_an_existing_postgres_database():
+    assert _upgrade(_fresh_pg("gr_upgrade_check")) == OPEN_CLIENT

@@ -23,6 +23,7 @@ AdminClient = Annotated[Client, Depends(loader(CLIENT_ADMIN_ACCESS))]
 class ErasurePublic(Output):
     client_id: str
     visits: int
+    case_closures: int
     checkins: int
     leave_requests: int
 

@@ -27,8 +27,11 @@ from models.org import Team, User
 from models.social import (
     CareGroupMember,
     CareRole,
+    CaseClosure,
+    CaseStatus,
     Client,
     ClientCategory,
+    CloseReason,
     Delegation,
     RiskLevel,
     Visit,
@@ -119,17 +122,34 @@ class ClientPublic(Output):
     home_lat: float | None
     risk_level: RiskLevel
     org_unit_id: uuid.UUID
-    social_worker_id: uuid.UUID | None
+    social_worker_id: uuid.UUID | None = Field(
+        description="The worker who holds the case; for a closed case, who held it when it closed"
+    )
     assigned_at: UtcOutput | None
     last_visit_at: UtcOutput | None
-    next_visit_due: date | None
+    next_visit_due: date | None = Field(description="Null for a closed or unassigned case")
     overdue: bool
+    status: CaseStatus = Field(description="open, or closed (结案: kept, on no caseload)")
+    closed_on: date | None = Field(description="Local date the case was closed, when closed")
+    close_reason: CloseReason | None
     created_at: UtcOutput
     updated_at: UtcOutput
 
 
 class WorkerAssign(StrictInput):
     user_id: uuid.UUID
+
+
+class CaseClose(StrictInput):
+    closed_on: date = Field(
+        description="Local date, not in the future nor before registration, assignment or reopening"
+    )
+    reason: CloseReason
+    note: Note = ""
+
+
+class CaseReopen(StrictInput):
+    note: Note = ""
 
 
 class DelegationCreate(StrictInput):
@@ -161,10 +181,22 @@ class AssignmentPublic(Output):
     assigned_by_id: uuid.UUID | None
 
 
+class ClosurePublic(Output):
+    closed_on: date
+    reason: CloseReason
+    note: str
+    closed_at: UtcOutput
+    closed_by_id: uuid.UUID | None
+    reopened_at: UtcOutput | None = Field(description="Null while the case stays closed")
+    reopened_by_id: uuid.UUID | None
+    reopen_note: str
+
+
 class ClientHistoryPublic(Output):
     client_id: uuid.UUID
     assignments: list[AssignmentPublic]
     delegations: list[DelegationPublic]
+    closures: list[ClosurePublic] = Field(description="Each closing (结案) and its reopening")
 
 
 class CaseloadItem(Output):
@@ -309,6 +341,9 @@ def client_public(client: Client, *, today: date, masked_phone: bool = False) ->
         last_visit_at=client.last_visit_at,
         next_visit_due=client.visit_due_on,
         overdue=social.is_overdue(due_on=client.visit_due_on, today=today),
+        status=client.status,
+        closed_on=client.closed_on,
+        close_reason=client.close_reason,
         created_at=client.created_at,
         updated_at=client.updated_at,
     )
@@ -325,6 +360,11 @@ def delegation_public(d: Delegation) -> DelegationPublic:
         note=d.note,
         created_at=d.created_at,
     )
+
+
+def closure_public(c: CaseClosure) -> ClosurePublic:
+    """The public view of one closing of a case."""
+    return ClosurePublic.model_validate(c)
 
 
 def visit_public(v: Visit) -> VisitPublic:
@@ -396,6 +436,10 @@ async def list_clients(
     org_unit_id: Annotated[uuid.UUID | None, Query()] = None,
     social_worker_id: Annotated[uuid.UUID | None, Query()] = None,
     risk_level: Annotated[RiskLevel | None, Query()] = None,
+    status: Annotated[
+        CaseStatus | None,
+        Query(description="`open` or `closed`; without it, both (closed records are kept)"),
+    ] = None,
 ) -> Page[ClientPublic]:
     """Clients I may see, filtered; phones are masked here (search by identity number: POST)."""
     qs = await social.list_clients(
@@ -406,6 +450,7 @@ async def list_clients(
         social_worker_id=social_worker_id,
         risk_level=risk_level,
         id_number=None,
+        status=status,
         settings=settings,
     )
     return await _client_page(qs, page, today=today)
@@ -469,14 +514,50 @@ async def assign_social_worker(
     return client_public(updated, today=today)
 
 
+@router.post("/clients/{id}/close", operation_id="close_client", responses=CONFLICT)
+async def close_client(
+    body: CaseClose, client: ScopedClient, user: CurrentUser, settings: SettingsDep, today: Today
+) -> ClientPublic:
+    """Close the case (结案): off the caseload, no visits due, records kept.
+
+    The client's worker or a supervisor of its unit. The identical close again answers 200;
+    another close of a closed case is a 409 `case_closed`; a case under a community-correction
+    supervision that runs past `closed_on` is a 409 `client_under_supervision`.
+    """
+    closed = await social.close_case(
+        actor=user,
+        client=client,
+        closed_on=body.closed_on,
+        reason=body.reason,
+        note=body.note,
+        settings=settings,
+    )
+    return client_public(closed, today=today)
+
+
+@router.post("/clients/{id}/reopen", operation_id="reopen_client", responses=CONFLICT)
+async def reopen_client(
+    client: ScopedClient, user: CurrentUser, today: Today, body: CaseReopen | None = None
+) -> ClientPublic:
+    """Reopen a closed case (supervisors): it is open again, with no worker until one is assigned.
+
+    An open case is a 409 `case_not_closed`.
+    """
+    reopened = await social.reopen_case(
+        actor=user, client=client, note=body.note if body is not None else ""
+    )
+    return client_public(reopened, today=today)
+
+
 @router.get("/clients/{id}/history", operation_id="get_client_history")
 async def get_client_history(client: ScopedClient) -> ClientHistoryPublic:
-    """Who held the case when, and where it was delegated."""
+    """Who held the case when, where it was delegated, and when it was closed and reopened."""
     history = await social.client_history(client=client)
     return ClientHistoryPublic(
         client_id=client.id,
         assignments=[AssignmentPublic.model_validate(a) for a in history.assignments],
         delegations=[delegation_public(d) for d in history.delegations],
+        closures=[closure_public(c) for c in history.closures],
     )
 
 
@@ -653,6 +734,9 @@ def caseload_item(row: dict[str, Any], *, today: date) -> dict[str, Any]:
         "last_visit_at": last_visit_at,
         "next_visit_due": due_on,
         "overdue": overdue,
+        "status": str(row["status"]),
+        "closed_on": row["closed_on"],  # a date, or its ISO text from SQLite: the same JSON
+        "close_reason": None if row["close_reason"] is None else str(row["close_reason"]),
         "created_at": _utc(row["created_at"]),
         "updated_at": _utc(row["updated_at"]),
     }

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from models.audit import AuditEntry
 from models.correction import CheckIn, Supervision
 from models.org import Role, User
-from models.social import Client, Visit
+from models.social import CaseClosure, Client, Visit
 from services import demo
 
 
@@ -71,3 +71,16 @@ async def test_a_client_without_supervision_can_be_erased(client, settings, auth
     assert r.status_code == 200
     assert r.json()["client_id"] == str(person.id)
     assert Role.admin in admin.roles
+
+
+async def test_a_closed_case_is_exported_and_its_closing_notes_erased(client, settings, auth):
+    admin = await _demo_world(settings)
+    person = await Client.get(status="closed")
+    r = await client.get(f"/admin/clients/{person.id}/export", headers=auth(admin))
+    [closure] = r.json()["case_closures"]
+    assert closure["reason"] == "moved_away" and closure["note"]
+    r = await client.post(f"/admin/clients/{person.id}/erase", headers=auth(admin))
+    assert r.status_code == 200 and r.json()["case_closures"] == 1
+    stored = await CaseClosure.get(client_id=person.id)
+    assert stored.note == "" and stored.reopen_note == ""
+    assert stored.reason == "moved_away"  # that the case was closed, and why, is kept

@@ -430,6 +430,23 @@ async def _remove_care_member(w: World) -> Req:
     return Req(path={"id": youth.id, "user_id": w.id("patrol")})
 
 
+def _close_body(w: World) -> dict[str, Any]:
+    # The closing date is a local one: "today" in UTC can be yesterday in Asia/Shanghai.
+    return {"closed_on": datetime.now(w.settings.tz).date().isoformat(), "reason": "moved_away"}
+
+
+async def _close_client(w: World) -> Req:
+    return Req(path={"id": (await w.new_client()).id}, json=_close_body(w))
+
+
+async def _reopen_client(w: World) -> Req:
+    # The worker who held the case reads it but does not reopen it (reopening is a manager's
+    # decision, like assigning): 403.
+    client = await w.new_client()
+    await w.call("admin", "POST", f"/clients/{client.id}/close", json=_close_body(w))
+    return Req(path={"id": client.id}, json={"note": "本人迁回"})
+
+
 async def _team(w: World) -> Req:
     return Req(path={"id": (await w.team())["id"]})
 
@@ -483,6 +500,8 @@ SOCIAL_ROWS: dict[str, Row] = {
     "assign_social_worker": Row(
         _assign_worker, only(200, "admin", "supervisor", social_worker_other=404)
     ),
+    "close_client": Row(_close_client, CLIENT_READERS),
+    "reopen_client": Row(_reopen_client, only(200, "admin", "supervisor", social_worker_other=404)),
     "get_client_history": Row(_client, CLIENT_READERS),
     "create_delegation": Row(_new_delegation, only(201, "admin", "supervisor", "social_worker")),
     "end_delegation": Row(_end_delegation, CLIENT_READERS),
