@@ -10,7 +10,7 @@ import pytest
 
 from models.alerts import Alert
 from models.audit import AuditEntry
-from models.patrol import TrackPoint
+from models.patrol import Round, TrackPoint
 from services import patrol as patrol_service
 from tests.api.patrol_world import (
     build_world,
@@ -411,3 +411,34 @@ async def test_incidents_are_idempotent(client, auth, world):
         f"/rounds/{rnd['id']}/incidents", headers=auth(world.other_patrol), json=body
     )
     assert r.status_code == 404
+
+
+async def test_the_zone_exit_job_settles_each_round_on_its_own(client, auth, world, monkeypatch):
+    """One round that fails to be judged keeps neither the others' results nor their locks."""
+    started_at = datetime.now(UTC) - timedelta(minutes=40)
+    rounds = []
+    for _ in range(3):
+        rnd = await start_round(client, auth, world, started_at)
+        await post_points(client, auth, world.patrol, rnd["id"], make_track(started_at).points)
+        rounds.append(rnd["id"])
+    real = patrol_service.round_summary
+    broken = rounds[1]
+
+    async def failing_for_one(*, round):
+        if str(round.id) == broken:
+            raise RuntimeError("judging failed")
+        return await real(round=round)
+
+    monkeypatch.setattr(patrol_service, "round_summary", failing_for_one)
+    now = datetime.now(UTC) + timedelta(seconds=1)
+    summary = await patrol_service.zone_exit_job(now)
+    assert "judged 2 rounds" in summary and "1 failed" in summary
+    judged = {str(r.id): r.analysed_at for r in await Round.filter(id__in=rounds)}
+    assert judged[broken] is None
+    assert all(judged[r] is not None for r in rounds if r != broken)
+    monkeypatch.setattr(patrol_service, "round_summary", real)
+    assert "judged 1 rounds" in await patrol_service.zone_exit_job(now + timedelta(seconds=30))
+    # And the worker runs it outside one transaction of its own (see the job's docstring).
+    from services.jobs import REGISTRY
+
+    assert REGISTRY["patrol.zone_exits"].transactional is False
