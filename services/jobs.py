@@ -125,10 +125,18 @@ async def run_job(
     return summary
 
 
-async def run_due_jobs(*, now: datetime | None = None) -> dict[str, str | None]:
-    """Run every registered job that is due; returns what each claimed job reported."""
+async def run_due_jobs(
+    *, now: datetime | None = None, stop: asyncio.Event | None = None
+) -> dict[str, str | None]:
+    """Run every registered job that is due; returns what each claimed job reported.
+
+    Once `stop` is set no further job starts: a stopping worker finishes the job it is in and
+    leaves the rest to the next worker, instead of running every job still due.
+    """
     results: dict[str, str | None] = {}
     for job in list(load_jobs().values()):
+        if stop is not None and stop.is_set():
+            break
         summary = await run_job(job, now=now)
         if summary is not None:
             results[job.name] = summary
@@ -141,7 +149,7 @@ async def run_forever(*, stop: asyncio.Event, poll_s: float) -> None:
     log.info("worker started with jobs: %s", ", ".join(sorted(REGISTRY)) or "none")
     while not stop.is_set():
         try:
-            await run_due_jobs()
+            await run_due_jobs(stop=stop)
         except Exception:  # noqa: BLE001 - e.g. the database is down: try again next tick
             log.warning("worker tick failed; retrying", exc_info=True)
         try:

@@ -84,3 +84,27 @@ async def test_run_forever_stops_when_asked(db):
     stop.set()
     await asyncio.wait_for(task, timeout=5)
     assert await JobState.filter(name="auth.prune").exists()
+
+
+async def test_a_stopping_worker_starts_no_further_job(db, monkeypatch):
+    """Stop asked during one job: the jobs after it are left for the next worker."""
+    stop = asyncio.Event()
+    ran: list[str] = []
+
+    async def first(now: datetime) -> str:
+        ran.append("first")
+        stop.set()  # SIGTERM arrives while this job runs
+        return "done"
+
+    async def second(now: datetime) -> str:
+        ran.append("second")
+        return "done"
+
+    registry = {
+        "test.first": jobs.Job(name="test.first", every_s=60, func=first),
+        "test.second": jobs.Job(name="test.second", every_s=60, func=second),
+    }
+    monkeypatch.setattr(jobs, "load_jobs", lambda: registry)
+    results = await jobs.run_due_jobs(stop=stop)
+    assert ran == ["first"] and list(results) == ["test.first"]
+    assert not await JobState.filter(name="test.second", last_finished_at__isnull=False).exists()
