@@ -47,6 +47,17 @@ class LeaveStatus(StrEnum):
     cancelled = "cancelled"
 
 
+class EndReason(StrEnum):
+    """Why a supervision ended before or at its planned end (解除/终止社区矫正)."""
+
+    completed = "completed"
+    early_release = "early_release"
+    revoked = "revoked"
+    deceased = "deceased"
+    transferred_out = "transferred_out"
+    other = "other"
+
+
 class Grade(StrEnum):
     """Monthly assessment (评议考核): 良好, 合格, 警告, 不合格."""
 
@@ -72,6 +83,8 @@ class ObligationConfig(TimestampedModel):
 class Supervision(TimestampedModel):
     """One subject under supervision of an officer, from `starts_on` to `ends_on` (local dates).
 
+    `ends_on` is the effective last day: the planned end, or `ended_on` once the supervision is
+    ended early (the planned end is then kept in `planned_ends_on`, null while never ended).
     `rules` is the office's rule set when the supervision was created, so later changes to the
     office's configuration never rewrite past compliance. `level_history` holds every decision
     as {decided_on, level, decided_at, decided_by}.
@@ -99,6 +112,13 @@ class Supervision(TimestampedModel):
     approved_leave: Any = fields.JSONField(default=list)
     # Every interval ending on or before this local date has been closed by the worker.
     closed_through = fields.DateField(null=True)
+    # Set together when the supervision is ended (POST /supervisions/{id}/end).
+    planned_ends_on = fields.DateField(null=True)
+    ended_on = fields.DateField(null=True)
+    end_reason = fields.CharEnumField(EndReason, max_length=32, null=True)
+    end_note = fields.CharField(max_length=1000, null=True)
+    ended_at = fields.DatetimeField(null=True)
+    ended_by_id = fields.UUIDField(null=True)
 
     class Meta:
         table = "correction_supervision"

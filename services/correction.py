@@ -29,6 +29,7 @@ from models.correction import (
     CheckInKind,
     CheckInStatus,
     ClosedInterval,
+    EndReason,
     Grade,
     LeaveRequest,
     LeaveStatus,
@@ -93,6 +94,22 @@ register_messages(
             "The subject already has a supervision in this period",
         ),
         "supervision_ended": ("矫正期已结束", "The supervision has ended"),
+        "ended_on_before_start": (
+            "解除/终止日期不能早于矫正开始日期",
+            "The end date may not precede the start of the supervision",
+        ),
+        "ended_on_after_planned_end": (
+            "解除/终止日期不能晚于原定矫正期满日期",
+            "The end date may not be after the planned end of the supervision",
+        ),
+        "ended_on_in_future": (
+            "解除/终止日期不能晚于今天",
+            "The end date may not be in the future",
+        ),
+        "case_closed": (
+            "该服务对象已结案，须先重新开案",
+            "The client's case is closed: reopen it first",
+        ),
         "not_under_supervision": (
             "该时间不在您的矫正期内",
             "You are not under supervision at that time",
@@ -248,20 +265,23 @@ async def put_obligation_config(*, org_unit: OrgUnit, rules: Mapping[str, Any]) 
 # --- supervisions -------------------------------------------------------------------------------
 
 
-async def _client_is_correction(client_id: uuid.UUID) -> bool:
-    """True when the social-work Client exists in the community_correction category.
+async def _client_case(client_id: uuid.UUID) -> str:
+    """'open', 'closed' (the case is closed, 结案) or 'invalid' for a supervision's client.
 
     The Client model belongs to the social-work capability; it is looked up by name in Tortoise's
-    registry, and a deployment without it accepts the id as given.
+    registry, and a deployment without it accepts the id as given. Only clients in the
+    community_correction category are valid.
     """
     model = registered_model("Client")
     if model is None:
-        return True
+        return "open"
     filters: dict[str, Any] = {"id": client_id}
     if "deleted_at" in model._meta.fields_map:
         filters["deleted_at"] = None
     client = await model.get_or_none(**filters)
-    return client is not None and str(getattr(client, "category", "")) == "community_correction"
+    if client is None or str(getattr(client, "category", "")) != "community_correction":
+        return "invalid"
+    return "closed" if str(getattr(client, "status", "open")) == "closed" else "open"
 
 
 async def create_supervision(
@@ -276,7 +296,10 @@ async def create_supervision(
     ends_on: date,
     now: datetime,
 ) -> Supervision:
-    """A new supervision with the office's rules in force; the subject may not have two at once."""
+    """A new supervision with the office's rules in force; the subject may not have two at once.
+
+    The client's social-work case must be open: a closed case is a 409 `case_closed`.
+    """
     if ends_on < starts_on or (ends_on - starts_on).days > MAX_SUPERVISION_DAYS:
         raise Invalid("supervision_dates_invalid")
     people = {
@@ -316,10 +339,13 @@ async def create_supervision(
             "permitted_zone_invalid",
             errors=[{"loc": ["body", "permitted_zone_id"], "msg": "permitted_zone_invalid"}],
         )
-    if not await _client_is_correction(client_id):
+    case = await _client_case(client_id)
+    if case == "invalid":
         raise Invalid(
             "client_invalid", errors=[{"loc": ["body", "client_id"], "msg": "client_invalid"}]
         )
+    if case == "closed":
+        raise Conflict("case_closed")
     rules = await rules_for_org_path(org_path=subject.org_path)
     unit = await OrgUnit.get(id=subject.org_unit_id)  # type: ignore[attr-defined]
     async with in_transaction():
@@ -360,10 +386,12 @@ async def change_level(
 ) -> Supervision:
     """Record a new level; each obligation follows it from its next interval (history kept)."""
     today = local_date(now)
-    if today > supervision.ends_on:
+    if today > supervision.ends_on or supervision.ended_on is not None:
         raise Conflict("supervision_ended")
     async with in_transaction():
         fresh = await Supervision.select_for_update().get(id=supervision.id)
+        if fresh.ended_on is not None:
+            raise Conflict("supervision_ended")
         fresh.level_history = [
             *fresh.level_history,
             _history_entry(decided_on=today, level=level, actor=actor, now=now),
@@ -376,6 +404,114 @@ async def change_level(
         resource_type="supervision",
         resource_id=supervision.id,
         detail={"level": level.value},
+    )
+    return fresh
+
+
+# Note written on pending leave refused because the supervision ended before the leave starts.
+LEAVE_REFUSED_NOTE = "矫正已解除/终止 (supervision ended)"
+
+
+def _same_end(
+    supervision: Supervision, *, ended_on: date, reason: EndReason, note: str | None
+) -> bool:
+    return (
+        supervision.ended_on == ended_on
+        and supervision.end_reason == reason
+        and (supervision.end_note or None) == (note or None)
+    )
+
+
+async def end_supervision(
+    *,
+    actor: User,
+    supervision: Supervision,
+    ended_on: date,
+    reason: EndReason,
+    note: str | None,
+    now: datetime,
+) -> Supervision:
+    """End a supervision with `ended_on` as its last day (解除/终止), keeping the planned end.
+
+    `ends_on` becomes `ended_on` (the effective end, so every rule that reads the period stops
+    there) and the planned end moves to `planned_ends_on`. `ended_on` lies between the start and
+    the planned end and is not after today (local), else a 422. Pending leave that would start
+    after the end is rejected with `LEAVE_REFUSED_NOTE`. Intervals already closed past a
+    backdated end are dropped and the job re-closes the clipped last one. The identical end again
+    answers the stored supervision, any other end of an ended supervision is a 409
+    `supervision_ended`.
+    """
+    if supervision.ended_on is not None:
+        if not _same_end(supervision, ended_on=ended_on, reason=reason, note=note):
+            raise Conflict("supervision_ended")
+        return supervision
+    tz = _tz()
+    if ended_on < supervision.starts_on:
+        raise Invalid(
+            "ended_on_before_start",
+            errors=[{"loc": ["body", "ended_on"], "msg": "ended_on_before_start"}],
+        )
+    if ended_on > supervision.ends_on:
+        raise Invalid(
+            "ended_on_after_planned_end",
+            errors=[{"loc": ["body", "ended_on"], "msg": "ended_on_after_planned_end"}],
+        )
+    if ended_on > local_date(now, tz):
+        raise Invalid(
+            "ended_on_in_future",
+            errors=[{"loc": ["body", "ended_on"], "msg": "ended_on_in_future"}],
+        )
+    after_end_at = datetime.combine(ended_on + timedelta(days=1), time.min, tzinfo=tz)
+    async with in_transaction():
+        fresh = await Supervision.select_for_update().get(id=supervision.id)
+        if fresh.ended_on is not None:  # another request ended it meanwhile
+            if not _same_end(fresh, ended_on=ended_on, reason=reason, note=note):
+                raise Conflict("supervision_ended")
+            return fresh
+        fresh.planned_ends_on = fresh.ends_on
+        fresh.ends_on = ended_on
+        fresh.ended_on = ended_on
+        fresh.end_reason = reason
+        fresh.end_note = note
+        fresh.ended_at = now
+        fresh.ended_by_id = actor.id
+        if fresh.closed_through is not None and fresh.closed_through > ended_on:
+            fresh.closed_through = ended_on - timedelta(days=1)
+        await fresh.save(
+            update_fields=[
+                "planned_ends_on",
+                "ends_on",
+                "ended_on",
+                "end_reason",
+                "end_note",
+                "ended_at",
+                "ended_by_id",
+                "closed_through",
+                "updated_at",
+            ]
+        )
+        await ClosedInterval.filter(supervision_id=fresh.id, ends_on__gt=ended_on).delete()
+        refused = await LeaveRequest.filter(
+            supervision_id=fresh.id,
+            status=LeaveStatus.pending,
+            starts_at__gte=after_end_at.astimezone(UTC),
+        ).update(
+            status=LeaveStatus.rejected,
+            decided_by_id=actor.id,
+            decided_at=now,
+            decision_note=LEAVE_REFUSED_NOTE,
+        )
+    forget_supervisions(fresh.subject_id)  # type: ignore[attr-defined]
+    await audit.record(
+        action="end",
+        resource_type="supervision",
+        resource_id=fresh.id,
+        detail={
+            "ended_on": ended_on.isoformat(),
+            "reason": reason.value,
+            "planned_ends_on": (fresh.planned_ends_on or ended_on).isoformat(),
+            "leave_refused": refused,
+        },
     )
     return fresh
 
@@ -1031,6 +1167,17 @@ async def put_assessment(
 # --- officer overview ---------------------------------------------------------------------------
 
 
+# Supervisions ended this many days ago or less stay in the officer's list, shown as ended.
+ENDED_SHOWN_DAYS = 30
+
+
+def officer_list_filter(*, today: date) -> Q:
+    """Supervisions running today, and those ended in the last `ENDED_SHOWN_DAYS` days."""
+    return Q(starts_on__lte=today, ends_on__gte=today) | Q(
+        ended_on__gte=today - timedelta(days=ENDED_SHOWN_DAYS)
+    )
+
+
 @dataclass
 class SubjectToday:
     """A subject's status today, for the officer's list."""
@@ -1095,7 +1242,9 @@ async def subjects_today(
         is_outside = s.id in outside
         overdue = s.id in missed_open
         is_checked = s.id in checked
-        if is_outside:
+        if s.ended_on is not None:
+            status = "ended"
+        elif is_outside:
             status = "outside"
         elif on_leave:
             status = "on_leave"
@@ -1273,9 +1422,10 @@ async def checkins_due(now: datetime) -> list[Notice]:
     tz = _tz()
     local_now = now.astimezone(tz)
     today = local_now.date()
-    supervisions = await Supervision.filter(starts_on__lte=today, ends_on__gte=today).limit(
-        NOTICE_BATCH
-    )
+    # An ended supervision reminds no one, even on its last day.
+    supervisions = await Supervision.filter(
+        starts_on__lte=today, ends_on__gte=today, ended_on__isnull=True
+    ).limit(NOTICE_BATCH)
     wanted: list[tuple[Supervision, DueObligation]] = []
     for s in supervisions:
         rules, history = _rule_set(s), _history(s)

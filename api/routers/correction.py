@@ -23,6 +23,7 @@ from models.correction import (
     CheckIn,
     CheckInKind,
     CheckInStatus,
+    EndReason,
     Grade,
     LeaveRequest,
     LeaveStatus,
@@ -118,6 +119,12 @@ class LevelUpdate(StrictInput):
     level: Level
 
 
+class SupervisionEnd(StrictInput):
+    ended_on: date = Field(description="The last local day under supervision, not after today")
+    reason: EndReason
+    note: Annotated[str, Field(max_length=1000)] | None = None
+
+
 class SupervisionPublic(Output):
     id: uuid.UUID
     client_id: uuid.UUID
@@ -129,7 +136,15 @@ class SupervisionPublic(Output):
     level_in_force: Level = Field(description="The level whose location rule governs today")
     level_history: list[LevelChange]
     starts_on: date
-    ends_on: date
+    ends_on: date = Field(
+        description="The effective last day: the planned end, or `ended_on` once ended"
+    )
+    planned_ends_on: date = Field(description="The end planned at creation, kept when ended")
+    ended_on: date | None = Field(description="The last day of a supervision that was ended")
+    end_reason: EndReason | None
+    end_note: str | None
+    ended_at: UtcOutput | None
+    ended_by_id: uuid.UUID | None
     obligations: list[ObligationPublic] = Field(description="What the decided level implies")
     created_at: UtcOutput
     updated_at: UtcOutput
@@ -262,7 +277,9 @@ class SubjectTodayPublic(Output):
     subject_user_id: uuid.UUID
     subject_name: str
     level: Level
-    status: Literal["outside", "on_leave", "overdue", "checked_in", "pending"]
+    status: Literal["ended", "outside", "on_leave", "overdue", "checked_in", "pending"]
+    ended_on: date | None
+    end_reason: EndReason | None
     checked_in: bool
     outside: bool
     on_leave: bool
@@ -300,6 +317,12 @@ def supervision_public(s: Supervision, *, now: datetime | None = None) -> Superv
         level_history=[LevelChange.model_validate(e) for e in s.level_history],
         starts_on=s.starts_on,
         ends_on=s.ends_on,
+        planned_ends_on=s.planned_ends_on or s.ends_on,
+        ended_on=s.ended_on,
+        end_reason=s.end_reason,
+        end_note=s.end_note,
+        ended_at=s.ended_at,
+        ended_by_id=s.ended_by_id,
         obligations=[
             ObligationPublic(**o) for o in correction.obligations_of(rules=s.rules, level=s.level)
         ],
@@ -415,6 +438,36 @@ async def change_supervision_level(
         actor=user, supervision=supervision, level=body.level, now=now
     )
     return supervision_public(updated, now=now)
+
+
+@router.post(
+    "/supervisions/{id}/end",
+    operation_id="end_supervision",
+    responses=_problems(*COMMON, 409),
+)
+async def end_supervision(
+    body: SupervisionEnd, user: OfficerUser, supervision: LoadedSupervision
+) -> SupervisionPublic:
+    """End a supervision early or at its planned end (解除/终止社区矫正).
+
+    `ended_on` is the last day under supervision: no obligation, check-in or leave after it.
+    The answer's `ends_on` is the effective end (`ended_on`) and `planned_ends_on` keeps the end
+    planned at creation. `ended_on` may not precede `starts_on` (422 `ended_on_before_start`),
+    follow the planned end (422 `ended_on_after_planned_end`) or today's local date (422
+    `ended_on_in_future`). Pending leave starting after the end is rejected. The identical end
+    again answers 200 with the stored supervision, another end of an ended one is a 409
+    `supervision_ended`.
+    """
+    now = datetime.now(UTC)
+    ended = await correction.end_supervision(
+        actor=user,
+        supervision=supervision,
+        ended_on=body.ended_on,
+        reason=body.reason,
+        note=body.note,
+        now=now,
+    )
+    return supervision_public(ended, now=now)
 
 
 @router.get("/me/supervision", operation_id="get_my_supervision", responses=_problems(*COMMON))
@@ -695,10 +748,11 @@ async def list_officer_subjects(user: OfficerUser, page: PageParams) -> Page[Sub
     """Subjects under my supervision today with their status and open alert counts.
 
     Officers see the supervisions they are the officer of; supervisors and admins their subtree.
+    A supervision ended in the last 30 days is listed too, with status `ended`.
     """
     now = datetime.now(UTC)
     today = correction.local_date(now)
-    qs = SUPERVISION_ACCESS.queryset(user).filter(starts_on__lte=today, ends_on__gte=today)
+    qs = SUPERVISION_ACCESS.queryset(user).filter(correction.officer_list_filter(today=today))
     if not user.has_role(Role.supervisor, Role.admin):
         qs = qs.filter(officer_id=user.id)
     rows, cursor = await paginate(qs, page, updated_field=None)
@@ -711,6 +765,8 @@ async def list_officer_subjects(user: OfficerUser, page: PageParams) -> Page[Sub
                 subject_name=i.subject_name,
                 level=Level(i.level),
                 status=i.status,  # type: ignore[arg-type]
+                ended_on=i.supervision.ended_on,
+                end_reason=i.supervision.end_reason,
                 checked_in=i.checked_in,
                 outside=i.outside,
                 on_leave=i.on_leave,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from models.alerts import Alert
 from models.audit import AuditEntry
 from models.correction import CheckIn, LeaveRequest, Supervision
+from models.social import Client
+from services import correction
 from tests.correction.conftest import FAR_OUTSIDE, INSIDE, World, supervision_body
 
 
@@ -433,3 +435,161 @@ async def test_obligation_rules_per_office(client, auth, world):
         f"/org-units/{w.office.id}/obligation-rules", headers=auth(w.other_officer)
     )
     assert r.status_code == 404
+
+
+# --- ending a supervision (解除/终止社区矫正) -----------------------------------------------------
+
+
+def _today() -> date:
+    return correction.local_date(datetime.now(UTC))
+
+
+async def _end(client: Any, auth: Any, user: Any, sid: str, **body: Any) -> Any:
+    return await client.post(f"/supervisions/{sid}/end", json=body, headers=auth(user))
+
+
+async def test_end_keeps_the_planned_end_history_and_audits(client, auth, world):
+    w = world
+    s = await make_supervision(client, auth, w, level="strict")
+    await client.patch(
+        f"/supervisions/{s['id']}/level", json={"level": "normal"}, headers=auth(w.officer)
+    )
+    assert s["planned_ends_on"] == s["ends_on"] == "2027-12-31" and s["ended_on"] is None
+    yesterday = (_today() - timedelta(days=1)).isoformat()
+    body = {"ended_on": yesterday, "reason": "deceased", "note": "死亡证明已核实"}
+    r = await _end(client, auth, w.officer, s["id"], **body)
+    assert r.status_code == 200, r.text
+    ended = r.json()
+    assert ended["ends_on"] == ended["ended_on"] == yesterday
+    assert ended["planned_ends_on"] == "2027-12-31"
+    assert ended["end_reason"] == "deceased" and ended["end_note"] == "死亡证明已核实"
+    assert ended["ended_by_id"] == str(w.officer.id) and ended["ended_at"].endswith("Z")
+    assert [e["level"] for e in ended["level_history"]] == ["strict", "normal"]
+    entry = await AuditEntry.get(resource_type="supervision", action="end")
+    assert str(entry.resource_id) == s["id"]
+    # The identical end again (a phone's retry) is a no-op, another end a conflict.
+    again = await _end(client, auth, w.officer, s["id"], **body)
+    assert again.status_code == 200 and again.json()["ended_at"] == ended["ended_at"]
+    for other in (
+        {**body, "reason": "revoked"},
+        {**body, "note": None},
+        {**body, "ended_on": "2026-01-05"},
+    ):
+        r = await _end(client, auth, w.officer, s["id"], **other)
+        assert r.status_code == 409 and r.json()["code"] == "supervision_ended"
+    assert await AuditEntry.filter(resource_type="supervision", action="end").count() == 1
+    # An ended supervision takes no new level.
+    r = await client.patch(
+        f"/supervisions/{s['id']}/level", json={"level": "strict"}, headers=auth(w.officer)
+    )
+    assert r.status_code == 409 and r.json()["code"] == "supervision_ended"
+    got = (await client.get(f"/supervisions/{s['id']}", headers=auth(w.supervisor))).json()
+    assert got["ended_on"] == yesterday and got["planned_ends_on"] == "2027-12-31"
+
+
+async def test_end_refuses_bad_dates_and_roles_and_stores_nothing(client, auth, world):
+    w = world
+    start = _today() - timedelta(days=10)
+    s = await make_supervision(client, auth, w, starts_on=start, ends_on=start + timedelta(days=30))
+    tomorrow = _today() + timedelta(days=1)
+    for ended_on, code in (
+        (start - timedelta(days=1), "ended_on_before_start"),
+        (start + timedelta(days=31), "ended_on_after_planned_end"),
+        (tomorrow, "ended_on_in_future"),
+    ):
+        r = await _end(
+            client, auth, w.officer, s["id"], ended_on=ended_on.isoformat(), reason="other"
+        )
+        assert r.status_code == 422 and r.json()["code"] == code, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+    for bad in (
+        {"ended_on": _today().isoformat(), "reason": "escaped"},
+        {"ended_on": _today().isoformat()},
+        {"ended_on": _today().isoformat(), "reason": "other", "ends_on": "2030-01-01"},
+        {"ended_on": _today().isoformat(), "reason": "other", "note": "x" * 1001},
+    ):
+        r = await client.post(f"/supervisions/{s['id']}/end", json=bad, headers=auth(w.officer))
+        assert r.status_code == 422, bad
+    ok = {"ended_on": _today().isoformat(), "reason": "transferred_out"}
+    assert (await _end(client, auth, w.other_officer, s["id"], **ok)).status_code == 404
+    assert (await _end(client, auth, w.patrol, s["id"], **ok)).status_code == 403
+    assert (await _end(client, auth, w.subject, s["id"], **ok)).status_code == 403
+    stored = await Supervision.get(id=s["id"])
+    assert stored.ended_on is None and stored.planned_ends_on is None
+    assert stored.ends_on == start + timedelta(days=30)
+    assert not await AuditEntry.filter(resource_type="supervision", action="end").exists()
+    # The supervisor of the district may end it, on today.
+    r = await _end(client, auth, w.supervisor, s["id"], **ok)
+    assert r.status_code == 200 and r.json()["ends_on"] == _today().isoformat()
+
+
+async def test_after_the_end_no_checkin_leave_or_reminder_and_lists_show_it_ended(
+    client, auth, world
+):
+    w = world
+    s = await make_supervision(client, auth, w)
+    h = auth(w.subject)
+    # A check-in first, so the subject's supervision sits in the per-process cache.
+    assert (await client.post("/me/checkins", json=checkin(), headers=h)).status_code == 201
+    now = datetime.now(UTC)
+    pending = {
+        "id": str(uuid.uuid4()),
+        "starts_at": iso(now + timedelta(days=3)),
+        "ends_at": iso(now + timedelta(days=4)),
+        "destination": "上海市",
+        "reason": "探亲",
+    }
+    assert (await client.post("/me/leave-requests", json=pending, headers=h)).status_code == 201
+    yesterday = _today() - timedelta(days=1)
+    r = await _end(
+        client, auth, w.officer, s["id"], ended_on=yesterday.isoformat(), reason="revoked"
+    )
+    assert r.status_code == 200, r.text
+    r = await client.post("/me/checkins", json=checkin(), headers=h)
+    assert r.status_code == 422 and r.json()["code"] == "not_under_supervision"
+    r = await client.post(
+        f"/supervisions/{s['id']}/checkins",
+        json=checkin("report", lonlat=None),
+        headers=auth(w.officer),
+    )
+    assert r.status_code == 422 and r.json()["code"] == "not_under_supervision"
+    assert await CheckIn.all().count() == 1
+    # Pending leave that would start after the end is refused by the end.
+    leave = await LeaveRequest.get(id=pending["id"])
+    assert leave.status == "rejected" and leave.decided_by_id == w.officer.id
+    assert leave.decision_note == correction.LEAVE_REFUSED_NOTE
+    later = {**pending, "id": str(uuid.uuid4())}
+    r = await client.post("/me/leave-requests", json=later, headers=h)
+    assert r.status_code == 422 and r.json()["code"] == "not_under_supervision"
+    mine = (await client.get("/me/supervision", headers=h)).json()
+    assert mine["ended_on"] == yesterday.isoformat() and mine["end_reason"] == "revoked"
+    subjects = (await client.get("/officer/subjects", headers=auth(w.officer))).json()["items"]
+    assert [(i["supervision_id"], i["status"], i["end_reason"]) for i in subjects] == [
+        (s["id"], "ended", "revoked")
+    ]
+    assert subjects[0]["ended_on"] == yesterday.isoformat()
+    assert await correction.checkins_due(datetime.now(UTC)) == []
+
+
+async def test_a_closed_case_takes_no_new_supervision(client, auth, world):
+    w = world
+    await Client.filter(id=w.client_id).update(status="closed", closed_on=_today())
+    r = await client.post("/supervisions", json=supervision_body(w), headers=auth(w.officer))
+    assert r.status_code == 409 and r.json()["code"] == "case_closed"
+    assert await Supervision.all().count() == 0
+    assert not await AuditEntry.filter(resource_type="supervision").exists()
+
+
+async def test_ending_the_supervision_lets_the_case_close(client, auth, world):
+    w = world
+    s = await make_supervision(client, auth, w)
+    close = {"closed_on": _today().isoformat(), "reason": "completed", "note": "矫正期满"}
+    r = await client.post(f"/clients/{w.client_id}/close", json=close, headers=auth(w.supervisor))
+    assert r.status_code == 409 and r.json()["code"] == "client_under_supervision"
+    r = await _end(
+        client, auth, w.officer, s["id"], ended_on=_today().isoformat(), reason="early_release"
+    )
+    assert r.status_code == 200, r.text
+    r = await client.post(f"/clients/{w.client_id}/close", json=close, headers=auth(w.supervisor))
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "closed"

@@ -10,7 +10,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from models.alerts import Alert, AlertStatus
-from models.correction import CheckInKind, ClosedInterval, Level, Supervision
+from models.correction import (
+    CheckInKind,
+    ClosedInterval,
+    EndReason,
+    LeaveStatus,
+    Level,
+    Supervision,
+)
 from models.org import User
 from services import correction
 from services.jobs import REGISTRY, run_job
@@ -311,3 +318,83 @@ async def test_old_misses_are_recorded_but_only_recent_ones_alert(world):
     for alert in await Alert.filter(kind="missed_checkin", subject_id=s.id):
         assert date.fromisoformat(alert.detail["ends_on"]) >= window_start
     assert f"{alerted} missed" in summary
+
+
+# --- ending a supervision -----------------------------------------------------------------------
+
+
+async def end(w: World, s: Supervision, ended_on: date, now: datetime, reason: str = "revoked"):
+    return await correction.end_supervision(
+        actor=w.officer,
+        supervision=s,
+        ended_on=ended_on,
+        reason=EndReason(reason),
+        note=None,
+        now=now.astimezone(UTC),
+    )
+
+
+async def test_no_obligation_after_the_end_in_compliance_or_the_job(world):
+    w = world
+    s = await supervise(w, "strict")
+    s = await end(w, s, date(2025, 3, 10), now=local(3, 12))
+    assert (s.ends_on, s.planned_ends_on) == (date(2025, 3, 10), date(2026, 12, 31))
+    result = await correction.compliance(supervision=s, month=MARCH, now=local(4, 1, 8))
+    for obligation in result.obligations:
+        assert all(i.ends_on <= date(2025, 3, 10) for i in obligation.intervals)
+    assert len(by_kind(result)["location"].intervals) == 10
+    with pytest.raises(correction.Invalid):
+        await correction.compliance(supervision=s, month=date(2025, 4, 1), now=local(5, 1))
+    await close(local(3, 20, 0, 30))
+    closed = await ClosedInterval.filter(supervision_id=s.id)
+    assert closed and max(c.ends_on for c in closed) <= date(2025, 3, 10)
+    for alert in await Alert.filter(kind="missed_checkin", subject_id=s.id):
+        assert date.fromisoformat(alert.detail["ends_on"]) <= date(2025, 3, 10)
+    # Nothing is left for later runs.
+    assert (await close(local(5, 1, 0, 30))).startswith("0 supervisions")
+
+
+async def test_a_backdated_end_drops_intervals_closed_past_it(world):
+    w = world
+    s = await supervise(w, "strict")
+    await close(local(3, 15, 0, 30))  # closes through 14 March
+    assert await ClosedInterval.filter(supervision_id=s.id, ends_on__gt=date(2025, 3, 10)).exists()
+    s = await end(w, s, date(2025, 3, 10), now=local(3, 15, 9))
+    assert s.closed_through == date(2025, 3, 9)
+    assert not await ClosedInterval.filter(
+        supervision_id=s.id, ends_on__gt=date(2025, 3, 10)
+    ).exists()
+    await close(local(3, 16, 0, 30))
+    fresh = await Supervision.get(id=s.id)
+    assert fresh.closed_through == date(2025, 3, 15)
+    assert await ClosedInterval.filter(supervision_id=s.id, ends_on=date(2025, 3, 10)).exists()
+
+
+async def test_end_refuses_pending_leave_after_it_and_stops_reminders(world):
+    w = world
+    s = await supervise(w, "normal")
+
+    async def ask(starts_at: datetime) -> Any:
+        leave, _ = await correction.request_leave(
+            user=w.subject,
+            leave_id=uuid.uuid4(),
+            starts_at=starts_at.astimezone(UTC),
+            ends_at=(starts_at + timedelta(hours=6)).astimezone(UTC),
+            destination="上海市",
+            reason="探亲",
+            request_hash=uuid.uuid4().hex,
+            now=local(3, 5).astimezone(UTC),
+        )
+        return leave
+
+    on_last_day = await ask(local(3, 9, 8))
+    after = await ask(local(3, 10, 0, 0))
+    before = await correction.checkins_due(local(3, 9, 12).astimezone(UTC))
+    assert any(str(s.id) in n.cause_key for n in before)
+    await end(w, s, date(2025, 3, 9), now=local(3, 9, 11), reason="early_release")
+    await on_last_day.refresh_from_db()
+    await after.refresh_from_db()
+    assert on_last_day.status == LeaveStatus.pending
+    assert after.status == LeaveStatus.rejected
+    # Reminders stop at once, even on the last day.
+    assert await correction.checkins_due(local(3, 9, 12).astimezone(UTC)) == []

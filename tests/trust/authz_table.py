@@ -568,6 +568,13 @@ async def _change_level(w: World) -> Req:
     return Req(path={"id": (await w.supervision())["id"]}, json={"level": "strict"})
 
 
+async def _end_supervision(w: World) -> Req:
+    # Every success is the same end of the one supervision: the first ends it, the rest replay.
+    today = datetime.now(UTC).date().isoformat()
+    body = {"ended_on": today, "reason": "transferred_out", "note": "移交外县"}
+    return Req(path={"id": (await w.supervision())["id"]}, json=body)
+
+
 def _month(w: World) -> str:
     """A past month no other cell of the test uses."""
     first = datetime.now(UTC).date().replace(day=1)
@@ -688,6 +695,7 @@ CORRECTION_ROWS: dict[str, Row] = {
     ),
     "get_supervision": Row(_supervision, ON_SUPERVISION),
     "change_supervision_level": Row(_change_level, ON_SUPERVISION),
+    "end_supervision": Row(_end_supervision, ON_SUPERVISION),
     "create_officer_checkin": Row(_officer_checkin, only(201, *OFFICERS)),
     "list_supervision_checkins": Row(_supervision, ON_SUPERVISION),
     "list_supervision_leave_requests": Row(_supervision, ON_SUPERVISION),
