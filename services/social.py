@@ -1244,16 +1244,15 @@ async def tasks_for_teams(
     ]
     if not calendar:
         return []
-    pairs = [(t, p) for t, p, _ in calendar]
     ids = [tid for _, _, tid in calendar]
     completion = known if known is not None else await _completion(ids)
-    missing = [pair for pair, i in zip(pairs, ids, strict=True) if i not in completion]
+    missing = [(t, p) for t, p, tid in calendar if tid not in completion]
     if missing:
         await TeamTask.bulk_create([_new_task(*m) for m in missing], ignore_conflicts=True)
         # Read back what was missing: a concurrent request may have stored (even completed) it.
         completion.update(await _completion([i for i in ids if i not in completion]))
     views: list[TaskView] = []
-    for (team, period), tid in zip(pairs, ids, strict=True):
+    for team, period, tid in calendar:
         completed_at, notes, attendees = completion.get(tid, (None, "", []))
         completed_on = local_today(now=completed_at, tz=tz) if completed_at else None
         views.append(
