@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 
+from grassroots.settings import Settings
 from models.org import Role, User
 from models.social import CareRole, Client, ClientCategory, CloseReason, RiskLevel, VisitKind
 from services import org, social
@@ -154,6 +155,47 @@ def _local_at(day: date, hour: int, world: DemoWorld) -> datetime:
     return datetime.combine(day, time(hour, 30), tzinfo=world.settings.tz).astimezone(UTC)
 
 
+async def _record_visit(
+    *,
+    worker: User,
+    client: Client,
+    n: int,
+    kind: VisitKind,
+    occurred_at: datetime,
+    notes: str,
+    settings: Settings,
+    now: datetime,
+    lon: float | None = None,
+    lat: float | None = None,
+    accuracy_m: float | None = None,
+) -> None:
+    """The client's n-th demo visit, through the same path (and idempotency) as the API's."""
+    visit_id = uuid.uuid5(uuid.NAMESPACE_URL, f"demo-visit:{client.id}:{n}")
+    body = {
+        "id": visit_id,
+        "kind": kind,
+        "occurred_at": occurred_at,
+        "lon": lon,
+        "lat": lat,
+        "accuracy_m": accuracy_m,
+        "notes": notes,
+    }
+    await social.record_visit(
+        user=worker,
+        client=client,
+        visit_id=visit_id,
+        kind=kind,
+        occurred_at=occurred_at,
+        lon=lon,
+        lat=lat,
+        accuracy_m=accuracy_m,
+        notes=notes,
+        request_hash=fingerprint(body, owner=f"{worker.id}:{client.id}"),
+        settings=settings,
+        now=now,
+    )
+
+
 async def _closed_case(world: DemoWorld, *, supervisor: User, worker: User, now: datetime) -> None:
     """马某某: registered eleven months ago, visited monthly, moved to 上海 and closed (结案)."""
     settings = world.settings
@@ -179,21 +221,13 @@ async def _closed_case(world: DemoWorld, *, supervisor: User, worker: User, now:
         actor=supervisor, client=client, worker_id=worker.id, settings=settings, now=registered_at
     )
     for n in range(9):
-        occurred_at = registered_at + timedelta(days=30 * n + 6, hours=2)
-        visit_id = uuid.uuid5(uuid.NAMESPACE_URL, f"demo-visit:{client.id}:{n}")
-        notes = VISIT_NOTES[n % len(VISIT_NOTES)]
-        body = {"id": visit_id, "kind": VisitKind.phone, "occurred_at": occurred_at, "notes": notes}
-        await social.record_visit(
-            user=worker,
+        await _record_visit(
+            worker=worker,
             client=client,
-            visit_id=visit_id,
+            n=n,
             kind=VisitKind.phone,
-            occurred_at=occurred_at,
-            lon=None,
-            lat=None,
-            accuracy_m=None,
-            notes=notes,
-            request_hash=fingerprint(body, owner=f"{worker.id}:{client.id}"),
+            occurred_at=registered_at + timedelta(days=30 * n + 6, hours=2),
+            notes=VISIT_NOTES[n % len(VISIT_NOTES)],
             settings=settings,
             now=now,
         )
@@ -280,33 +314,17 @@ async def demo_step(world: DemoWorld) -> None:
         for n, visit_day in enumerate(reversed(visits)):
             kind = [VisitKind.home, VisitKind.office, VisitKind.phone][(i + n) % 3]
             at_home = kind == VisitKind.home and client.home_lon is not None
-            visit_id = uuid.uuid5(uuid.NAMESPACE_URL, f"demo-visit:{client.id}:{n}")
-            occurred_at = _local_at(visit_day, 9 + (n % 8), world)
             # Home visits are made at the door, with the phone's usual accuracy.
-            lon = client.home_lon + 0.0004 if at_home and client.home_lon else None
-            lat = client.home_lat - 0.0003 if at_home and client.home_lat else None
-            accuracy_m = 12.0 + n % 20 if at_home else None
-            notes = VISIT_NOTES[(i + n) % len(VISIT_NOTES)]
-            body = {
-                "id": visit_id,
-                "kind": kind,
-                "occurred_at": occurred_at,
-                "lon": lon,
-                "lat": lat,
-                "accuracy_m": accuracy_m,
-                "notes": notes,
-            }
-            await social.record_visit(
-                user=worker,
+            await _record_visit(
+                worker=worker,
                 client=client,
-                visit_id=visit_id,
+                n=n,
                 kind=kind,
-                occurred_at=occurred_at,
-                lon=lon,
-                lat=lat,
-                accuracy_m=accuracy_m,
-                notes=notes,
-                request_hash=fingerprint(body, owner=f"{worker.id}:{client.id}"),
+                occurred_at=_local_at(visit_day, 9 + (n % 8), world),
+                notes=VISIT_NOTES[(i + n) % len(VISIT_NOTES)],
+                lon=client.home_lon + 0.0004 if at_home and client.home_lon else None,
+                lat=client.home_lat - 0.0003 if at_home and client.home_lat else None,
+                accuracy_m=12.0 + n % 20 if at_home else None,
                 settings=settings,
                 now=now,
             )
