@@ -67,9 +67,10 @@ asyncio.run(main(sys.argv[1]))
 """
 
 
-def _dump(url: str, mode: str) -> str:
+def _run_script(script: str, url: str, *args: str) -> str:
+    """Run a script in a fresh interpreter against the database at `url`; its standard output."""
     out = subprocess.run(
-        [sys.executable, "-c", DUMP, mode],
+        [sys.executable, "-c", script, *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -78,6 +79,10 @@ def _dump(url: str, mode: str) -> str:
     )
     assert out.returncode == 0, out.stderr[-3000:]
     return out.stdout
+
+
+def _dump(url: str, mode: str) -> str:
+    return _run_script(DUMP, url, mode)
 
 
 def _fresh_pg(name: str) -> str:
@@ -149,16 +154,7 @@ asyncio.run(main())
 
 
 def _upgrade(url: str) -> str:
-    out = subprocess.run(
-        [sys.executable, "-c", UPGRADE],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-        env=dict(os.environ) | {"GRASSROOTS_DATABASE_URL": url},
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    return out.stdout.strip()
+    return _run_script(UPGRADE, url).strip()
 
 
 OPEN_CLIENT = "[{'status': 'open', 'closed_on': None, 'close_reason': None}]"

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from models.org import OrgUnit, Role, Team, TeamMember, User
+from models.social import Client, RiskLevel
 from services.identity import check_character
 
 HOME = (120.8650, 32.0110)  # 和平桥 area of 崇川区, Nantong
@@ -83,6 +84,42 @@ async def create_client(
     r = await client.post("/clients", json=client_body(unit, **overrides), headers=auth(user))
     assert r.status_code == 201, r.text
     return r.json()
+
+
+def visit_body(**overrides: Any) -> dict[str, Any]:
+    """A home visit an hour ago at the client's home, verified; `overrides` change fields."""
+    body: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "kind": "home",
+        "occurred_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+        "lon": HOME[0],
+        "lat": HOME[1],
+        "accuracy_m": 15,
+        "notes": "入户走访，情况稳定",
+    }
+    body.update(overrides)
+    return body
+
+
+async def fill_caseload(worker: User, unit: OrgUnit, n: int) -> None:
+    """Give `worker` n open low-risk cases with no visit due for a month, straight in the table."""
+    now = datetime.now(UTC)
+    await Client.bulk_create(
+        [
+            Client(
+                full_name=f"对象{i}",
+                category="drug_rehab",
+                address="某路",
+                risk_level=RiskLevel.low,
+                org_unit=unit,
+                org_path=unit.path,
+                social_worker_id=worker.id,
+                assigned_at=now,
+                visit_due_on=date.today() + timedelta(days=30),
+            )
+            for i in range(n)
+        ]
+    )
 
 
 async def assign(client: Any, auth: Any, actor: User, client_id: str, worker: User) -> Any:

@@ -4,32 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from models.social import CaseAssignment, Client, Delegation, RiskLevel
-from tests.social.conftest import assign, create_client
-
-
-async def _fill_caseload(worker, unit, n):
-    now = datetime.now(UTC)
-    await Client.bulk_create(
-        [
-            Client(
-                full_name=f"对象{i}",
-                category="drug_rehab",
-                address="某路",
-                risk_level=RiskLevel.low,
-                org_unit=unit,
-                org_path=unit.path,
-                social_worker_id=worker.id,
-                assigned_at=now,
-                visit_due_on=date.today() + timedelta(days=30),
-            )
-            for i in range(n)
-        ]
-    )
+from models.social import CaseAssignment, Client, Delegation
+from tests.social.conftest import assign, create_client, fill_caseload
 
 
 async def test_caseload_cap_is_a_409_and_changes_nothing(client, auth, street):
-    await _fill_caseload(street.worker1, street.street, 49)
+    await fill_caseload(street.worker1, street.street, 49)
     first = await create_client(client, auth, street.supervisor, street.street)
     r = await assign(client, auth, street.supervisor, first["id"], street.worker1)
     assert r.status_code == 200

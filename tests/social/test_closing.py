@@ -9,9 +9,9 @@ from datetime import UTC, date, datetime, timedelta
 from models.alerts import Alert
 from models.audit import AuditEntry
 from models.correction import Level, Supervision
-from models.social import CaseAssignment, CaseClosure, Client, Delegation, RiskLevel, Visit
+from models.social import CaseAssignment, CaseClosure, Client, Delegation, Visit
 from services import social
-from tests.social.conftest import HOME, assign, create_client
+from tests.social.conftest import assign, create_client, fill_caseload, visit_body
 
 
 def today_local(settings) -> date:
@@ -20,20 +20,6 @@ def today_local(settings) -> date:
 
 def close_body(settings, **overrides):
     body = {"closed_on": today_local(settings).isoformat(), "reason": "moved_away"}
-    body.update(overrides)
-    return body
-
-
-def visit_body(**overrides):
-    body = {
-        "id": str(uuid.uuid4()),
-        "kind": "home",
-        "occurred_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
-        "lon": HOME[0],
-        "lat": HOME[1],
-        "accuracy_m": 15,
-        "notes": "入户走访",
-    }
     body.update(overrides)
     return body
 
@@ -296,23 +282,7 @@ async def test_closing_ends_running_delegations(client, auth, street, settings):
 
 
 async def test_a_closed_case_frees_its_place_under_the_cap(client, auth, street, settings):
-    now = datetime.now(UTC)
-    await Client.bulk_create(
-        [
-            Client(
-                full_name=f"对象{i}",
-                category="drug_rehab",
-                address="某路",
-                risk_level=RiskLevel.low,
-                org_unit=street.street,
-                org_path=street.street.path,
-                social_worker_id=street.worker1.id,
-                assigned_at=now,
-                visit_due_on=date.today() + timedelta(days=30),
-            )
-            for i in range(49)
-        ]
-    )
+    await fill_caseload(street.worker1, street.street, 49)
     leaving = await _assigned(client, auth, street, full_name="离开者")
     newcomer = await create_client(client, auth, street.supervisor, street.street, full_name="新人")
     r = await assign(client, auth, street.supervisor, newcomer["id"], street.worker1)

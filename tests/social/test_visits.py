@@ -10,23 +10,9 @@ from models.alerts import Alert, AlertRecipient
 from models.social import Client, Visit
 from services import social
 from services.alerts import acknowledge
-from tests.social.conftest import HOME, assign, create_client
+from tests.social.conftest import HOME, assign, create_client, visit_body
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-def visit(**overrides):
-    body = {
-        "id": str(uuid.uuid4()),
-        "kind": "home",
-        "occurred_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
-        "lon": HOME[0],
-        "lat": HOME[1],
-        "accuracy_m": 15,
-        "notes": "入户走访，情况稳定",
-    }
-    body.update(overrides)
-    return body
 
 
 async def _assigned(client, auth, street, **overrides):
@@ -39,33 +25,35 @@ async def test_home_visit_location_verification(client, auth, street):
     c = await _assigned(client, auth, street)
     url = f"/clients/{c['id']}/visits"
     # ~111 m north of home: verified.
-    r = await client.post(url, json=visit(lat=HOME[1] + 0.001), headers=auth(street.worker1))
+    r = await client.post(url, json=visit_body(lat=HOME[1] + 0.001), headers=auth(street.worker1))
     assert r.status_code == 201, r.text
     assert r.json()["location_verified"] is True
     assert 105 < r.json()["distance_m"] < 118
     # ~333 m away: not verified, distance still given.
-    r = await client.post(url, json=visit(lat=HOME[1] + 0.003), headers=auth(street.worker1))
+    r = await client.post(url, json=visit_body(lat=HOME[1] + 0.003), headers=auth(street.worker1))
     assert r.json()["location_verified"] is False
     assert 325 < r.json()["distance_m"] < 340
     # Near but with poor accuracy, or no accuracy, or not a home visit: not verified.
-    r = await client.post(url, json=visit(accuracy_m=150), headers=auth(street.worker1))
+    r = await client.post(url, json=visit_body(accuracy_m=150), headers=auth(street.worker1))
     assert r.json()["location_verified"] is False
     assert r.json()["distance_m"] == 0
-    r = await client.post(url, json=visit(accuracy_m=None), headers=auth(street.worker1))
+    r = await client.post(url, json=visit_body(accuracy_m=None), headers=auth(street.worker1))
     assert r.json()["location_verified"] is False
-    r = await client.post(url, json=visit(kind="office"), headers=auth(street.worker1))
+    r = await client.post(url, json=visit_body(kind="office"), headers=auth(street.worker1))
     assert r.json()["location_verified"] is False
     # Exactly at the accuracy bound is still good.
-    r = await client.post(url, json=visit(accuracy_m=100), headers=auth(street.worker1))
+    r = await client.post(url, json=visit_body(accuracy_m=100), headers=auth(street.worker1))
     assert r.json()["location_verified"] is True
     # No position at all.
-    r = await client.post(url, json=visit(lon=None, lat=None), headers=auth(street.worker1))
+    r = await client.post(url, json=visit_body(lon=None, lat=None), headers=auth(street.worker1))
     assert r.json()["location_verified"] is False and r.json()["distance_m"] is None
 
 
 async def test_client_without_home_is_never_verified(client, auth, street):
     c = await _assigned(client, auth, street, home_lon=None, home_lat=None)
-    r = await client.post(f"/clients/{c['id']}/visits", json=visit(), headers=auth(street.worker1))
+    r = await client.post(
+        f"/clients/{c['id']}/visits", json=visit_body(), headers=auth(street.worker1)
+    )
     assert r.status_code == 201
     assert r.json()["location_verified"] is False
 
@@ -74,7 +62,7 @@ async def test_bad_visits_are_refused_and_nothing_stored(client, auth, street):
     c = await _assigned(client, auth, street)
     url = f"/clients/{c['id']}/visits"
     future = (datetime.now(UTC) + timedelta(minutes=10)).isoformat()
-    r = await client.post(url, json=visit(occurred_at=future), headers=auth(street.worker1))
+    r = await client.post(url, json=visit_body(occurred_at=future), headers=auth(street.worker1))
     assert r.status_code == 422
     assert r.json()["code"] == "visit_in_future"
     for bad in [
@@ -87,16 +75,16 @@ async def test_bad_visits_are_refused_and_nothing_stored(client, auth, street):
         {"id": "not-a-uuid"},
         {"extra": 1},
     ]:
-        r = await client.post(url, json=visit(**bad), headers=auth(street.worker1))
+        r = await client.post(url, json=visit_body(**bad), headers=auth(street.worker1))
         assert r.status_code == 422, bad
     # A few minutes of clock skew is fine.
     soon = (datetime.now(UTC) + timedelta(minutes=3)).isoformat()
     assert (
-        await client.post(url, json=visit(occurred_at=soon), headers=auth(street.worker1))
+        await client.post(url, json=visit_body(occurred_at=soon), headers=auth(street.worker1))
     ).status_code == 201
     assert await Visit.all().count() == 1
     # Another worker's client: 404, nothing stored.
-    r = await client.post(url, json=visit(), headers=auth(street.worker2))
+    r = await client.post(url, json=visit_body(), headers=auth(street.worker2))
     assert r.status_code == 404
     assert await Visit.all().count() == 1
 
@@ -104,7 +92,7 @@ async def test_bad_visits_are_refused_and_nothing_stored(client, auth, street):
 async def test_visit_is_idempotent_by_client_made_id(client, auth, street):
     c = await _assigned(client, auth, street)
     url = f"/clients/{c['id']}/visits"
-    body = visit()
+    body = visit_body()
     first = await client.post(url, json=body, headers=auth(street.worker1))
     assert first.status_code == 201
     again = await client.post(url, json=body, headers=auth(street.worker1))
@@ -123,7 +111,7 @@ async def test_visits_list_is_paginated_newest_first(client, auth, street):
     for i in range(5):
         r = await client.post(
             url,
-            json=visit(occurred_at=(base + timedelta(days=i)).isoformat()),
+            json=visit_body(occurred_at=(base + timedelta(days=i)).isoformat()),
             headers=auth(street.worker1),
         )
         assert r.status_code == 201
@@ -148,8 +136,12 @@ async def test_cadence_counts_from_the_latest_visit_not_the_latest_recorded(clie
     url = f"/clients/{c['id']}/visits"
     recent = datetime.now(UTC) - timedelta(days=1)
     older = datetime.now(UTC) - timedelta(days=5)
-    await client.post(url, json=visit(occurred_at=recent.isoformat()), headers=auth(street.worker1))
-    await client.post(url, json=visit(occurred_at=older.isoformat()), headers=auth(street.worker1))
+    await client.post(
+        url, json=visit_body(occurred_at=recent.isoformat()), headers=auth(street.worker1)
+    )
+    await client.post(
+        url, json=visit_body(occurred_at=older.isoformat()), headers=auth(street.worker1)
+    )
     stored = await Client.get(id=c["id"])
     assert stored.last_visit_at == recent.replace(microsecond=stored.last_visit_at.microsecond)
     assert stored.visit_due_on == recent.astimezone(SHANGHAI).date() + timedelta(days=7)
@@ -189,7 +181,7 @@ async def test_overdue_visit_job_alerts_worker_and_supervisors_once(client, auth
     visited = datetime(2026, 3, 1, 20, 0, tzinfo=UTC)  # due 9 March, Shanghai
     r = await client.post(
         f"/clients/{c['id']}/visits",
-        json=visit(occurred_at=visited.isoformat()),
+        json=visit_body(occurred_at=visited.isoformat()),
         headers=auth(street.worker1),
     )
     assert r.status_code == 201
@@ -216,7 +208,7 @@ async def test_overdue_visit_job_alerts_worker_and_supervisors_once(client, auth
     later = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
     await client.post(
         f"/clients/{c['id']}/visits",
-        json=visit(occurred_at=later.isoformat()),
+        json=visit_body(occurred_at=later.isoformat()),
         headers=auth(street.worker1),
     )
     assert (
