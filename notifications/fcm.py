@@ -11,7 +11,6 @@ import hashlib
 import json as json_module
 import logging
 import threading
-import time
 import uuid
 import warnings
 from collections.abc import Sequence
@@ -29,6 +28,7 @@ from firebase_admin import credentials, exceptions, messaging
 from requests.structures import CaseInsensitiveDict
 from urllib3.util.retry import Retry
 
+from grassroots import clock
 from notifications.http_transport import HttpClientAdapter
 
 log = logging.getLogger(__name__)
@@ -315,7 +315,7 @@ class FcmSender:
         """Send one batch of at most 500 messages with send_each."""
         try:
             self._ensure_access_token()
-            built = build_messages(pushes=batch, now_s=time.time())
+            built = build_messages(pushes=batch, now_s=clock.now().timestamp())
         except Exception as error:  # the whole batch shares one fate
             return self._whole_batch_failed(batch=batch, error=error)
         results: list[SendResult | None] = [None] * len(batch)

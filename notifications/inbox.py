@@ -13,12 +13,13 @@ import hashlib
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
 
+from grassroots import clock
 from models.notifications import (
     Delivery,
     DeliveryStatus,
@@ -189,7 +190,7 @@ async def mark_read(*, user: User, notification_id: uuid.UUID) -> None:
         raise NotFound()
     if found.read_at is None:
         await Notification.filter(id=notification_id, read_at__isnull=True).update(
-            read_at=datetime.now(UTC)
+            read_at=clock.now()
         )
 
 
@@ -202,7 +203,7 @@ async def register_device(
     locale: str | None,
 ) -> tuple[Device, bool]:
     """Upsert a device by token for the user; returns (device, created for this user)."""
-    now = datetime.now(UTC)
+    now = clock.now()
     for _ in range(3):
         device = await Device.get_or_none(token=token)
         if device is None:

@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
-from grassroots import db
+from grassroots import clock, db
 from models.notifications import Delivery, DeliveryStatus, Device
 from notifications.fcm import PushMessage, Sender, SendResult, token_hint
 
@@ -328,7 +328,7 @@ async def deliver_batch(
     rng: random.Random | None = None,
 ) -> BatchReport:
     """Claim one batch of due deliveries, push them in a worker thread and record the outcomes."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     claim_id = uuid.uuid4().hex
     report = BatchReport()
     report.claimed = await claim(claim_id=claim_id, now=now, limit=limit, lease_s=lease_s)

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from datetime import UTC, datetime
+from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
+from grassroots import clock
 from grassroots.settings import Settings, get_settings
 from models.alerts import Alert
 from models.notifications import NotificationKind
@@ -142,7 +143,7 @@ async def run_delivery_loop(
             try:
                 report = await outbox.deliver_batch(
                     sender=sender,
-                    now=datetime.now(UTC),
+                    now=clock.now(),
                     limit=batch_size,
                     lease_s=lease_s,
                     quiet=quiet,

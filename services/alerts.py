@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -12,6 +12,7 @@ from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+from grassroots import clock
 from models.alerts import Alert, AlertRecipient, AlertStatus
 from models.org import OrgUnit, Role, User
 from services import audit
@@ -67,7 +68,7 @@ async def raise_alert(
                 title=title,
                 detail=detail or {},
                 urgent=urgent,
-                occurred_at=occurred_at or datetime.now(UTC),
+                occurred_at=occurred_at or clock.now(),
             )
             await AlertRecipient.bulk_create(
                 [AlertRecipient(alert=alert, user_id=uid) for uid in sorted(recipient_ids)]
@@ -106,7 +107,7 @@ async def acknowledge(*, alert: Alert, user: User) -> Alert:
     """Close an open alert; a second ack is a 409."""
     if alert.status != AlertStatus.open:
         raise Conflict("alert_already_acked")
-    now = datetime.now(UTC)
+    now = clock.now()
     updated = await Alert.filter(id=alert.id, status=AlertStatus.open).update(
         status=AlertStatus.acked, open_key=None, acked_at=now, acked_by_id=user.id
     )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from tortoise.expressions import Q
 
+from grassroots import clock
 from grassroots.settings import Settings
 from models.auth import LoginAttempt, RefreshToken
 from models.org import User
@@ -32,7 +33,7 @@ class TokenPair:
 
 
 async def _check_throttle(*, username: str, address: str, settings: Settings) -> None:
-    since = datetime.now(UTC) - timedelta(seconds=settings.login_window_s)
+    since = clock.now() - timedelta(seconds=settings.login_window_s)
     by_user = await LoginAttempt.filter(username=username, created_at__gte=since).count()
     by_address = await LoginAttempt.filter(address=address, created_at__gte=since).count()
     if max(by_user, by_address) >= settings.login_max_failures:
@@ -65,7 +66,7 @@ async def _issue_pair(*, user: User, family_id: uuid.UUID, settings: Settings) -
         user=user,
         token_hash=token_hash,
         family_id=family_id,
-        expires_at=datetime.now(UTC) + timedelta(seconds=settings.refresh_token_ttl_s),
+        expires_at=clock.now() + timedelta(seconds=settings.refresh_token_ttl_s),
     )
     return TokenPair(
         access_token=issue_access_token(user_id=user.id, settings=settings),
@@ -76,7 +77,7 @@ async def _issue_pair(*, user: User, family_id: uuid.UUID, settings: Settings) -
 
 async def refresh(*, refresh_token: str, settings: Settings) -> TokenPair:
     """Rotate: the presented token is spent; a spent token presented again revokes its family."""
-    now = datetime.now(UTC)
+    now = clock.now()
     stored = await RefreshToken.get_or_none(token_hash=hash_refresh_token(refresh_token))
     if stored is None:
         raise Unauthorized("invalid_refresh_token")
@@ -99,5 +100,5 @@ async def refresh(*, refresh_token: str, settings: Settings) -> TokenPair:
 async def revoke_all_for(*, user_id: uuid.UUID) -> None:
     """Revoke every refresh token of a user (disabled or deleted)."""
     await RefreshToken.filter(Q(user_id=user_id) & Q(revoked_at=None)).update(
-        revoked_at=datetime.now(UTC)
+        revoked_at=clock.now()
     )

@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import random
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from geo.measure import area_m2
 from geo.validation import parse_area
+from grassroots import clock
 from models.correction import CheckInKind, Level, Supervision
 from models.org import OrgUnit, Role, User
 from models.patrol import Zone
@@ -53,7 +54,7 @@ async def _permitted_area(*, name: str, unit: OrgUnit, lon: float, lat: float) -
 async def demo_step(world: DemoWorld) -> None:
     """Three supervisions with last month's check-ins, a violation and an approved leave."""
     tz = world.settings.tz
-    now = datetime.now(UTC)
+    now = clock.now()
     today = now.astimezone(tz).date()
     last_month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
     starts_on = (last_month - timedelta(days=1)).replace(day=1)

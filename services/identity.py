@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from grassroots import clock
+
 InvalidReason = Literal["length", "format", "birth_date", "check_digit"]
 
 ID_NUMBER_LENGTH: Final = 18
@@ -78,7 +80,7 @@ def validate_id_number(value: str, /, *, today: date | None = None) -> str:
         born_on = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
         raise InvalidIdNumber("birth_date") from None
-    if not EARLIEST_BIRTH_DATE <= born_on <= (today or date.today()):
+    if not EARLIEST_BIRTH_DATE <= born_on <= (today or clock.today()):
         raise InvalidIdNumber("birth_date")
     if check_character(number[:17]) != number[17]:
         raise InvalidIdNumber("check_digit")

@@ -14,11 +14,12 @@ import os
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
+from grassroots import clock
 from models.jobs import JobState
 
 log = logging.getLogger("grassroots.worker")
@@ -95,7 +96,7 @@ async def run_job(
     job: Job, *, now: datetime | None = None, worker: str | None = None
 ) -> str | None:
     """Claim and run one job if it is due; returns its summary, or None when not claimed."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     worker = worker or worker_name()
     if not await _claim(job, now=now, worker=worker):
         return None
@@ -110,7 +111,7 @@ async def run_job(
     except Exception as exc:  # noqa: BLE001 - one failing job must not stop the others
         error = type(exc).__name__
         log.exception("job %s failed", job.name)
-    finished = datetime.now(UTC)
+    finished = clock.now()
     await JobState.filter(name=job.name).update(
         locked_until=None,
         next_run_at=now + timedelta(seconds=job.every_s),

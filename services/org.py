@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from grassroots import clock
 from grassroots.settings import Settings
 from models.org import OrgUnit, Role, Team, TeamMember, User
 from services import audit, user_cache
@@ -170,7 +171,7 @@ async def create_team(
         user=actor, org_unit_id=org_unit_id, code="org_unit_outside_scope"
     )
     people = await users_in_scope(user=actor, user_ids=[lead_id, *member_ids])
-    today = datetime.now(UTC).date()
+    today = clock.today()
     anchor = (anchor_month or today).replace(day=1)
     async with in_transaction():
         team = await Team.create(

@@ -42,6 +42,7 @@ from geo.index import ZoneIndex
 from geo.measure import LocalProjection, area_m2, haversine_m, to_local
 from geo.track import PointFlag, TrackAnalysis, analyse_track, checkpoint_visit_counts
 from geo.validation import InvalidGeometry, parse_area, to_geojson
+from grassroots import clock
 from grassroots.db import dialect
 from grassroots.settings import get_settings
 from models.org import OrgUnit, Role, User
@@ -292,7 +293,7 @@ async def update_zone(
 
 async def delete_zone(*, zone: Zone) -> None:
     """Soft-delete: past rounds keep their zone, new rounds and reads no longer see it."""
-    zone.deleted_at = datetime.now(UTC)
+    zone.deleted_at = clock.now()
     await zone.save()
     await audit.record(action="delete", resource_type="zone", resource_id=zone.id)
 

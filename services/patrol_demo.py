@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
+from grassroots import clock
 from models.org import Role, User
 from models.patrol import Round, ZoneKind
 from services import patrol
@@ -102,7 +103,7 @@ async def demo_step(world: DemoWorld) -> None:
                 required=required,
             )
     zone = zones["濠河北岸责任区"]
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    now = clock.now().replace(second=0, microsecond=0)
     shift_start = now - timedelta(hours=2)
     await patrol.create_assignment(
         actor=admin,

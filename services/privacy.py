@@ -16,6 +16,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from grassroots import clock
 from grassroots.settings import Settings
 from models.correction import Assessment, CheckIn, LeaveRequest, Supervision
 from models.social import CareGroupMember, CaseAssignment, CaseClosure, Client, Delegation, Visit
@@ -65,7 +66,7 @@ async def export_client(*, client: Client, settings: Settings) -> dict[str, Any]
     supervisions = Supervision.filter(client_id=client.id)
     supervision_ids = await supervisions.values_list("id", flat=True)
     export = {
-        "exported_at": _plain(datetime.now(UTC)),
+        "exported_at": _plain(clock.now()),
         "client": record,
         "case_assignments": await _rows(CaseAssignment.filter(client_id=client.id)),
         "case_closures": await _rows(CaseClosure.filter(client_id=client.id)),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -19,6 +19,7 @@ from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+from grassroots import clock
 from grassroots.settings import Settings, get_settings
 from models.notifications import (
     Delivery,
@@ -231,7 +232,7 @@ async def create_reminder(
 ) -> Reminder:
     """Validate and store a campaign; nothing is stored when any check fails."""
     settings = get_settings()
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     reminder_id = uuid.uuid4()
     size = payload_bytes(title=title, body=body, reminder_id=reminder_id)
     if size > FCM_PAYLOAD_LIMIT:
@@ -271,7 +272,7 @@ async def create_reminder(
 
 async def cancel_reminder(*, reminder: Reminder) -> int:
     """Stop future occurrences and the pushes not yet sent; returns how many pushes were dropped."""
-    now = datetime.now(UTC)
+    now = clock.now()
     async with in_transaction():
         await Reminder.filter(id=reminder.id, status=ReminderStatus.active).update(
             status=ReminderStatus.cancelled, next_at=None, cancelled_at=now

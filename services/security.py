@@ -6,13 +6,14 @@ import asyncio
 import hashlib
 import secrets
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 import jwt
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
+from grassroots import clock
 from grassroots.settings import Settings
 
 ACCESS_TOKEN_TYPE = "access"
@@ -61,7 +62,7 @@ def issue_access_token(
     *, user_id: uuid.UUID, settings: Settings, now: datetime | None = None
 ) -> str:
     """A short-lived JWT signed with the current key."""
-    issued_at = now or datetime.now(UTC)
+    issued_at = now or clock.now()
     claims = {
         "sub": str(user_id),
         "typ": ACCESS_TOKEN_TYPE,
@@ -83,7 +84,7 @@ def read_access_token(*, token: str, settings: Settings) -> uuid.UUID | None:
     keys = tuple(settings.signing_keys())
     cached = _VERIFIED.get((token, keys))
     if cached is not None:
-        return cached[0] if cached[1] > datetime.now(UTC).timestamp() else None
+        return cached[0] if cached[1] > clock.now().timestamp() else None
     for key in keys:
         try:
             claims = jwt.decode(

@@ -13,7 +13,7 @@ import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Final, Protocol
 from zoneinfo import ZoneInfo
@@ -26,7 +26,7 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from geo.measure import haversine_m
-from grassroots import db
+from grassroots import clock, db
 from grassroots.db import registered_model
 from grassroots.settings import Settings, get_settings
 from models.org import OrgUnit, Role, Team, TeamMember, User
@@ -324,7 +324,7 @@ async def create_client(
             "id_number_masked": mask_id_number(number),
         }
     unit = await _org_unit_in_scope(user=user, org_unit_id=org_unit_id)
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     takes_case = user.has_role(Role.social_worker) and not user.has_role(
         Role.admin, Role.supervisor
     )
@@ -504,7 +504,7 @@ async def assign_worker(
         )
     if client.social_worker_id == worker.id:
         return client
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     async with in_transaction():
         await _assign_locked(client=client, worker=worker, actor=actor, settings=settings, now=now)
     await audit.record(
@@ -653,7 +653,7 @@ async def close_case(
         raise Forbidden()
     if client.status == CaseStatus.closed:
         return await _replayed_close(client=client, closed_on=closed_on, reason=reason, note=note)
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     if closed_on > local_today(now=now, tz=settings.tz):
         raise Invalid(
             "closed_on_in_future",
@@ -735,7 +735,7 @@ async def reopen_case(
         raise Forbidden()
     if client.status != CaseStatus.closed:
         raise Conflict("case_not_closed")
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     async with in_transaction():
         reopened = await Client.filter(id=client.id, status=CaseStatus.closed).update(
             status=CaseStatus.open,
@@ -922,7 +922,7 @@ async def record_visit(
     A closed case takes no new visit (409 `case_closed`); a replay of one stored before it was
     closed still answers with the stored visit.
     """
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     if (lon is None) != (lat is None):
         raise Invalid(
             "location_incomplete", errors=[{"loc": ["body", "lon"], "msg": "location_incomplete"}]
@@ -1377,7 +1377,7 @@ async def complete_task(
         if task.request_hash == request_hash:
             return task
         raise Conflict("task_already_completed")
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     if completed_at > now + FUTURE_SLACK:
         raise Invalid(
             "completed_in_future",

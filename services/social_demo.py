@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 
+from grassroots import clock
 from grassroots.settings import Settings
 from models.org import Role, User
 from models.social import CareRole, Client, ClientCategory, CloseReason, RiskLevel, VisitKind
@@ -246,7 +247,7 @@ async def _closed_case(world: DemoWorld, *, supervisor: User, worker: User, now:
 async def demo_step(world: DemoWorld) -> None:
     """Create the team, twelve open cases and a closed one with visits, a care group, done tasks."""
     settings = world.settings
-    now = datetime.now(UTC)
+    now = clock.now()
     today = social.local_today(now=now, tz=settings.tz)
     supervisor = world.users["supervisor_hp"]
     workers = {"worker1": world.users["worker1"], "worker2": world.users["worker2"]}
@@ -305,7 +306,8 @@ async def demo_step(world: DemoWorld) -> None:
     # Visits at each client's cadence over the last four months; two clients are left overdue.
     for i, (client, worker, risk) in enumerate(clients):
         cadence = social.VISIT_CADENCE_DAYS[risk]
-        last_gap = cadence + 3 if i in (3, 8) else (i * 3) % cadence
+        # At least a day ago: a visit "today" at 09:30 would lie in the future before that hour.
+        last_gap = cadence + 3 if i in (3, 8) else 1 + (i * 3) % (cadence - 1)
         day = today - timedelta(days=last_gap)
         visits = []
         while day > today - timedelta(days=120):
@@ -367,7 +369,10 @@ async def demo_step(world: DemoWorld) -> None:
     attendees = [workers["worker1"].id, workers["worker2"].id]
     for task in tasks[:-2]:
         row = await social.load_task(user=supervisor, task_id_=task.id, today=today)
-        completed_at = _local_at(task.due_on - timedelta(days=4), 14, world)
+        # Never after now: a task due in a day or two would otherwise be done in the future.
+        completed_at = min(
+            _local_at(task.due_on - timedelta(days=4), 14, world), now - timedelta(minutes=10)
+        )
         notes = f"{KIND_NAMES_ZH[TaskKind(task.kind)]}（{task.period}）已完成，记录存档。"
         body = {"completed_at": completed_at, "notes": notes, "attendee_ids": attendees}
         await social.complete_task(

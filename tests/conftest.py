@@ -13,6 +13,11 @@ import httpx
 import pytest
 from tortoise import Tortoise, connections
 
+from tests import timeshift  # noqa: E402
+
+# GRASSROOTS_TEST_AT moves the whole session's clock, before anything reads the time.
+TEST_AT = timeshift.start_from_env()
+
 # Cheap password hashing and a known secret for the whole test run, before settings are read.
 os.environ.setdefault("GRASSROOTS_ARGON2_TIME_COST", "1")
 os.environ.setdefault("GRASSROOTS_ARGON2_MEMORY_COST_KIB", "1024")
@@ -29,8 +34,10 @@ from services.security import issue_access_token  # noqa: E402
 PG_URL = os.environ.get("GRASSROOTS_TEST_DATABASE_URL")
 
 
-def pytest_report_header() -> str:
-    return f"grassroots database: {'PostgreSQL ' + PG_URL if PG_URL else 'SQLite file'}"
+def pytest_report_header() -> list[str]:
+    database = "PostgreSQL " + PG_URL if PG_URL else "SQLite file"
+    moved = f"clock moved to {TEST_AT.isoformat()}" if TEST_AT else "real clock"
+    return [f"grassroots database: {database}", moved]
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ their own through the `/me/...` routes. The monthly compliance export is a separ
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
@@ -18,6 +18,7 @@ from pydantic import Field
 from api.deps import CurrentUser, loader, roles
 from api.pagination import PageParams, paginate
 from api.schemas import Lat, Lon, Output, Page, StrictInput, UtcInput, UtcOutput
+from grassroots import clock
 from models.correction import (
     Assessment,
     CheckIn,
@@ -304,7 +305,7 @@ class ObligationRulesPut(StrictInput):
 
 def supervision_public(s: Supervision, *, now: datetime | None = None) -> SupervisionPublic:
     """The public view of a supervision with the obligations its decided level implies."""
-    today = correction.local_date(now or datetime.now(UTC))
+    today = correction.local_date(now or clock.now())
     return SupervisionPublic(
         id=s.id,
         client_id=s.client_id,
@@ -378,7 +379,7 @@ def compliance_public(result: correction.ComplianceResult) -> CompliancePublic:
 )
 async def create_supervision(body: SupervisionCreate, user: OfficerUser) -> SupervisionPublic:
     """Place a subject under supervision; the answer lists the obligations the level implies."""
-    now = datetime.now(UTC)
+    now = clock.now()
     created = await correction.create_supervision(
         actor=user,
         client_id=body.client_id,
@@ -433,7 +434,7 @@ async def change_supervision_level(
     body: LevelUpdate, user: OfficerUser, supervision: LoadedSupervision
 ) -> SupervisionPublic:
     """Change the level; each obligation follows it from its next interval, history is kept."""
-    now = datetime.now(UTC)
+    now = clock.now()
     updated = await correction.change_level(
         actor=user, supervision=supervision, level=body.level, now=now
     )
@@ -458,7 +459,7 @@ async def end_supervision(
     again answers 200 with the stored supervision, another end of an ended one is a 409
     `supervision_ended`.
     """
-    now = datetime.now(UTC)
+    now = clock.now()
     ended = await correction.end_supervision(
         actor=user,
         supervision=supervision,
@@ -473,7 +474,7 @@ async def end_supervision(
 @router.get("/me/supervision", operation_id="get_my_supervision", responses=_problems(*COMMON))
 async def get_my_supervision(user: SubjectUser) -> SupervisionPublic:
     """My current supervision (else my latest)."""
-    now = datetime.now(UTC)
+    now = clock.now()
     return supervision_public(await correction.my_supervision(user=user, now=now), now=now)
 
 
@@ -504,7 +505,7 @@ async def create_my_checkin(
         hours=body.hours,
         text=body.text,
         request_hash=fingerprint(body, owner=user.id),
-        now=datetime.now(UTC),
+        now=clock.now(),
     )
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -545,7 +546,7 @@ async def create_officer_checkin(
         accuracy_m=body.accuracy_m,
         text=body.text,
         request_hash=fingerprint(body, owner=user.id),
-        now=datetime.now(UTC),
+        now=clock.now(),
     )
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -590,7 +591,7 @@ async def create_my_leave_request(
         destination=body.destination,
         reason=body.reason,
         request_hash=fingerprint(body, owner=user.id),
-        now=datetime.now(UTC),
+        now=clock.now(),
     )
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -615,7 +616,7 @@ async def cancel_my_leave_request(
     leave: Annotated[LeaveRequest, Depends(loader(MY_LEAVE_ACCESS))],
 ) -> LeavePublic:
     """Withdraw my pending or approved leave before it starts."""
-    return leave_public(await correction.cancel_leave(leave=leave, now=datetime.now(UTC)))
+    return leave_public(await correction.cancel_leave(leave=leave, now=clock.now()))
 
 
 @router.post(
@@ -630,7 +631,7 @@ async def decide_leave_request(
 ) -> LeavePublic:
     """Approve or reject a pending leave of a subject I supervise."""
     decided = await correction.decide_leave(
-        user=user, leave=leave, approved=body.approved, note=body.note, now=datetime.now(UTC)
+        user=user, leave=leave, approved=body.approved, note=body.note, now=clock.now()
     )
     return leave_public(decided)
 
@@ -662,7 +663,7 @@ async def get_supervision_compliance(
 ) -> CompliancePublic:
     """A month's obligations by interval, its violations and its assessment."""
     result = await correction.compliance(
-        supervision=supervision, month=correction.parse_month(month), now=datetime.now(UTC)
+        supervision=supervision, month=correction.parse_month(month), now=clock.now()
     )
     return compliance_public(result)
 
@@ -684,7 +685,7 @@ async def export_supervision_compliance_csv(
 ) -> RawResponse:
     """The month's compliance as CSV that Excel opens (UTF-8 with BOM)."""
     result = await correction.compliance(
-        supervision=supervision, month=correction.parse_month(month), now=datetime.now(UTC)
+        supervision=supervision, month=correction.parse_month(month), now=clock.now()
     )
     return RawResponse(
         content=correction.compliance_csv(result),
@@ -709,7 +710,7 @@ async def get_my_compliance(user: SubjectUser, month: MonthText) -> CompliancePu
     if supervision is None:
         raise NotFound()
     result = await correction.compliance(
-        supervision=supervision, month=first, now=datetime.now(UTC)
+        supervision=supervision, month=first, now=clock.now()
     )
     return compliance_public(result)
 
@@ -733,7 +734,7 @@ async def put_supervision_assessment(
         month=correction.parse_month(month),
         grade=body.grade,
         remark=body.remark,
-        now=datetime.now(UTC),
+        now=clock.now(),
     )
     if created:
         response.status_code = status.HTTP_201_CREATED
@@ -750,7 +751,7 @@ async def list_officer_subjects(user: OfficerUser, page: PageParams) -> Page[Sub
     Officers see the supervisions they are the officer of; supervisors and admins their subtree.
     A supervision ended in the last 30 days is listed too, with status `ended`.
     """
-    now = datetime.now(UTC)
+    now = clock.now()
     today = correction.local_date(now)
     qs = SUPERVISION_ACCESS.queryset(user).filter(correction.officer_list_filter(today=today))
     if not user.has_role(Role.supervisor, Role.admin):

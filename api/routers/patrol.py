@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response, status
@@ -12,6 +12,7 @@ from pydantic import Field
 from api.deps import CurrentUser, loader, roles
 from api.pagination import PageParams, paginate
 from api.schemas import Lat, Lon, LongText, Name, Output, Page, StrictInput, UtcInput, UtcOutput
+from grassroots import clock
 from models.org import Role, User
 from models.patrol import (
     Assignment,
@@ -510,7 +511,7 @@ async def list_my_assignments(
     end: Annotated[UtcInput | None, Query(alias="to", description="Default: a week ahead")] = None,
 ) -> list[MyAssignment]:
     """My shifts overlapping [from, to), with their zones' geometry and checkpoints (no codes)."""
-    now = datetime.now(UTC)
+    now = clock.now()
     rows = await patrol.my_assignments(
         user=user, start=start or now - timedelta(days=1), end=end or now + timedelta(days=7)
     )
@@ -596,7 +597,7 @@ async def start_round(
         zone_id=body.zone_id,
         started_at=body.started_at,
         request_hash=fingerprint(body, owner=user.id),
-        now=datetime.now(UTC),
+        now=clock.now(),
     )
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -662,7 +663,7 @@ async def add_round_points(body: PointsBatch, round_: OwnRound) -> PointsResultP
             )
             for p in body.points
         ],
-        now=datetime.now(UTC),
+        now=clock.now(),
     )
     return PointsResultPublic(
         accepted=result.accepted,
@@ -694,7 +695,7 @@ async def add_checkpoint_visit(
         code=body.code,
         is_mock=body.is_mock,
         request_hash=fingerprint(body, owner=(user.id, round_.id)),
-        now=datetime.now(UTC),
+        now=clock.now(),
     )
     if not result.created:
         response.status_code = status.HTTP_200_OK
@@ -724,7 +725,7 @@ async def add_incident(
         category=body.category,
         description=body.description,
         request_hash=fingerprint(body, owner=(user.id, round_.id)),
-        now=datetime.now(UTC),
+        now=clock.now(),
     )
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -739,6 +740,6 @@ def _incident_public(incident: Incident) -> IncidentPublic:
 async def end_round(body: RoundEnd, round_: OwnRound) -> RoundSummaryPublic:
     """End my round and get its summary (the same `ended_at` again is a no-op)."""
     summary, _created = await patrol.end_round(
-        round=round_, ended_at=body.ended_at, now=datetime.now(UTC)
+        round=round_, ended_at=body.ended_at, now=clock.now()
     )
     return summary_public(summary)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
 from api.deps import SettingsDep, loader
 from api.schemas import Output
+from grassroots import clock
 from models.org import Role
 from models.social import Client
 from services import privacy
@@ -38,6 +38,6 @@ async def export_client_data(client: AdminClient, settings: SettingsDep) -> dict
 async def erase_client_data(client: AdminClient, settings: SettingsDep) -> ErasurePublic:
     """Remove what identifies a client; 409 while a supervision of the client is running."""
     counts = await privacy.erase_client(
-        client=client, today=datetime.now(UTC).astimezone(settings.tz).date()
+        client=client, today=clock.now().astimezone(settings.tz).date()
     )
     return ErasurePublic(client_id=str(client.id), **counts)

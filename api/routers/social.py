@@ -23,6 +23,7 @@ from api.schemas import (
     UtcInput,
     UtcOutput,
 )
+from grassroots import clock
 from models.org import Team, User
 from models.social import (
     CareGroupMember,
@@ -67,7 +68,7 @@ Format = Annotated[Literal["json", "csv"], Query(description="`csv` gives a UTF-
 
 async def today_local(settings: SettingsDep) -> date:
     """Today's date in the deployment's time zone."""
-    return social.local_today(now=datetime.now(UTC), tz=settings.tz)
+    return social.local_today(now=clock.now(), tz=settings.tz)
 
 
 Today = Annotated[date, Depends(today_local)]
