@@ -60,6 +60,39 @@ AUTHENTICATED_ROUTERS: list[APIRouter] = [
 # The few public routers, on purpose: signing in and operations probes.
 PUBLIC_ROUTERS: list[APIRouter] = [auth.router]
 
+DESCRIPTION = (
+    "The API behind the field apps of Nantong's grassroots teams (patrol, social work, community "
+    "correction check-in) and the scheduler console. Every endpoint but `/api/v1/auth/*` and the "
+    "operations probes takes `Authorization: Bearer <access_token>`; every error is RFC 9457 "
+    "`application/problem+json` with a stable `code`; an object that does not exist or lies "
+    "outside the caller's scope is a 404. The human-readable contract is `docs/API.md` in the "
+    "repository."
+)
+CONTACT = {"name": "grassroots API maintainers (issues in the grassroots repository)"}
+# Relative: the document is valid wherever it is served; clients set their own base URL.
+SERVERS = [{"url": "/", "description": "The server that serves this document"}]
+# One entry per tag the routers use, in the order the docs show them; a test checks that the
+# tags declared here and the tags in use are the same set.
+TAGS: list[dict[str, str]] = [
+    {"name": "auth", "description": "Signing in and refreshing tokens (public)."},
+    {"name": "me", "description": "The signed-in user's profile and roles."},
+    {"name": "patrol", "description": "Zones, checkpoints, shifts, rounds, track points, reports."},
+    {"name": "social", "description": "Clients, caseloads, home visits, teams and the six-ones."},
+    {
+        "name": "correction",
+        "description": "Supervisions, check-ins, leave requests and compliance.",
+    },
+    {
+        "name": "notifications",
+        "description": "Devices, the inbox, reminder campaigns and their deliveries.",
+    },
+    {"name": "alerts", "description": "Missed checkpoints, zone exits, overdue work, violations."},
+    {"name": "admin", "description": "Org units, users and their roles."},
+    {"name": "privacy", "description": "A data subject's export and erasure (admin)."},
+    {"name": "audit", "description": "Who read or changed what, and when."},
+    {"name": "operations", "description": "Health, readiness and metrics probes (public)."},
+]
+
 
 def _settle_heap() -> None:
     """Move the startup heap out of the collector's sight and collect the young less often.
@@ -120,6 +153,10 @@ def create_app(
         version="1.0.0",
         summary="Patrol rounds, social work, community correction and reminders "
         "for Nantong's grassroots teams.",
+        description=DESCRIPTION,
+        contact=CONTACT,
+        servers=SERVERS,
+        openapi_tags=TAGS,
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from grassroots.settings import Settings, get_settings
@@ -66,17 +68,41 @@ def roles(*allowed: str) -> Callable[[User], Awaitable[User]]:
     return check
 
 
-def loader(access: Access, *, param: str = "id") -> Callable[..., Awaitable[Any]]:
-    """Load `access.model` by the path parameter, with role (403) and scope (404) checks."""
+def _words(class_name: str) -> str:
+    """'LeaveRequest' -> 'leave request', for parameter descriptions."""
+    return re.sub(r"(?<!^)(?=[A-Z])", " ", class_name).lower()
 
-    async def load(request: Request, user: CurrentUser) -> Any:
-        raw = request.path_params.get(param)
+
+def loader(access: Access, *, param: str = "id") -> Callable[..., Awaitable[Any]]:
+    """Load `access.model` by the path parameter, with role (403) and scope (404) checks.
+
+    The dependency declares `param` itself, so every operation that loads by it documents the
+    parameter and no handler has to. It is declared as a UUID string but read as plain text: a
+    malformed id answers 404 like an unknown one (never 422), after the role has had its say.
+    """
+
+    async def load(user: CurrentUser, **path: str) -> Any:
         try:
-            object_id = uuid.UUID(str(raw))
+            object_id = uuid.UUID(path[param])
         except ValueError:
             # Not a UUID at all: nothing can exist there, but the role still decides first.
             require_role(user, access.roles)
             raise NotFound() from None
         return await access.get(user, object_id)
 
+    # FastAPI reads the parameters from the signature; `**path` lets `param` be any name.
+    id_param = Annotated[
+        str,
+        Path(
+            title=param.replace("_", " ").title(),
+            description=f"The {_words(access.model.__name__)}'s id (a UUID).",
+            json_schema_extra={"format": "uuid"},
+        ),
+    ]
+    load.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter("user", inspect.Parameter.KEYWORD_ONLY, annotation=CurrentUser),
+            inspect.Parameter(param, inspect.Parameter.KEYWORD_ONLY, annotation=id_param),
+        ]
+    )
     return load
