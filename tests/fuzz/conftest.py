@@ -60,7 +60,9 @@ def stateful_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     yield from _fuzz_server(tmp_path_factory, "stateful")
 
 
-def _fuzz_server(tmp_path_factory: pytest.TempPathFactory, label: str) -> Iterator[dict]:
+def _fuzz_server(
+    tmp_path_factory: pytest.TempPathFactory, label: str, extra_env: dict[str, str] | None = None
+) -> Iterator[dict]:
     if os.environ.get("GRASSROOTS_TEST_DATABASE_URL"):
         name = f"gr_{label}_{os.getpid()}"
         for sql in (f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"'):
@@ -76,7 +78,7 @@ def _fuzz_server(tmp_path_factory: pytest.TempPathFactory, label: str) -> Iterat
         "GRASSROOTS_DEMO_PASSWORD": "fuzz-demo-password",
         "GRASSROOTS_INPROCESS_WORKER": "0",
         "GRASSROOTS_LOG_LEVEL": "WARNING",
-    }
+    } | (extra_env or {})
     subprocess.run(
         [sys.executable, "-m", "grassroots.cli", "migrate"],
         cwd=ROOT,
