@@ -13,10 +13,19 @@ from grassroots.settings import Settings
 from models.org import Role, User
 from models.social import CareRole, Client, ClientCategory, CloseReason, RiskLevel, VisitKind
 from services import org
-from services.social import access, cadence, care_groups, caseloads, clients, closing, sixones, visits
 from services.demo import DemoWorld
 from services.idempotency import fingerprint
 from services.identity import check_character
+from services.social import (
+    access,
+    cadence,
+    care_groups,
+    caseloads,
+    clients,
+    closing,
+    sixones,
+    visits,
+)
 from services.social.sixones_rules import KIND_NAMES_ZH, TaskKind
 
 # A street corner near 和平桥 in 崇川区, Nantong; homes are scattered around it.

@@ -71,7 +71,7 @@ async def caseload_report(*, user: User, today: date, settings: Settings) -> lis
         CaseloadRow(
             user_id=p.id,
             full_name=p.full_name,
-            org_unit_id=p.org_unit_id,  # type: ignore[attr-defined]
+            org_unit_id=p.org_unit_id,
             caseload=_count(sizes, p.id),
             overdue=_count(overdue, p.id),
             cap=settings.caseload_cap,

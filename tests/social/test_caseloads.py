@@ -175,7 +175,7 @@ async def test_my_caseload_most_urgent_first(client, auth, street):
 async def test_caseload_fast_path_matches_the_public_schema(client, auth, street):
     from pydantic import TypeAdapter
 
-    from api.routers.social import CaseloadItem, client_public
+    from api.routers.social.schemas import CaseloadItem, client_public
     from services.social.cadence import local_today
 
     for i, risk in enumerate(["high", "medium", "low"]):

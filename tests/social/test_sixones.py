@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 from models.alerts import Alert, AlertRecipient
 from models.social import TeamTask
-from services.social import cadence, jobs, sixones
 from services.notices import SOURCES
+from services.social import cadence, jobs, sixones
 from tests.social.conftest import make_team
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -360,7 +360,7 @@ async def test_task_reminders_seven_and_one_day_before(client, auth, street):
 async def test_task_list_matches_the_public_schema(client, auth, street):
     from pydantic import TypeAdapter
 
-    from api.routers.social import TaskPublic, task_public
+    from api.routers.social.schemas import TaskPublic
 
     team = await make_team(
         unit=street.street, lead=street.worker1, members=[street.worker2], anchor=date(2025, 1, 1)
@@ -376,7 +376,7 @@ async def test_task_list_matches_the_public_schema(client, auth, street):
     )
     listed = await _tasks(client, auth, street.worker1, team, "2025-01-01", "2025-12-31")
     parsed = TypeAdapter(list[TaskPublic]).validate_python(listed)
-    assert listed[0] == done.json() == task_public(parsed[0]).model_dump(mode="json")
+    assert listed[0] == done.json() == TaskPublic.model_validate(parsed[0]).model_dump(mode="json")
     assert [t.model_dump(mode="json") for t in parsed] == listed
     # /me/tasks reads teams and completion in one query: same answer for each member.
     for user in (street.worker1, street.worker2):

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 from models.alerts import Alert, AlertRecipient
 from models.social import Client, Visit
-from services.social import cadence, jobs
 from services.alerts import acknowledge
+from services.social import cadence, jobs
 from tests.social.conftest import HOME, assign, create_client, visit_body
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -225,7 +225,9 @@ async def test_overdue_job_through_the_worker_registry(client, auth, street):
     assert {"social.overdue_visits", "social.overdue_tasks"} <= set(registry)
     c = await _assigned(client, auth, street, risk_level="low")
     await Client.filter(id=c["id"]).update(visit_due_on=date(2026, 1, 1))
-    summary = await run_job(registry["social.overdue_visits"], now=datetime(2026, 1, 2, 12, tzinfo=UTC))
+    summary = await run_job(
+        registry["social.overdue_visits"], now=datetime(2026, 1, 2, 12, tzinfo=UTC)
+    )
     assert summary == "1 overdue visits alerted"
 
 
