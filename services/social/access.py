@@ -27,8 +27,6 @@ from services.scope import in_subtree, is_admin, overlaps, subtree
 from services.social import sixones
 
 CLIENT_ROLES: Final = (Role.admin.value, Role.supervisor.value, Role.social_worker.value)
-
-
 TEAM_ROLES: Final = CLIENT_ROLES
 
 

@@ -274,7 +274,6 @@ class SixonesReport(Output):
     teams: list[TeamYearPublic]
 
 
-
 # The spec names a schema whose class name another domain also uses (patrol's visits and
 # assignments) by its module. These keep the module they had before the router became a package,
 # so their names in the spec stay; rebuilt (annotations resolve here) to take the name, with the
