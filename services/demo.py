@@ -34,7 +34,7 @@ DemoStep = Callable[[DemoWorld], Awaitable[None]]
 # Modules with a `demo_step(world)` coroutine, run in order after the foundation's own.
 DEMO_MODULES: list[str] = [
     "services.patrol_demo",
-    "services.social_demo",
+    "services.social.demo",
     "services.correction_demo",
 ]
 

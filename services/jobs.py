@@ -31,7 +31,7 @@ JOB_MODULES: list[str] = [
     "services.housekeeping",
     "services.patrol",
     "services.correction",
-    "services.social",
+    "services.social.jobs",
     "notifications.worker",
     "services.reminders",
     "services.retention",
