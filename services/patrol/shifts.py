@@ -100,8 +100,7 @@ def zone_assignments(*, zone: Zone) -> QuerySet[Assignment]:
 async def my_shifts(
     *, user: User, start: datetime | None, end: datetime | None
 ) -> list[tuple[Assignment, list[Checkpoint]]]:
-    """The member's shifts overlapping [start, end) (default: a day ago to a week ahead), each
-    with its zone's live checkpoints."""
+    """The member's shifts overlapping [start, end) (default: -1 day, +7 days), with checkpoints."""
     now = clock.now()
     rows = await my_assignments(
         user=user, start=start or now - timedelta(days=1), end=end or now + timedelta(days=7)
