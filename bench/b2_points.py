@@ -42,8 +42,8 @@ async def _prepare(database_url: str, members: int) -> dict[str, Any]:
     from grassroots import db
     from grassroots.settings import Settings
     from models.org import OrgUnit, Role, User
-    from models.patrol import Round, Zone, ZoneKind
-    from services import patrol
+    from models.patrol import Assignment, Round, Zone, ZoneKind
+    from services.patrol import zones
     from services.security import issue_access_token
 
     settings = Settings(database_url=database_url, secret_key=harness.BENCH_SECRET)
@@ -51,7 +51,7 @@ async def _prepare(database_url: str, members: int) -> dict[str, Any]:
     try:
         unit_id = uuid.uuid4()
         unit = await OrgUnit.create(id=unit_id, name="崇川区", path=f"/{unit_id.hex}/", depth=0)
-        geojson, area = patrol.validated_area(geojson=ZONE)
+        geojson, area = zones.validated_area(geojson=ZONE)
         zone = await Zone.create(
             name="濠河",
             kind=ZoneKind.patrol,
@@ -71,7 +71,7 @@ async def _prepare(database_url: str, members: int) -> dict[str, Any]:
                 org_unit=unit,
                 org_path=unit.path,
             )
-            await patrol.Assignment.create(
+            await Assignment.create(
                 zone=zone,
                 user=user,
                 org_path=unit.path,

@@ -37,7 +37,7 @@ async def _seed(database_url: str) -> list[str]:
     from models.org import OrgUnit, Role, Team, TeamMember, User
     from models.social import Client, ClientCategory, RiskLevel, Visit, VisitKind
     from services.security import issue_access_token
-    from services.social import visit_due_on
+    from services.social.cadence import visit_due_on
 
     settings = Settings(database_url=database_url, secret_key=SecretStr(harness.BENCH_SECRET))
     await Tortoise.init(config=db.tortoise_config(settings))

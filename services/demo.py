@@ -33,8 +33,8 @@ DemoStep = Callable[[DemoWorld], Awaitable[None]]
 
 # Modules with a `demo_step(world)` coroutine, run in order after the foundation's own.
 DEMO_MODULES: list[str] = [
-    "services.patrol_demo",
-    "services.social_demo",
+    "services.patrol.demo",
+    "services.social.demo",
     "services.correction_demo",
 ]
 

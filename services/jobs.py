@@ -29,9 +29,9 @@ JobFunc = Callable[[datetime], Awaitable[str | None]]
 # Modules whose import registers jobs; each capability adds its module here.
 JOB_MODULES: list[str] = [
     "services.housekeeping",
-    "services.patrol",
+    "services.patrol.jobs",
     "services.correction",
-    "services.social",
+    "services.social.jobs",
     "notifications.worker",
     "services.reminders",
     "services.retention",

@@ -23,7 +23,7 @@ from models.social import CareGroupMember, CaseAssignment, CaseClosure, Client, 
 from services import audit
 from services.errors import Conflict
 from services.messages import register_messages
-from services.social import identity_cipher
+from services.social.clients import identity_cipher
 
 register_messages(
     {

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from notifications.fake_fcm import FakeFcm
-from tests.api.patrol_world import ZONE_GEOJSON, checkpoint_a, make_track
+from tests.patrol.world import ZONE_GEOJSON, checkpoint_a, make_track
 from tests.contract.conftest import CLIENT_PACKAGE, GeneratedClient
 from tests.fuzz.conftest import _fuzz_server
 

@@ -175,8 +175,8 @@ async def test_my_caseload_most_urgent_first(client, auth, street):
 async def test_caseload_fast_path_matches_the_public_schema(client, auth, street):
     from pydantic import TypeAdapter
 
-    from api.routers.social import CaseloadItem, client_public
-    from services.social import local_today
+    from api.routers.social.schemas import CaseloadItem, client_public
+    from services.social.cadence import local_today
 
     for i, risk in enumerate(["high", "medium", "low"]):
         c = await create_client(

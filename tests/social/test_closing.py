@@ -10,12 +10,12 @@ from models.alerts import Alert
 from models.audit import AuditEntry
 from models.correction import Level, Supervision
 from models.social import CaseAssignment, CaseClosure, Client, Delegation, Visit
-from services import social
+from services.social import cadence, caseloads, jobs
 from tests.social.conftest import assign, create_client, fill_caseload, visit_body
 
 
 def today_local(settings) -> date:
-    return social.local_today(now=datetime.now(UTC), tz=settings.tz)
+    return cadence.local_today(now=datetime.now(UTC), tz=settings.tz)
 
 
 def close_body(settings, **overrides):
@@ -132,14 +132,14 @@ async def test_cannot_close_before_the_current_assignment(client, auth, street, 
     await Client.filter(id=c["id"]).update(created_at=registered)
     moved = datetime.now(UTC) - timedelta(days=10)
     stored = await Client.get(id=c["id"])
-    await social.assign_worker(
+    await caseloads.assign_worker(
         actor=street.supervisor,
         client=stored,
         worker_id=street.worker1.id,
         settings=settings,
         now=moved,
     )
-    assigned_on = social.local_today(now=moved, tz=settings.tz)
+    assigned_on = cadence.local_today(now=moved, tz=settings.tz)
     early = close_body(settings, closed_on=str(assigned_on - timedelta(days=1)))
     r = await _close(client, auth, street.worker1, c["id"], early)
     assert r.status_code == 422 and r.json()["code"] == "closed_on_too_early"
@@ -367,7 +367,7 @@ async def test_a_closed_case_raises_no_overdue_alert_or_reminder(client, auth, s
     # Even a stale due date left on a closed case is ignored.
     await Client.filter(id=closed["id"]).update(visit_due_on=long_ago)
     now = datetime(2026, 1, 5, 4, tzinfo=UTC)
-    assert await social.alert_overdue_visits(now) == "1 overdue visits alerted"
+    assert await jobs.alert_overdue_visits(now) == "1 overdue visits alerted"
     assert [a.subject_id for a in await Alert.all()] == [uuid.UUID(overdue["id"])]
     r = await client.get("/reports/overdue-visits", headers=auth(street.supervisor))
     assert [row["client_id"] for row in r.json()] == [overdue["id"]]
@@ -502,11 +502,11 @@ async def test_visit_before_a_reopening_does_not_count_but_one_after_does():
     assigned = datetime(2026, 3, 2, 2, tzinfo=UTC)
     before = datetime(2025, 12, 1, 2, tzinfo=UTC)
     after = datetime(2026, 3, 5, 2, tzinfo=UTC)
-    due = social.visit_due_on(
+    due = cadence.visit_due_on(
         risk_level="low", last_visit_at=before, assigned_at=assigned, tz=tz, reopened_at=reopened
     )
     assert due == date(2026, 4, 1)
-    due = social.visit_due_on(
+    due = cadence.visit_due_on(
         risk_level="low", last_visit_at=after, assigned_at=assigned, tz=tz, reopened_at=reopened
     )
     assert due == date(2026, 4, 4)

@@ -16,7 +16,7 @@ from models.social import (
 )
 from services import demo
 from services.identity import validate_id_number
-from services.social import identity_cipher
+from services.social.clients import identity_cipher
 
 
 async def test_demo_social_work(db, settings):

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 from models.alerts import Alert, AlertRecipient
 from models.social import TeamTask
-from services import social
 from services.notices import SOURCES
+from services.social import cadence, jobs, sixones
 from tests.social.conftest import make_team
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -131,7 +131,7 @@ async def test_ids_are_stable_and_status_follows_local_today(client, auth, stree
     assert [t["id"] for t in first] == [t["id"] for t in second]
     assert len({t["id"] for t in first}) == len(first) == 29 * 11
     for t in first[:5]:
-        assert t["id"] == str(social.task_id(team_id=team.id, kind=t["kind"], period=t["period"]))
+        assert t["id"] == str(sixones.task_id(team_id=team.id, kind=t["kind"], period=t["period"]))
     today = datetime.now(UTC).astimezone(SHANGHAI).date()
     for t in first:
         due = date.fromisoformat(t["due_on"])
@@ -160,13 +160,13 @@ def test_status_at_the_local_day_boundary():
         notes="",
     )
     # 17:00 UTC on 31 March is already 1 April in Shanghai.
-    late = social.local_today(now=datetime(2026, 3, 31, 17, 0, tzinfo=UTC), tz=SHANGHAI)
-    early = social.local_today(now=datetime(2026, 3, 31, 15, 0, tzinfo=UTC), tz=SHANGHAI)
-    assert social.task_view(row, today=early, tz=SHANGHAI).status == "open"
-    assert social.task_view(row, today=late, tz=SHANGHAI).status == "overdue"
+    late = cadence.local_today(now=datetime(2026, 3, 31, 17, 0, tzinfo=UTC), tz=SHANGHAI)
+    early = cadence.local_today(now=datetime(2026, 3, 31, 15, 0, tzinfo=UTC), tz=SHANGHAI)
+    assert sixones.task_view(row, today=early, tz=SHANGHAI).status == "open"
+    assert sixones.task_view(row, today=late, tz=SHANGHAI).status == "overdue"
     # Completed at 23:30 local on the due day (15:30 UTC), seen later: done.
     row.completed_at = datetime(2026, 3, 31, 15, 30, tzinfo=UTC)
-    assert social.task_view(row, today=late, tz=SHANGHAI).status == "done"
+    assert sixones.task_view(row, today=late, tz=SHANGHAI).status == "done"
 
 
 async def test_bad_ranges(client, auth, street):
@@ -260,7 +260,7 @@ async def test_a_task_never_listed_can_be_completed_by_its_id(client, auth, stre
     )
     today = datetime.now(UTC).astimezone(SHANGHAI).date()
     period = f"{today.year:04d}-{today.month:02d}"
-    task_id = social.task_id(team_id=team.id, kind="monthly_meeting", period=period)
+    task_id = sixones.task_id(team_id=team.id, kind="monthly_meeting", period=period)
     assert await TeamTask.all().count() == 0
     r = await client.post(
         f"/tasks/{task_id}/complete",
@@ -303,19 +303,19 @@ async def test_overdue_task_job_alerts_lead_and_supervisors_once(client, auth, s
     )
     # 31 Jan 20:00 Shanghai: nothing is overdue yet.
     assert (
-        await social.alert_overdue_tasks(datetime(2026, 1, 31, 12, 0, tzinfo=UTC))
+        await jobs.alert_overdue_tasks(datetime(2026, 1, 31, 12, 0, tzinfo=UTC))
         == "0 overdue tasks alerted"
     )
     # 1 Feb 00:30 Shanghai (still 31 Jan in UTC): the January meeting is overdue.
     now = datetime(2026, 1, 31, 16, 30, tzinfo=UTC)
-    assert await social.alert_overdue_tasks(now) == "1 overdue tasks alerted"
+    assert await jobs.alert_overdue_tasks(now) == "1 overdue tasks alerted"
     alert = await Alert.get(kind="overdue_task")
-    assert alert.subject_id == social.task_id(
+    assert alert.subject_id == sixones.task_id(
         team_id=team.id, kind="monthly_meeting", period="2026-01"
     )
     recipients = set(await AlertRecipient.filter(alert=alert).values_list("user_id", flat=True))
     assert recipients == {street.worker1.id, street.supervisor.id, street.district_supervisor.id}
-    assert await social.alert_overdue_tasks(now + timedelta(days=1)) == "0 overdue tasks alerted"
+    assert await jobs.alert_overdue_tasks(now + timedelta(days=1)) == "0 overdue tasks alerted"
     # The alert's subject is a real task that can be completed; completed tasks never alert.
     r = await client.post(
         f"/tasks/{alert.subject_id}/complete",
@@ -324,7 +324,7 @@ async def test_overdue_task_job_alerts_lead_and_supervisors_once(client, auth, s
     )
     assert r.status_code == 200
     # By 1 April: February's meeting and training, March's meeting, exchange and Q1 discussion.
-    summary = await social.alert_overdue_tasks(datetime(2026, 4, 1, 1, 0, tzinfo=UTC))
+    summary = await jobs.alert_overdue_tasks(datetime(2026, 4, 1, 1, 0, tzinfo=UTC))
     assert summary == "5 overdue tasks alerted"
 
 
@@ -333,7 +333,7 @@ async def test_task_reminders_seven_and_one_day_before(client, auth, street):
         unit=street.street, lead=street.worker1, members=[street.worker2], anchor=date(2026, 1, 1)
     )
     source = SOURCES["social.sixones_tasks"]
-    meeting = social.task_id(team_id=team.id, kind="monthly_meeting", period="2026-05")
+    meeting = sixones.task_id(team_id=team.id, kind="monthly_meeting", period="2026-05")
     # 24 May local: seven days before 31 May.
     notices = await source(datetime(2026, 5, 24, 1, 0, tzinfo=UTC))
     assert [n.cause_key for n in notices] == [f"task:{meeting}:7d"]
@@ -344,7 +344,7 @@ async def test_task_reminders_seven_and_one_day_before(client, auth, street):
     assert keys == {f"task:{meeting}:1d"}
     # June has six tasks due on the 30th; once the meeting is done it is no longer reminded.
     assert len(await source(datetime(2026, 6, 23, 1, 0, tzinfo=UTC))) == 5
-    june = social.task_id(team_id=team.id, kind="monthly_meeting", period="2026-06")
+    june = sixones.task_id(team_id=team.id, kind="monthly_meeting", period="2026-06")
     await client.get(
         f"/teams/{team.id}/tasks",
         params={"from": "2026-06-01", "to": "2026-06-30"},
@@ -360,7 +360,7 @@ async def test_task_reminders_seven_and_one_day_before(client, auth, street):
 async def test_task_list_matches_the_public_schema(client, auth, street):
     from pydantic import TypeAdapter
 
-    from api.routers.social import TaskPublic, task_public
+    from api.routers.social.schemas import TaskPublic
 
     team = await make_team(
         unit=street.street, lead=street.worker1, members=[street.worker2], anchor=date(2025, 1, 1)
@@ -376,7 +376,7 @@ async def test_task_list_matches_the_public_schema(client, auth, street):
     )
     listed = await _tasks(client, auth, street.worker1, team, "2025-01-01", "2025-12-31")
     parsed = TypeAdapter(list[TaskPublic]).validate_python(listed)
-    assert listed[0] == done.json() == task_public(parsed[0]).model_dump(mode="json")
+    assert listed[0] == done.json() == TaskPublic.model_validate(parsed[0]).model_dump(mode="json")
     assert [t.model_dump(mode="json") for t in parsed] == listed
     # /me/tasks reads teams and completion in one query: same answer for each member.
     for user in (street.worker1, street.worker2):

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 from models.alerts import Alert, AlertRecipient
 from models.social import Client, Visit
-from services import social
 from services.alerts import acknowledge
+from services.social import cadence, jobs
 from tests.social.conftest import HOME, assign, create_client, visit_body
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -150,28 +150,28 @@ async def test_cadence_counts_from_the_latest_visit_not_the_latest_recorded(clie
 def test_due_date_and_overdue_use_local_time():
     # 20:00 UTC on 1 March is 04:00 on 2 March in Shanghai: a high-risk visit is due on 9 March.
     visited = datetime(2026, 3, 1, 20, 0, tzinfo=UTC)
-    due = social.visit_due_on(
+    due = cadence.visit_due_on(
         risk_level="high", last_visit_at=visited, assigned_at=None, tz=SHANGHAI
     )
     assert due == date(2026, 3, 9)
     # In UTC it would already be overdue on 9 March (1 March + 7 = 8 March).
-    assert social.visit_due_on(
+    assert cadence.visit_due_on(
         risk_level="high", last_visit_at=visited, assigned_at=None, tz=ZoneInfo("UTC")
     ) == date(2026, 3, 8)
     # 10:00 UTC on 9 March is 18:00 in Shanghai: due today, not overdue.
-    today = social.local_today(now=datetime(2026, 3, 9, 10, 0, tzinfo=UTC), tz=SHANGHAI)
-    assert not social.is_overdue(due_on=due, today=today)
+    today = cadence.local_today(now=datetime(2026, 3, 9, 10, 0, tzinfo=UTC), tz=SHANGHAI)
+    assert not cadence.is_overdue(due_on=due, today=today)
     # 16:30 UTC on 9 March is 00:30 on 10 March in Shanghai: overdue, though still 9 March in UTC.
-    today = social.local_today(now=datetime(2026, 3, 9, 16, 30, tzinfo=UTC), tz=SHANGHAI)
-    assert social.is_overdue(due_on=due, today=today)
+    today = cadence.local_today(now=datetime(2026, 3, 9, 16, 30, tzinfo=UTC), tz=SHANGHAI)
+    assert cadence.is_overdue(due_on=due, today=today)
     # Cadence by risk level, from the assignment when there is no visit.
     assigned = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
     for risk, days in [("high", 7), ("medium", 14), ("low", 30)]:
-        assert social.visit_due_on(
+        assert cadence.visit_due_on(
             risk_level=risk, last_visit_at=None, assigned_at=assigned, tz=SHANGHAI
         ) == date(2026, 3, 1) + timedelta(days=days)
     assert (
-        social.visit_due_on(risk_level="low", last_visit_at=None, assigned_at=None, tz=SHANGHAI)
+        cadence.visit_due_on(risk_level="low", last_visit_at=None, assigned_at=None, tz=SHANGHAI)
         is None
     )
 
@@ -187,22 +187,22 @@ async def test_overdue_visit_job_alerts_worker_and_supervisors_once(client, auth
     assert r.status_code == 201
     # Due today in Shanghai (though "tomorrow" relative to the UTC date of the visit + 7): no alert.
     assert (
-        await social.alert_overdue_visits(datetime(2026, 3, 9, 10, 0, tzinfo=UTC))
+        await jobs.alert_overdue_visits(datetime(2026, 3, 9, 10, 0, tzinfo=UTC))
         == "0 overdue visits alerted"
     )
     assert await Alert.all().count() == 0
     # Just after local midnight: overdue.
     now = datetime(2026, 3, 9, 16, 30, tzinfo=UTC)
-    assert await social.alert_overdue_visits(now) == "1 overdue visits alerted"
+    assert await jobs.alert_overdue_visits(now) == "1 overdue visits alerted"
     alert = await Alert.get(kind="overdue_visit")
     assert alert.subject_id == uuid.UUID(c["id"])
     assert "张某某" not in alert.title
     recipients = set(await AlertRecipient.filter(alert=alert).values_list("user_id", flat=True))
     assert recipients == {street.worker1.id, street.supervisor.id, street.district_supervisor.id}
     # Again, and after an acknowledgement: never twice for the same due date.
-    assert await social.alert_overdue_visits(now + timedelta(hours=1)) == "0 overdue visits alerted"
+    assert await jobs.alert_overdue_visits(now + timedelta(hours=1)) == "0 overdue visits alerted"
     await acknowledge(alert=alert, user=street.supervisor)
-    assert await social.alert_overdue_visits(now + timedelta(hours=2)) == "0 overdue visits alerted"
+    assert await jobs.alert_overdue_visits(now + timedelta(hours=2)) == "0 overdue visits alerted"
     assert await Alert.all().count() == 1
     # A new visit moves the due date; when that one passes too, a new alert.
     later = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
@@ -212,7 +212,7 @@ async def test_overdue_visit_job_alerts_worker_and_supervisors_once(client, auth
         headers=auth(street.worker1),
     )
     assert (
-        await social.alert_overdue_visits(datetime(2026, 3, 17, 17, 0, tzinfo=UTC))
+        await jobs.alert_overdue_visits(datetime(2026, 3, 17, 17, 0, tzinfo=UTC))
         == "1 overdue visits alerted"
     )
     assert await Alert.all().count() == 2
@@ -221,11 +221,13 @@ async def test_overdue_visit_job_alerts_worker_and_supervisors_once(client, auth
 async def test_overdue_job_through_the_worker_registry(client, auth, street):
     from services.jobs import load_jobs, run_job
 
-    jobs = load_jobs()
-    assert {"social.overdue_visits", "social.overdue_tasks"} <= set(jobs)
+    registry = load_jobs()
+    assert {"social.overdue_visits", "social.overdue_tasks"} <= set(registry)
     c = await _assigned(client, auth, street, risk_level="low")
     await Client.filter(id=c["id"]).update(visit_due_on=date(2026, 1, 1))
-    summary = await run_job(jobs["social.overdue_visits"], now=datetime(2026, 1, 2, 12, tzinfo=UTC))
+    summary = await run_job(
+        registry["social.overdue_visits"], now=datetime(2026, 1, 2, 12, tzinfo=UTC)
+    )
     assert summary == "1 overdue visits alerted"
 
 

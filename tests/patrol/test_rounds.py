@@ -11,8 +11,9 @@ import pytest
 from models.alerts import Alert
 from models.audit import AuditEntry
 from models.patrol import Round, TrackPoint
-from services import patrol as patrol_service
-from tests.api.patrol_world import (
+from services.patrol import analysis
+from services.patrol import jobs as patrol_jobs
+from tests.patrol.world import (
     build_world,
     iso,
     make_track,
@@ -114,9 +115,7 @@ async def test_realistic_round_matches_an_independent_computation(client, auth, 
     assert r.status_code == 409 and r.json()["code"] == "round_already_ended"
 
     # The exit job judges the same track again and raises nothing new.
-    assert "raised 0" in await patrol_service.zone_exit_job(
-        datetime.now(UTC) + timedelta(seconds=1)
-    )
+    assert "raised 0" in await patrol_jobs.zone_exit_job(datetime.now(UTC) + timedelta(seconds=1))
     assert await Alert.all().count() == 2
 
     # The supervisor sees it; the track is a LineString in time order, and reading it is audited.
@@ -154,8 +153,8 @@ async def test_late_points_change_the_summary(client, auth, world):
     assert after["in_zone_ratio"] < before["in_zone_ratio"]
     # The worker alerts the exit once, however often it runs.
     now = datetime.now(UTC) + timedelta(seconds=1)
-    assert "raised 1" in await patrol_service.zone_exit_job(now)
-    assert "judged 0" in await patrol_service.zone_exit_job(now + timedelta(seconds=30))
+    assert "raised 1" in await patrol_jobs.zone_exit_job(now)
+    assert "judged 0" in await patrol_jobs.zone_exit_job(now + timedelta(seconds=30))
     alert = await Alert.get(kind="zone_exit")
     recipients = await alert.recipients.all().values_list("user_id", flat=True)
     assert recipients == [world.supervisor.id]
@@ -421,7 +420,7 @@ async def test_the_zone_exit_job_settles_each_round_on_its_own(client, auth, wor
         rnd = await start_round(client, auth, world, started_at)
         await post_points(client, auth, world.patrol, rnd["id"], make_track(started_at).points)
         rounds.append(rnd["id"])
-    real = patrol_service.round_summary
+    real = analysis.round_summary
     broken = rounds[1]
 
     async def failing_for_one(*, round):
@@ -429,15 +428,15 @@ async def test_the_zone_exit_job_settles_each_round_on_its_own(client, auth, wor
             raise RuntimeError("judging failed")
         return await real(round=round)
 
-    monkeypatch.setattr(patrol_service, "round_summary", failing_for_one)
+    monkeypatch.setattr(analysis, "round_summary", failing_for_one)
     now = datetime.now(UTC) + timedelta(seconds=1)
-    summary = await patrol_service.zone_exit_job(now)
+    summary = await patrol_jobs.zone_exit_job(now)
     assert "judged 2 rounds" in summary and "1 failed" in summary
     judged = {str(r.id): r.analysed_at for r in await Round.filter(id__in=rounds)}
     assert judged[broken] is None
     assert all(judged[r] is not None for r in rounds if r != broken)
-    monkeypatch.setattr(patrol_service, "round_summary", real)
-    assert "judged 1 rounds" in await patrol_service.zone_exit_job(now + timedelta(seconds=30))
+    monkeypatch.setattr(analysis, "round_summary", real)
+    assert "judged 1 rounds" in await patrol_jobs.zone_exit_job(now + timedelta(seconds=30))
     # And the worker runs it outside one transaction of its own (see the job's docstring).
     from services.jobs import REGISTRY
 

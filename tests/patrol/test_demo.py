@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from models.alerts import Alert
 from models.patrol import Assignment, Round, RoundStatus, Zone
-from services import demo, patrol
+from services import demo
+from services.patrol import analysis
 
 
 async def test_demo_loads_patrol_zones_and_a_finished_round(db, settings, monkeypatch):
-    monkeypatch.setattr(demo, "DEMO_MODULES", ["services.patrol_demo"])
+    monkeypatch.setattr(demo, "DEMO_MODULES", ["services.patrol.demo"])
     monkeypatch.setattr(settings, "demo_password", "demo-password-123")
     assert await demo.load_if_empty(settings=settings)
     zones = await Zone.all()
@@ -20,7 +21,7 @@ async def test_demo_loads_patrol_zones_and_a_finished_round(db, settings, monkey
     assert await Assignment.filter(user__username="patrol1").count() == 1
     [round_] = await Round.all()
     assert round_.status == RoundStatus.ended
-    summary = await patrol.round_summary(round=round_)
+    summary = await analysis.round_summary(round=round_)
     assert summary.points > 100 and summary.good_points == summary.points
     assert 1500 < summary.distance_m < 3000
     assert summary.in_zone_ratio == 1.0 and summary.exits == []

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.sixones_rules import (
+from services.social.sixones_rules import (
     KIND_NAMES_ZH,
     TaskKind,
     TaskPeriod,

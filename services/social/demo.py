@@ -12,11 +12,21 @@ from grassroots import clock
 from grassroots.settings import Settings
 from models.org import Role, User
 from models.social import CareRole, Client, ClientCategory, CloseReason, RiskLevel, VisitKind
-from services import org, social
+from services import org
 from services.demo import DemoWorld
 from services.idempotency import fingerprint
 from services.identity import check_character
-from services.sixones_rules import KIND_NAMES_ZH, TaskKind
+from services.social import (
+    access,
+    cadence,
+    care_groups,
+    caseloads,
+    clients,
+    closing,
+    sixones,
+    visits,
+)
+from services.social.sixones_rules import KIND_NAMES_ZH, TaskKind
 
 # A street corner near 和平桥 in 崇川区, Nantong; homes are scattered around it.
 CENTRE_LON, CENTRE_LAT = 120.8655, 32.0105
@@ -181,7 +191,7 @@ async def _record_visit(
         "accuracy_m": accuracy_m,
         "notes": notes,
     }
-    await social.record_visit(
+    await visits.record_visit(
         user=worker,
         client=client,
         visit_id=visit_id,
@@ -202,7 +212,7 @@ async def _closed_case(world: DemoWorld, *, supervisor: User, worker: User, now:
     settings = world.settings
     registered_at = now - timedelta(days=330)
     closed_at = now - timedelta(days=35)
-    client = await social.create_client(
+    client = await clients.create_client(
         user=supervisor,
         full_name="马某某",
         category=ClientCategory.released_prisoner,
@@ -218,7 +228,7 @@ async def _closed_case(world: DemoWorld, *, supervisor: User, worker: User, now:
     # Registered back then (the demo is built today): the closing date may not precede it.
     await Client.filter(id=client.id).update(created_at=registered_at)
     client.created_at = registered_at
-    await social.assign_worker(
+    await caseloads.assign_worker(
         actor=supervisor, client=client, worker_id=worker.id, settings=settings, now=registered_at
     )
     for n in range(9):
@@ -233,10 +243,10 @@ async def _closed_case(world: DemoWorld, *, supervisor: User, worker: User, now:
             now=now,
         )
     await client.refresh_from_db()
-    await social.close_case(
+    await closing.close_case(
         actor=worker,
         client=client,
-        closed_on=social.local_today(now=closed_at, tz=settings.tz) - timedelta(days=3),
+        closed_on=cadence.local_today(now=closed_at, tz=settings.tz) - timedelta(days=3),
         reason=CloseReason.moved_away,
         note="已随家人迁往上海市居住，经电话核实后结案",
         settings=settings,
@@ -248,7 +258,7 @@ async def demo_step(world: DemoWorld) -> None:
     """Create the team, twelve open cases and a closed one with visits, a care group, done tasks."""
     settings = world.settings
     now = clock.now()
-    today = social.local_today(now=now, tz=settings.tz)
+    today = cadence.local_today(now=now, tz=settings.tz)
     supervisor = world.users["supervisor_hp"]
     workers = {"worker1": world.users["worker1"], "worker2": world.users["worker2"]}
     street = world.units["hepingqiao"]
@@ -261,9 +271,9 @@ async def demo_step(world: DemoWorld) -> None:
         anchor_month=date(today.year - 1, 1, 1),
     )
 
-    clients = []
+    caseload = []
     for i, (name, category, risk, born, worker_key, address, (east, north)) in enumerate(CLIENTS):
-        client = await social.create_client(
+        client = await clients.create_client(
             user=supervisor,
             full_name=name,
             category=category,
@@ -277,25 +287,25 @@ async def demo_step(world: DemoWorld) -> None:
             settings=settings,
         )
         assigned_at = now - timedelta(days=150 + 9 * i)
-        await social.assign_worker(
+        await caseloads.assign_worker(
             actor=supervisor,
             client=client,
             worker_id=workers[worker_key].id,
             settings=settings,
             now=assigned_at,
         )
-        clients.append((client, workers[worker_key], risk))
+        caseload.append((client, workers[worker_key], risk))
 
     # A transfer in the history: 陈某某 was first with worker1.
-    transferred, worker2, _ = clients[5]
-    await social.assign_worker(
+    transferred, worker2, _ = caseload[5]
+    await caseloads.assign_worker(
         actor=supervisor,
         client=transferred,
         worker_id=workers["worker1"].id,
         settings=settings,
         now=now - timedelta(days=200),
     )
-    await social.assign_worker(
+    await caseloads.assign_worker(
         actor=supervisor,
         client=transferred,
         worker_id=worker2.id,
@@ -304,16 +314,16 @@ async def demo_step(world: DemoWorld) -> None:
     )
 
     # Visits at each client's cadence over the last four months; two clients are left overdue.
-    for i, (client, worker, risk) in enumerate(clients):
-        cadence = social.VISIT_CADENCE_DAYS[risk]
+    for i, (client, worker, risk) in enumerate(caseload):
+        cadence_days = cadence.VISIT_CADENCE_DAYS[risk]
         # At least a day ago: a visit "today" at 09:30 would lie in the future before that hour.
-        last_gap = cadence + 3 if i in (3, 8) else 1 + (i * 3) % (cadence - 1)
+        last_gap = cadence_days + 3 if i in (3, 8) else 1 + (i * 3) % (cadence_days - 1)
         day = today - timedelta(days=last_gap)
-        visits = []
+        visit_days = []
         while day > today - timedelta(days=120):
-            visits.append(day)
-            day -= timedelta(days=cadence)
-        for n, visit_day in enumerate(reversed(visits)):
+            visit_days.append(day)
+            day -= timedelta(days=cadence_days)
+        for n, visit_day in enumerate(reversed(visit_days)):
             kind = [VisitKind.home, VisitKind.office, VisitKind.phone][(i + n) % 3]
             at_home = kind == VisitKind.home and client.home_lon is not None
             # Home visits are made at the door, with the phone's usual accuracy.
@@ -334,24 +344,24 @@ async def demo_step(world: DemoWorld) -> None:
     await _closed_case(world, supervisor=supervisor, worker=workers["worker2"], now=now)
 
     # A care group for 吴某某 (at-risk youth): the worker's colleague, the officer, a volunteer.
-    youth = clients[9][0]
-    await social.add_care_member(
+    youth = caseload[9][0]
+    await care_groups.add_care_member(
         actor=supervisor, client=youth, user_id=workers["worker2"].id, role=CareRole.social_worker
     )
-    await social.add_care_member(
+    await care_groups.add_care_member(
         actor=supervisor,
         client=youth,
         user_id=world.users["officer"].id,
         role=CareRole.police_officer,
     )
-    await social.add_care_member(
+    await care_groups.add_care_member(
         actor=supervisor, client=youth, user_id=world.users["patrol1"].id, role=CareRole.volunteer
     )
 
     # 赵某某 lives in 城东 for a while: supervision delegated there (委托帮教).
-    await social.create_delegation(
+    await caseloads.create_delegation(
         actor=supervisor,
-        client=clients[3][0],
+        client=caseload[3][0],
         org_unit_id=world.units["chengdong"].id,
         starts_on=today - timedelta(days=20),
         ends_on=today + timedelta(days=70),
@@ -359,7 +369,7 @@ async def demo_step(world: DemoWorld) -> None:
     )
 
     # The six-ones since January last year, all done on time but the two most recent past ones.
-    tasks = await social.tasks_for_teams(
+    tasks = await sixones.tasks_for_teams(
         teams=[team],
         from_on=team.anchor_month,
         to_on=today - timedelta(days=1),
@@ -368,14 +378,14 @@ async def demo_step(world: DemoWorld) -> None:
     )
     attendees = [workers["worker1"].id, workers["worker2"].id]
     for task in tasks[:-2]:
-        row = await social.load_task(user=supervisor, task_id_=task.id, today=today)
+        row = await access.load_task(user=supervisor, task_id=task.id, today=today)
         # Never after now: a task due in a day or two would otherwise be done in the future.
         completed_at = min(
             _local_at(task.due_on - timedelta(days=4), 14, world), now - timedelta(minutes=10)
         )
         notes = f"{KIND_NAMES_ZH[TaskKind(task.kind)]}（{task.period}）已完成，记录存档。"
         body = {"completed_at": completed_at, "notes": notes, "attendee_ids": attendees}
-        await social.complete_task(
+        await sixones.complete_task(
             user=workers["worker1"],
             task=row,
             completed_at=completed_at,

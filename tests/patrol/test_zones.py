@@ -10,7 +10,7 @@ import pytest
 from models.audit import AuditEntry
 from models.org import Role
 from models.patrol import Checkpoint, Zone
-from tests.api.patrol_world import ZONE_GEOJSON, build_world, iso
+from tests.patrol.world import ZONE_GEOJSON, build_world, iso
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ from datetime import timedelta
 
 from grassroots import clock
 from models.org import Role, User
-from models.patrol import Round, ZoneKind
-from services import patrol
+from models.patrol import Round, Zone, ZoneKind
 from services.demo import DemoWorld
+from services.patrol import points, rounds, shifts, zones
 
 # Hand-drawn outlines (WGS 84) of responsibility zones around the 濠河 ring in 崇川区.
 ZONES = [
@@ -83,10 +83,10 @@ def _walk(anchors: list[tuple[float, float]], *, step_m: float) -> list[tuple[fl
 async def demo_step(world: DemoWorld) -> None:
     """Zones, checkpoints, shifts and one believable finished round of patrol1 today."""
     admin = User(roles_text=User.encode_roles([Role.admin.value]), org_path="/")
-    zones = {}
+    made: dict[str, Zone] = {}
     for name, unit, ring in ZONES:
         geometry = {"type": "Polygon", "coordinates": [[list(p) for p in ring]]}
-        zones[name] = await patrol.create_zone(
+        made[name] = await zones.create_zone(
             user=admin,
             name=name,
             kind=ZoneKind.patrol,
@@ -94,27 +94,27 @@ async def demo_step(world: DemoWorld) -> None:
             geometry=geometry,
         )
         for cp_name, lon, lat, radius_m, required in CHECKPOINTS[name]:
-            await patrol.create_checkpoint(
-                zone=zones[name],
+            await shifts.create_checkpoint(
+                zone=made[name],
                 name=cp_name,
                 lon=lon,
                 lat=lat,
                 radius_m=radius_m,
                 required=required,
             )
-    zone = zones["濠河北岸责任区"]
+    zone = made["濠河北岸责任区"]
     now = clock.now().replace(second=0, microsecond=0)
     shift_start = now - timedelta(hours=2)
-    await patrol.create_assignment(
+    await shifts.create_assignment(
         actor=admin,
         zone=zone,
         user_id=world.users["patrol1"].id,
         starts_at=shift_start,
         ends_at=shift_start + timedelta(hours=8),
     )
-    await patrol.create_assignment(
+    await shifts.create_assignment(
         actor=admin,
-        zone=zones["城东文峰塔责任区"],
+        zone=made["城东文峰塔责任区"],
         user_id=world.users["patrol2"].id,
         starts_at=shift_start,
         ends_at=shift_start + timedelta(hours=8),
@@ -135,7 +135,7 @@ async def demo_step(world: DemoWorld) -> None:
     )
     started_at = shift_start + timedelta(minutes=10)
     member = world.users["patrol1"]
-    round_, _ = await patrol.start_round(
+    round_, _ = await rounds.start_round(
         user=member,
         round_id=uuid.uuid4(),
         zone_id=zone.id,
@@ -143,8 +143,8 @@ async def demo_step(world: DemoWorld) -> None:
         request_hash="demo",
         now=now,
     )
-    points = [
-        patrol.PointInput(
+    track = [
+        points.PointInput(
             id=uuid.uuid4(),
             ts=started_at + timedelta(seconds=10 * (i + 1)),
             lon=lon,
@@ -155,5 +155,5 @@ async def demo_step(world: DemoWorld) -> None:
         for i, (lon, lat) in enumerate(path)
     ]
     round_ = await Round.get(id=round_.id).select_related("zone")
-    await patrol.add_points(round=round_, points=points, now=now)
-    await patrol.end_round(round=round_, ended_at=points[-1].ts + timedelta(seconds=20), now=now)
+    await points.add_points(round=round_, points=track, now=now)
+    await rounds.end_round(round=round_, ended_at=track[-1].ts + timedelta(seconds=20), now=now)

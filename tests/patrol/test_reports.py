@@ -15,8 +15,8 @@ from models.audit import AuditEntry
 from models.org import Role
 from models.patrol import Assignment, TrackPoint
 from services import jobs
-from services import patrol as patrol_service
-from tests.api.patrol_world import build_world, iso, make_track, reference, start_round
+from services.patrol import jobs as patrol_jobs
+from tests.patrol.world import build_world, iso, make_track, reference, start_round
 
 
 @pytest.fixture
@@ -171,12 +171,12 @@ async def test_missed_checkpoints_job_alerts_each_shift_once(client, auth, world
     await finished_round(client, auth, world, now - timedelta(minutes=55))
     assert await Alert.filter(kind="missed_checkpoint").count() == 1
     # A shift that has not ended (10 min grace for late uploads) is not judged.
-    summary = await patrol_service.missed_checkpoints_job(now)
+    summary = await patrol_jobs.missed_checkpoints_job(now)
     assert summary == "judged 2 shifts, raised 2 alerts"
     shift_alerts = await Alert.filter(kind="missed_checkpoint", subject_type="patrol_assignment")
     assert {a.subject_id for a in shift_alerts} == {uuid.UUID(idle["id"])}
     assert busy["id"] not in {str(a.subject_id) for a in shift_alerts}
-    assert await patrol_service.missed_checkpoints_job(now) == "judged 0 shifts, raised 0 alerts"
+    assert await patrol_jobs.missed_checkpoints_job(now) == "judged 0 shifts, raised 0 alerts"
     # Through the worker's registry as well.
     assert "patrol.missed_checkpoints" in jobs.load_jobs()
 
@@ -197,9 +197,9 @@ async def test_retention_deletes_old_points_and_audits(client, auth, world):
         f"/rounds/{rnd['id']}/points", headers=auth(world.patrol), json={"points": points}
     )
     later = now + timedelta(days=get_settings().retention_days) - timedelta(minutes=2, seconds=30)
-    summary = await patrol_service.retention_job(later)
+    summary = await patrol_jobs.retention_job(later)
     assert summary.startswith("deleted 2 track points")
     assert await TrackPoint.all().count() == 3
     entry = await AuditEntry.get(resource_type="track_point", action="delete")
     assert entry.detail["deleted"] == 2
-    assert (await patrol_service.retention_job(later)).startswith("deleted 0")
+    assert (await patrol_jobs.retention_job(later)).startswith("deleted 0")

@@ -1,0 +1,15 @@
+"""Patrol zones, checkpoints, shifts and rounds (supervisor/admin manage; patrol members patrol).
+
+Modules: `zones`, `shifts` (checkpoints and assignments), `reports`, `rounds`, with their bodies
+in `schemas` and their loaders in `dependencies`. Included in this order, the order of the spec.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.routers.patrol import reports, rounds, shifts, zones
+
+router = APIRouter(tags=["patrol"])
+for module in (zones, shifts, reports, rounds):
+    router.include_router(module.router)

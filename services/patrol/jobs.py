@@ -1,0 +1,82 @@
+"""Patrol's worker jobs: zone exits, shifts' missed checkpoints and track retention."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from tortoise.expressions import F, Q
+from tortoise.transactions import in_transaction
+
+from grassroots.settings import get_settings
+from models.patrol import Assignment, Round, RoundStatus, TrackPoint
+from services import audit
+from services.jobs import job
+from services.patrol import alerting, analysis, rules
+
+log = logging.getLogger("grassroots.patrol")
+
+
+@job("patrol.zone_exits", every_s=30, transactional=False)
+async def zone_exit_job(now: datetime) -> str:
+    """Judge rounds whose track changed since last judged and alert each new zone exit.
+
+    Each round is judged outside any transaction and settled in a short one of its own: one
+    transaction for the whole run held row locks on rounds that point uploads update, for as
+    long as the run took, and deadlocked with them under load (bench/city_morning.py). A round
+    that fails is logged and judged again next run; the others are not held back by it.
+    """
+    pending = (
+        await Round.filter(
+            Q(track_changed_at__not_isnull=True)
+            & (Q(analysed_at__isnull=True) | Q(analysed_at__lt=F("track_changed_at")))
+        )
+        .order_by("track_changed_at")
+        .limit(200)
+    )
+    raised = failed = 0
+    for round in pending:
+        try:
+            summary = await analysis.round_summary(round=round)
+            async with in_transaction():
+                raised += await alerting.raise_round_alerts(
+                    summary=summary, now=now, ended=round.status == RoundStatus.ended
+                )
+                # `now` is when the run began: points arriving meanwhile make it judged again.
+                await Round.filter(id=round.id).update(analysed_at=now)
+        except Exception:  # noqa: BLE001 - one round must not hold back the others
+            failed += 1
+            log.exception("zone exits of round %s not judged", round.id)
+    failures = f", {failed} failed (judged again next run)" if failed else ""
+    return f"judged {len(pending) - failed} rounds, raised {raised} alerts{failures}"
+
+
+@job("patrol.missed_checkpoints", every_s=300)
+async def missed_checkpoints_job(now: datetime) -> str:
+    """Alert required checkpoints of shifts that ended (10 min ago, for late uploads) unvisited."""
+    shifts = (
+        await Assignment.filter(checked_at=None, ends_at__lte=now - rules.ALERT_GRACE)
+        .select_related("zone__org_unit", "user")
+        .order_by("ends_at")
+        .limit(200)
+    )
+    raised = 0
+    for shift in shifts:
+        raised += await alerting.judge_shift(shift=shift)
+        await Assignment.filter(id=shift.id).update(checked_at=now)
+    return f"judged {len(shifts)} shifts, raised {raised} alerts"
+
+
+@job("patrol.retention", every_s=3600, transactional=False)
+async def retention_job(now: datetime) -> str:
+    """Delete track points older than the retention period (precise locations: PIPL)."""
+    days = get_settings().retention_days
+    cutoff = now - timedelta(days=days)
+    deleted = await TrackPoint.filter(ts__lt=cutoff).delete()
+    await audit.record(
+        action="delete",
+        resource_type="track_point",
+        resource_id=None,
+        detail={"deleted": deleted, "older_than": cutoff.isoformat(), "retention_days": days},
+    )
+    return f"deleted {deleted} track points older than {days} days"
