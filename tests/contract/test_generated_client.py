@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 
 from notifications.fake_fcm import FakeFcm
-from tests.patrol.world import ZONE_GEOJSON, checkpoint_a, make_track
 from tests.contract.conftest import CLIENT_PACKAGE, GeneratedClient
 from tests.fuzz.conftest import _fuzz_server
+from tests.patrol.world import ZONE_GEOJSON, checkpoint_a, make_track
 
 METHODS = {"get", "put", "post", "delete", "patch"}
 DEMO_PASSWORD = "fuzz-demo-password"  # what tests/fuzz/conftest.py seeds the demo users with

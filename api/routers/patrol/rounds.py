@@ -11,6 +11,8 @@ from api.deps import CurrentUser
 from api.pagination import PageParams, paginate
 from api.routers.patrol.dependencies import OwnRound, PatrolMember, ReadableRound
 from api.routers.patrol.schemas import (
+    CheckpointVisitCreate,
+    CheckpointVisitPublic,
     IncidentCreate,
     IncidentPublic,
     PointRejection,
@@ -21,8 +23,6 @@ from api.routers.patrol.schemas import (
     RoundPublic,
     RoundSummaryPublic,
     TrackFeature,
-    VisitCreate,
-    VisitPublic,
     summary_public,
 )
 from api.schemas import Page, UtcInput
@@ -109,8 +109,8 @@ async def add_round_points(body: PointsBatch, round_: OwnRound) -> PointsResultP
     status_code=status.HTTP_201_CREATED,
 )
 async def add_checkpoint_visit(
-    body: VisitCreate, response: Response, user: CurrentUser, round_: OwnRound
-) -> VisitPublic:
+    body: CheckpointVisitCreate, response: Response, user: CurrentUser, round_: OwnRound
+) -> CheckpointVisitPublic:
     """A checkpoint visit by GPS (within radius + min(accuracy, 50 m)) or by the tag's code."""
     result = await rounds.record_visit(
         round=round_,
@@ -128,7 +128,7 @@ async def add_checkpoint_visit(
     )
     if not result.created:
         response.status_code = status.HTTP_200_OK
-    return VisitPublic.model_validate(result.visit)
+    return CheckpointVisitPublic.model_validate(result.visit)
 
 
 @router.post(

@@ -93,7 +93,7 @@ class AssignmentCreate(StrictInput):
     ends_at: UtcInput
 
 
-class AssignmentPublic(Output):
+class PatrolAssignmentPublic(Output):
     # The spec names a schema whose class name another domain shares by its module: keep the
     # name it had before the router became a package (clients are generated from the spec).
     __module__ = "api.routers.patrol"
@@ -105,7 +105,7 @@ class AssignmentPublic(Output):
     ends_at: UtcOutput
 
 
-class MyAssignment(AssignmentPublic):
+class MyAssignment(PatrolAssignmentPublic):
     zone: ZonePublic
     checkpoints: list[CheckpointPublic]
 
@@ -160,7 +160,7 @@ class PointsResultPublic(Output):
     in_zone: int
 
 
-class VisitCreate(StrictInput):
+class CheckpointVisitCreate(StrictInput):
     # The spec names a schema whose class name another domain shares by its module: keep the
     # name it had before the router became a package (clients are generated from the spec).
     __module__ = "api.routers.patrol"
@@ -176,7 +176,7 @@ class VisitCreate(StrictInput):
     is_mock: bool = False
 
 
-class VisitPublic(Output):
+class CheckpointVisitPublic(Output):
     # The spec names a schema whose class name another domain shares by its module: keep the
     # name it had before the router became a package (clients are generated from the spec).
     __module__ = "api.routers.patrol"

@@ -11,10 +11,10 @@ from api.pagination import PageParams, paginate
 from api.routers.patrol.dependencies import ManagedZone, ReadableZone
 from api.routers.patrol.schemas import (
     AssignmentCreate,
-    AssignmentPublic,
     CheckpointCreate,
     CheckpointPublic,
     MyAssignment,
+    PatrolAssignmentPublic,
     ZonePublic,
     checkpoint_public,
 )
@@ -56,19 +56,21 @@ async def list_checkpoints(user: CurrentUser, zone: ReadableZone) -> list[Checkp
 )
 async def create_assignment(
     body: AssignmentCreate, user: CurrentUser, zone: ManagedZone
-) -> AssignmentPublic:
+) -> PatrolAssignmentPublic:
     """A patrol shift for a member of my subtree in a zone I manage."""
     assignment = await shifts.create_assignment(
         actor=user, zone=zone, user_id=body.user_id, starts_at=body.starts_at, ends_at=body.ends_at
     )
-    return AssignmentPublic.model_validate(assignment)
+    return PatrolAssignmentPublic.model_validate(assignment)
 
 
 @router.get("/zones/{id}/assignments", operation_id="list_zone_assignments")
-async def list_zone_assignments(zone: ManagedZone, page: PageParams) -> Page[AssignmentPublic]:
+async def list_zone_assignments(
+    zone: ManagedZone, page: PageParams
+) -> Page[PatrolAssignmentPublic]:
     """Shifts in a zone I manage, latest first."""
     rows, cursor = await paginate(shifts.zone_assignments(zone=zone), page, order_field="starts_at")
-    return Page(items=[AssignmentPublic.model_validate(a) for a in rows], next_cursor=cursor)
+    return Page(items=[PatrolAssignmentPublic.model_validate(a) for a in rows], next_cursor=cursor)
 
 
 @router.get("/me/assignments", operation_id="list_my_assignments")

@@ -12,7 +12,6 @@ from api.deps import CurrentUser, SettingsDep
 from api.pagination import PageParams, PageQuery, paginate
 from api.routers.social.dependencies import ScopedClient, Today
 from api.routers.social.schemas import (
-    AssignmentPublic,
     CaseClose,
     CaseReopen,
     ClientCreate,
@@ -24,6 +23,7 @@ from api.routers.social.schemas import (
     DelegationCreate,
     DelegationEnd,
     DelegationPublic,
+    SocialWorkerAssignmentPublic,
     WorkerAssign,
     client_public,
 )
@@ -180,7 +180,7 @@ async def get_client_history(client: ScopedClient) -> ClientHistoryPublic:
     history = await closing.client_history(client=client)
     return ClientHistoryPublic(
         client_id=client.id,
-        assignments=[AssignmentPublic.model_validate(a) for a in history.assignments],
+        assignments=[SocialWorkerAssignmentPublic.model_validate(a) for a in history.assignments],
         delegations=[DelegationPublic.model_validate(d) for d in history.delegations],
         closures=[ClosurePublic.model_validate(c) for c in history.closures],
     )

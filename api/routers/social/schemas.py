@@ -130,7 +130,7 @@ class DelegationPublic(Output):
     created_at: UtcOutput
 
 
-class AssignmentPublic(Output):
+class SocialWorkerAssignmentPublic(Output):
     user_id: uuid.UUID
     full_name: str
     starts_at: UtcOutput
@@ -151,7 +151,7 @@ class ClosurePublic(Output):
 
 class ClientHistoryPublic(Output):
     client_id: uuid.UUID
-    assignments: list[AssignmentPublic]
+    assignments: list[SocialWorkerAssignmentPublic]
     delegations: list[DelegationPublic]
     closures: list[ClosurePublic] = Field(description="Each closing (结案) and its reopening")
 
@@ -163,7 +163,7 @@ class CaseloadItem(Output):
     overdue: bool
 
 
-class VisitCreate(StrictInput):
+class ClientVisitCreate(StrictInput):
     id: uuid.UUID
     kind: VisitKind
     occurred_at: UtcInput
@@ -173,7 +173,7 @@ class VisitCreate(StrictInput):
     notes: LongText = ""
 
 
-class VisitPublic(Output):
+class ClientVisitPublic(Output):
     id: uuid.UUID
     client_id: uuid.UUID
     recorded_by_id: uuid.UUID
@@ -278,7 +278,7 @@ class SixonesReport(Output):
 # assignments) by its module. These keep the module they had before the router became a package,
 # so their names in the spec stay; rebuilt (annotations resolve here) to take the name, with the
 # schema that embeds one of them.
-for _schema in (AssignmentPublic, VisitCreate, VisitPublic):
+for _schema in (SocialWorkerAssignmentPublic, ClientVisitCreate, ClientVisitPublic):
     _schema.__module__ = "api.routers.social"
     _schema.model_rebuild(force=True)
 ClientHistoryPublic.model_rebuild(force=True)

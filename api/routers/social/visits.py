@@ -7,7 +7,7 @@ from fastapi import APIRouter, Response, status
 from api.deps import CurrentUser, SettingsDep
 from api.pagination import PageParams, paginate
 from api.routers.social.dependencies import ScopedClient
-from api.routers.social.schemas import VisitCreate, VisitPublic
+from api.routers.social.schemas import ClientVisitCreate, ClientVisitPublic
 from api.schemas import Page
 from services.idempotency import fingerprint
 from services.social import visits
@@ -22,12 +22,12 @@ router = APIRouter(tags=["social"])
     responses={200: {"description": "Replay of a stored visit"}},
 )
 async def create_visit(
-    body: VisitCreate,
+    body: ClientVisitCreate,
     response: Response,
     client: ScopedClient,
     user: CurrentUser,
     settings: SettingsDep,
-) -> VisitPublic:
+) -> ClientVisitPublic:
     """Record a visit (same id and body again: 200 with the stored visit)."""
     visit, created = await visits.record_visit(
         user=user,
@@ -44,13 +44,13 @@ async def create_visit(
     )
     if not created:
         response.status_code = status.HTTP_200_OK
-    return VisitPublic.model_validate(visit)
+    return ClientVisitPublic.model_validate(visit)
 
 
 @router.get("/clients/{id}/visits", operation_id="list_visits")
-async def list_visits(client: ScopedClient, page: PageParams) -> Page[VisitPublic]:
+async def list_visits(client: ScopedClient, page: PageParams) -> Page[ClientVisitPublic]:
     """The client's visits, newest first."""
     rows, cursor = await paginate(
         visits.client_visits(client=client), page, order_field="occurred_at"
     )
-    return Page(items=[VisitPublic.model_validate(v) for v in rows], next_cursor=cursor)
+    return Page(items=[ClientVisitPublic.model_validate(v) for v in rows], next_cursor=cursor)
