@@ -56,36 +56,50 @@ def test_every_operation_has_its_module(generated_client: GeneratedClient, commi
     assert generated - expected == set(), "modules for no operation"
 
 
+def _parsed_types(module: Any) -> set[str]:
+    """Names of what `sync_detailed` of a generated module parses its answers into."""
+    answer = typing.get_type_hints(module.sync_detailed)["return"]  # Response[A | B | ...]
+    parsed = typing.get_args(answer)[0]
+    members = typing.get_args(parsed) or (parsed,)
+    return {getattr(t, "__name__", str(t)) for t in members}
+
+
+def _has_shape(schema: dict[str, Any] | None) -> bool:
+    """A schema a generator can make a model of (`{}`, "any JSON", has nothing to model)."""
+    shaping = {"$ref", "type", "anyOf", "oneOf", "allOf", "items", "properties"}
+    return bool(schema) and bool(shaping & set(schema))
+
+
 def test_every_success_answer_has_its_model(generated_client: GeneratedClient, committed_spec):
-    """An operation whose 2xx answer has a JSON schema parses it into something besides Problem."""
+    """An operation whose 2xx answer has a JSON schema parses it into something besides Problem.
+
+    (Two answers declare no schema at all, `GET /readyz` and the JSON-or-CSV zone report: they
+    parse into Any, as the spec says; they are the routers' to type, not the generator's to drop.)
+    """
     dropped = []
     for path, item in committed_spec["paths"].items():
         for method, op in item.items():
             if method not in METHODS:
                 continue
-            success = {
-                code: answer
+            success = [
+                code
                 for code, answer in op["responses"].items()
-                if code.startswith("2") and "application/json" in answer.get("content", {})
-            }
+                if code.startswith("2")
+                and _has_shape(answer.get("content", {}).get("application/json", {}).get("schema"))
+            ]
             if not success:
                 continue
-            module = importlib.import_module(
-                f"{CLIENT_PACKAGE}.api.{_snake(op['tags'][0])}.{op['operationId']}"
-            )
-            answer = typing.get_type_hints(module.sync_detailed)["return"]
-            parsed = set(typing.get_args(typing.get_args(answer)[0])) or {
-                typing.get_args(answer)[0]
-            }
-            names = {getattr(t, "__name__", str(t)) for t in parsed} - {"Problem", "NoneType"}
-            source = (
-                (generated_client.package / "api" / _snake(op["tags"][0]))
-                .joinpath(f"{op['operationId']}.py")
-                .read_text(encoding="utf-8")
-            )
-            missing = [c for c in success if f"response.status_code == {c}" not in source]
-            if not names or missing:
-                dropped.append(f"{method.upper()} {path}: parsed {names}, unparsed {missing}")
+            tag, name = _snake(op["tags"][0]), op["operationId"]
+            file = generated_client.package / "api" / tag / f"{name}.py"
+            if not file.exists():
+                dropped.append(f"{method.upper()} {path}: not generated at all")
+                continue
+            module = importlib.import_module(f"{CLIENT_PACKAGE}.api.{tag}.{name}")
+            models = _parsed_types(module) - {"Problem", "NoneType", "Any"}
+            source = file.read_text(encoding="utf-8")
+            unparsed = [c for c in success if f"response.status_code == {c}:" not in source]
+            if not models or unparsed:
+                dropped.append(f"{method.upper()} {path}: models {models}, unparsed {unparsed}")
     assert not dropped, "\n".join(dropped)
 
 
