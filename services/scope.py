@@ -37,6 +37,11 @@ def in_subtree(*, user: User, org_path: str) -> bool:
     return is_admin(user) or org_path.startswith(user.org_path)
 
 
+def overlaps(a_path: str, b_path: str) -> bool:
+    """True when one org path lies inside the other (either contains the other)."""
+    return a_path.startswith(b_path) or b_path.startswith(a_path)
+
+
 def require_role(user: User, roles: Iterable[str]) -> None:
     """403 unless the user holds one of the roles."""
     if not user.has_role(*roles):
