@@ -21,7 +21,7 @@ from models.org import OrgUnit, Role, User
 from models.patrol import Zone
 from models.social import Client, ClientCategory
 from services import org
-from services.correction import checkins, leave, supervisions
+from services.correction import access, checkins, leave, supervisions
 from services.demo import DemoWorld
 
 log = logging.getLogger("grassroots.demo")
@@ -92,7 +92,7 @@ async def demo_step(world: DemoWorld) -> None:
             client_id=client_ids[index] if index < len(client_ids) else uuid.uuid4(),
             subject_user_id=subject.id,
             officer_id=officer.id
-            if subject.org_path.startswith(officer.org_path)
+            if access.officer_covers(officer=officer, subject=subject)
             else (await _officer_for(world)).id,
             permitted_zone_id=zone_id,
             level=level,
