@@ -49,7 +49,13 @@ from services import alerts, audit
 from services.errors import Conflict, Forbidden, Invalid, NotFound
 from services.group_commit import GroupCommit
 from services.idempotency import create_once
-from services.identity import IdentityCipher, InvalidIdNumber, mask_id_number, validate_id_number
+from services.identity import (
+    REASON_TEXTS,
+    IdentityCipher,
+    InvalidIdNumber,
+    mask_id_number,
+    validate_id_number,
+)
 from services.jobs import job
 from services.messages import register_messages
 from services.notices import Notice, notice_source
@@ -200,8 +206,11 @@ def check_id_number(value: str, *, loc: Sequence[str | int] = ("body", "id_numbe
     try:
         return validate_id_number(value)
     except InvalidIdNumber as exc:
+        zh, en = REASON_TEXTS[exc.reason]
         raise Invalid(
             "invalid_id_number",
+            message_zh=f"身份证号码无效：{zh}",
+            message_en=f"The identity number is invalid: {en}",
             errors=[{"loc": list(loc), "msg": f"invalid identity number: {exc.reason}"}],
         ) from None
 
