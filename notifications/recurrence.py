@@ -242,6 +242,53 @@ def validate_rrule(rule: str) -> str:
     return _parse(rule).text
 
 
+def _aligned_probe(recurrence: _Recurrence, start_local: datetime) -> datetime | None:
+    """The rule's first occurrence from about year 9970, keeping DTSTART's alignment.
+
+    INTERVAL counts from DTSTART, so a rule can match the calendar and still never meet it from
+    this start (FREQ=DAILY;INTERVAL=7;BYDAY=MO from a Tuesday; FREQ=MONTHLY;INTERVAL=12;BYMONTH=6
+    from January). dateutil would search such a rule up to year 9999 on every call; looking from
+    a whole number of intervals later bounds that search to about 30 years.
+    """
+    arguments = dict(recurrence.arguments)
+    interval: int = arguments.get("interval", 1)
+    frequency = recurrence.frequency
+    if frequency in ("DAILY", "WEEKLY"):
+        step = timedelta(days=interval * (7 if frequency == "WEEKLY" else 1))
+        probe_start = start_local + ((_PROBE_START - start_local) // step) * step
+    else:
+        # The day (and for YEARLY the month) that dateutil takes from DTSTART, made explicit,
+        # so the probe may start on the 1st of a month that lacks DTSTART's day.
+        if not {"bymonthday", "byyearday", "byweekno", "byweekday"} & arguments.keys():
+            arguments["bymonthday"] = (start_local.day,)
+            if frequency == "YEARLY" and "bymonth" not in arguments:
+                arguments["bymonth"] = (start_local.month,)
+        months = interval * (12 if frequency == "YEARLY" else 1)
+        elapsed = (_PROBE_START.year - start_local.year) * 12 + _PROBE_START.month
+        elapsed -= start_local.month
+        year, month = divmod(start_local.month - 1 + (elapsed // months) * months, 12)
+        probe_start = start_local.replace(year=start_local.year + year, month=month + 1, day=1)
+    return next(iter(_rr.rrule(dtstart=probe_start, **arguments)), None)
+
+
+def validate_series(*, first_at: datetime, rrule: str, tz: ZoneInfo) -> str:
+    """The rule normalised; InvalidRecurrence when it does not occur from `first_at` on.
+
+    "Does not occur" is judged on about 30 years near the end of the calendar, with the start's
+    alignment kept: a rule whose INTERVAL meets its BYxxx parts only every few centuries (52
+    weeks drifting into June) is refused too, which a reminder can afford.
+    """
+    _require_aware("first_at", first_at)
+    recurrence = _parse(rrule)
+    start_local = first_at.astimezone(tz).replace(tzinfo=None, microsecond=0)
+    if _aligned_probe(recurrence, start_local) is None:
+        raise InvalidRecurrence(
+            "the rule does not occur for decades from first_at: its INTERVAL does not meet its "
+            "BYxxx parts"
+        )
+    return recurrence.text
+
+
 def _require_aware(name: str, value: datetime | None) -> None:
     """Refuse a naive datetime where an instant is meant."""
     if value is not None and value.utcoffset() is None:

@@ -36,7 +36,7 @@ from notifications.recurrence import (
     next_occurrence,
     occurrences_between,
     skipped_periods,
-    validate_rrule,
+    validate_series,
 )
 from notifications.worker import push_enabled, quiet_hours
 from services import audit
@@ -287,7 +287,7 @@ async def create_reminder(
     normalised: str | None = None
     if rrule is not None:
         try:
-            normalised = validate_rrule(rrule)
+            normalised = validate_series(first_at=first_at, rrule=rrule, tz=settings.tz)
         except InvalidRecurrence as exc:
             raise _invalid_rrule(exc) from None
     if until is not None and until < first_at:

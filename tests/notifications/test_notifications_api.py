@@ -340,6 +340,20 @@ async def test_bad_reminders_are_422_and_nothing_is_stored(client, world, auth, 
     assert await Reminder.all().count() == 0
 
 
+async def test_a_rule_that_never_meets_first_at_is_422(client, world, auth):
+    # Every 7 days from a Tuesday, on Mondays: valid RFC 5545, but it never occurs.
+    r = await client.post(
+        "/reminders",
+        json=reminder_body(
+            first_at=iso(local(2030, 1, 1, 9, 0)), rrule="FREQ=DAILY;INTERVAL=7;BYDAY=MO"
+        ),
+        headers={**auth(world["scheduler"]), "Accept-Language": "en"},
+    )
+    assert r.status_code == 422
+    assert r.json()["code"] == "invalid_rrule" and "does not occur" in r.json()["detail"]
+    assert await Reminder.all().count() == 0
+
+
 async def test_invalid_rrule_says_why_in_english(client, world, auth):
     r = await client.post(
         "/reminders",

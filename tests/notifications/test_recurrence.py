@@ -16,6 +16,7 @@ from notifications.recurrence import (
     occurrences_between,
     skipped_periods,
     validate_rrule,
+    validate_series,
 )
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -132,6 +133,41 @@ def test_invalid_rules(rule: str, message: str) -> None:
         next_occurrence(
             first_at=local(2026, 1, 1), rrule=rule, until=None, after=local(2026, 1, 1), tz=SHANGHAI
         )
+
+
+@pytest.mark.parametrize(
+    ("rule", "first_at"),
+    [
+        ("FREQ=DAILY;INTERVAL=7;BYDAY=MO", local(2026, 12, 1)),  # a Tuesday, every 7 days
+        ("FREQ=WEEKLY;INTERVAL=52;BYMONTH=6", local(2026, 1, 1)),  # June only in ~160 years
+        ("FREQ=MONTHLY;INTERVAL=12;BYMONTH=6", local(2026, 1, 31)),
+        ("FREQ=MONTHLY;INTERVAL=12;BYMONTHDAY=31", local(2026, 2, 28)),
+        ("FREQ=MONTHLY;INTERVAL=2;BYMONTH=2,4,6,8,10,12", local(2026, 1, 15)),
+        ("FREQ=YEARLY;INTERVAL=4;BYMONTH=2;BYMONTHDAY=29", local(2026, 2, 1)),
+    ],
+)
+def test_a_rule_that_never_meets_its_start_is_refused(rule: str, first_at: datetime) -> None:
+    validate_rrule(rule)  # it occurs in the calendar, just never from this first_at
+    with pytest.raises(InvalidRecurrence, match="does not occur for decades from first_at"):
+        validate_series(first_at=first_at, rrule=rule, tz=SHANGHAI)
+
+
+@pytest.mark.parametrize(
+    ("rule", "first_at"),
+    [
+        ("FREQ=DAILY;INTERVAL=7;BYDAY=TU", local(2026, 12, 1)),
+        ("FREQ=MONTHLY;INTERVAL=12;BYMONTH=1", local(2026, 1, 31)),
+        ("FREQ=MONTHLY", local(2026, 1, 31)),
+        ("FREQ=MONTHLY;INTERVAL=12", local(2026, 1, 31)),
+        ("FREQ=YEARLY", local(2024, 2, 29)),
+        ("FREQ=YEARLY;INTERVAL=3", local(2024, 2, 29)),  # 2036 is a leap year
+        ("FREQ=WEEKLY;INTERVAL=500", local(2026, 1, 1)),
+        ("FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29", local(2026, 1, 1)),
+    ],
+)
+def test_a_rule_that_meets_its_start_is_accepted(rule: str, first_at: datetime) -> None:
+    assert validate_series(first_at=first_at, rrule=rule, tz=SHANGHAI) == rule
+    assert len(series(first_at, rule, limit=2)) == 2
 
 
 # --- month ends ---------------------------------------------------------------------------------
