@@ -19,8 +19,9 @@ DTSTART, so a phone's calendar library and the server agree:
 - `first_at` is DTSTART: always the first occurrence, counted towards COUNT even when it does not
   match the rule (RFC 5545 3.8.5.3: DTSTART "always counts as the first occurrence").
 - UNTIL must be a UTC date-time (YYYYMMDDTHHMMSSZ): DTSTART is a date-time with an offset, and
-  RFC 5545 3.3.10 requires UNTIL then to be "a date with UTC time"; a DATE UNTIL is refused. The
-  `until` argument applies as well; both are inclusive.
+  RFC 5545 3.3.10 requires UNTIL then to be "a date with UTC time"; a DATE UNTIL is refused by
+  `validate_rrule` and `validate_series`, while a rule stored before that keeps being read with
+  its DATE as an inclusive local date. The `until` argument applies as well; both are inclusive.
 
 Bounds beyond RFC 5545: only rules at most once a day (FREQ=DAILY, WEEKLY, MONTHLY or YEARLY and
 at most one value in each of BYHOUR, BYMINUTE and BYSECOND), so no rule occurs more than
@@ -32,7 +33,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -102,6 +103,8 @@ class _Recurrence:
     arguments: dict[str, Any]
     count: int | None
     until_at: datetime | None
+    # A DATE UNTIL (an inclusive local date), which rules stored before it was refused still have.
+    stored_until_on: date | None = None
 
 
 def _numbers(name: str, value: str) -> tuple[int, ...]:
@@ -152,15 +155,23 @@ def _weekdays(value: str, frequency: str) -> tuple[Any, ...]:
     return tuple(weekdays)
 
 
-def _until(value: str) -> datetime:
-    """UNTIL as a UTC instant; a DATE or a floating local time is refused (RFC 5545 3.3.10)."""
+def _until(value: str, *, stored: bool) -> tuple[datetime | None, date | None]:
+    """UNTIL as a UTC instant; a DATE or a floating local time is refused (RFC 5545 3.3.10).
+
+    A `stored` rule (one accepted earlier) may still hold a DATE, read as an inclusive local date.
+    """
+    if stored and _UNTIL_DATE.fullmatch(value):
+        try:
+            return None, datetime.strptime(value, "%Y%m%d").date()
+        except ValueError:
+            pass
     if _UNTIL_DATE.fullmatch(value) or _UNTIL_LOCAL.fullmatch(value):
         raise InvalidRecurrence(
             "UNTIL must be a UTC date-time (YYYYMMDDTHHMMSSZ) because first_at is a date-time"
         )
     if _UNTIL_UTC.fullmatch(value):
         try:
-            return datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            return datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC), None
         except ValueError:
             pass
     raise InvalidRecurrence("UNTIL must be a UTC date-time YYYYMMDDTHHMMSSZ")
@@ -182,7 +193,7 @@ def _split(text: str) -> dict[str, str]:
 
 
 @lru_cache(maxsize=1024)
-def _parse(rule: str) -> _Recurrence:
+def _parse(rule: str, *, stored: bool = False) -> _Recurrence:
     """Parse and check a rule; InvalidRecurrence with a message saying what is wrong."""
     text = rule.strip().upper()
     if text.startswith("RRULE:"):
@@ -203,7 +214,9 @@ def _parse(rule: str) -> _Recurrence:
     if "INTERVAL" in parts:
         arguments["interval"] = _positive("INTERVAL", parts["INTERVAL"], MAX_INTERVAL)
     count = _positive("COUNT", parts["COUNT"], MAX_COUNT) if "COUNT" in parts else None
-    until_at = _until(parts["UNTIL"]) if "UNTIL" in parts else None
+    until_at, stored_until_on = (
+        _until(parts["UNTIL"], stored=stored) if "UNTIL" in parts else (None, None)
+    )
     if count is not None and "UNTIL" in parts:
         raise InvalidRecurrence("COUNT and UNTIL cannot both be given")
     if "WKST" in parts:
@@ -230,6 +243,7 @@ def _parse(rule: str) -> _Recurrence:
         arguments=arguments,
         count=count,
         until_at=until_at,
+        stored_until_on=stored_until_on,
     )
     probe_arguments = {**arguments, "interval": 1}
     if next(iter(_rr.rrule(dtstart=_PROBE_START, **probe_arguments)), None) is None:
@@ -328,15 +342,15 @@ def _occurrences(
     """
     first_local = first_at.astimezone(tz).replace(tzinfo=None)
     first_utc = first_at.astimezone(UTC)
+    rule_until = None if recurrence is None else recurrence.until_at
+    if recurrence is not None and recurrence.stored_until_on is not None:
+        next_day = datetime.combine(recurrence.stored_until_on + timedelta(days=1), time())
+        rule_until = _to_utc(next_day, tz) - timedelta(microseconds=1)
 
     def in_bounds(occurrence_utc: datetime) -> bool:
         if until is not None and occurrence_utc > until:
             return False
-        return not (
-            recurrence is not None
-            and recurrence.until_at is not None
-            and occurrence_utc > recurrence.until_at
-        )
+        return rule_until is None or occurrence_utc <= rule_until
 
     if not in_bounds(first_utc):
         return
@@ -347,7 +361,7 @@ def _occurrences(
     start_local = first_local.replace(microsecond=0)
     rule = _rr.rrule(
         dtstart=start_local,
-        until=_local_bound([until, recurrence.until_at, horizon], tz),
+        until=_local_bound([until, rule_until, horizon], tz),
         **recurrence.arguments,
     )
     if recurrence.count is not None:
@@ -371,7 +385,7 @@ def _prepare(first_at: datetime, rrule: str | None, until: datetime | None) -> _
     """Check the arguments shared by the public functions and parse the rule."""
     _require_aware("first_at", first_at)
     _require_aware("until", until)
-    return None if rrule is None else _parse(rrule)
+    return None if rrule is None else _parse(rrule, stored=True)
 
 
 def next_occurrence(
@@ -443,7 +457,7 @@ def skipped_periods(
     so those are not skips. What remains empty is a date that does not exist there (31 April,
     29 February in 2027, a fifth Monday). DAILY and WEEKLY rules report nothing.
     """
-    recurrence = None if rrule is None else _parse(rrule)
+    recurrence = None if rrule is None else _parse(rrule, stored=True)
     if recurrence is None or recurrence.frequency not in ("MONTHLY", "YEARLY") or not occurrences:
         return []
     interval: int = recurrence.arguments.get("interval", 1)

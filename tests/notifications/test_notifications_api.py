@@ -285,6 +285,27 @@ async def test_a_leap_day_reminder_skips_the_other_years(client, world, auth):
     assert r.json()["skips"] == ["2033", "2034", "2035", "2037", "2038", "2039"]
 
 
+async def test_a_reminder_stored_with_a_date_until_still_reads_and_fires(client, world, auth):
+    """Rows from before DATE UNTIL was refused (and from before month ends were skipped)."""
+    scheduler = world["scheduler"]
+    stored = await Reminder.create(
+        created_by=scheduler,
+        org_path=world["street"].path,
+        title="月报",
+        body="请提交月报",
+        audience={"user_ids": [str(world["patrol"].id)]},
+        first_at=local(2031, 1, 31, 9, 0),
+        rrule="FREQ=MONTHLY;UNTIL=20310531",
+        next_at=local(2031, 2, 28, 9, 0),  # what the old month-end clamping had stored
+    )
+    r = await client.get(f"/reminders/{stored.id}", headers=auth(scheduler))
+    assert r.status_code == 200, r.text
+    assert [at[:10] for at in r.json()["upcoming"]] == ["2031-02-28", "2031-03-31", "2031-05-31"]
+    assert await reminders.fire_reminder(reminder=stored, now=local(2031, 2, 28, 9, 0)) == 1
+    await stored.refresh_from_db()
+    assert stored.next_at == local(2031, 3, 31, 9, 0)
+
+
 async def test_a_date_until_with_a_date_time_start_is_422(client, world, auth):
     r = await client.post(
         "/reminders",

@@ -101,7 +101,6 @@ def test_valid_rules_are_normalised(rule: str, normalised: str) -> None:
         ("FREQ=DAILY;INTERVAL=0", "INTERVAL"),
         ("FREQ=DAILY;INTERVAL=1.5", "INTERVAL"),
         ("FREQ=DAILY;COUNT=3;UNTIL=20301231T000000Z", "cannot both"),
-        ("FREQ=DAILY;UNTIL=20301231", "UTC date-time"),  # a DATE with a DATE-TIME first_at
         ("FREQ=DAILY;UNTIL=2030-12-31", "UNTIL"),
         ("FREQ=DAILY;UNTIL=20301331T000000Z", "UNTIL"),
         ("FREQ=DAILY;UNTIL=20301231T160000", "UNTIL"),
@@ -400,8 +399,17 @@ def test_until_in_the_rule() -> None:
     assert len(series(first_at, "FREQ=DAILY;UNTIL=20260110T005959Z")) == 9
     both = series(first_at, "FREQ=DAILY;UNTIL=20260110T010000Z", until=local(2026, 1, 5))
     assert len(both) == 5
+
+
+def test_a_date_until_is_refused_but_a_stored_one_keeps_its_meaning() -> None:
+    # RFC 5545 3.3.10: with a DATE-TIME DTSTART, UNTIL "MUST be specified as a date with UTC time".
     with pytest.raises(InvalidRecurrence, match="UTC date-time"):
-        series(first_at, "FREQ=DAILY;UNTIL=20260110")
+        validate_rrule("FREQ=DAILY;UNTIL=20260110")
+    with pytest.raises(InvalidRecurrence, match="UTC date-time"):
+        validate_series(first_at=local(2026, 1, 1), rrule="FREQ=DAILY;UNTIL=20260110", tz=SHANGHAI)
+    # Reminders stored before the refusal still fire: the date is an inclusive local date.
+    stored = series(local(2026, 1, 1, 23, 30), "FREQ=DAILY;UNTIL=20260110")
+    assert len(stored) == 10 and stored[-1] == local(2026, 1, 10, 23, 30)
 
 
 def test_count_counts_from_first_at() -> None:
