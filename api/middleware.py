@@ -11,7 +11,7 @@ from typing import Any
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems import language_of
+from api.problems import language_headers, language_of
 from services.messages import message_for
 
 access_log = logging.getLogger("grassroots.access")
@@ -89,17 +89,16 @@ class BodyLimitMiddleware:
             413,
             message_for("body_too_large", language, {"limit": self.max_bytes}),
         )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
+        headers = [
+            (b"content-type", b"application/problem+json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+        ]
+        headers += [
+            (name.lower().encode(), value.encode())
+            for name, value in language_headers(language).items()
+        ]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
 

@@ -35,6 +35,24 @@ TITLES = {
 }
 
 
+# The language tag each catalog language is answered with (Content-Language).
+CONTENT_LANGUAGES = {"zh": "zh-CN", "en": "en"}
+
+
+def language_headers(language: str, headers: Mapping[str, str] | None = None) -> dict[str, str]:
+    """`headers` plus Content-Language and `Vary: Accept-Language`, for text chosen by language.
+
+    Without Vary a shared cache could hand a Chinese answer to an English client (RFC 9111 4.1).
+    """
+    merged = dict(headers or {})
+    vary = [v.strip() for v in merged.pop("Vary", merged.pop("vary", "")).split(",") if v.strip()]
+    if not any(v.lower() == "accept-language" for v in vary):
+        vary.append("Accept-Language")
+    merged["Vary"] = ", ".join(vary)
+    merged["Content-Language"] = CONTENT_LANGUAGES[language]
+    return merged
+
+
 def language_of(accept_language: str | None) -> str:
     """'en' when English is preferred over Chinese, else 'zh' (the default)."""
     if not accept_language:
@@ -62,8 +80,9 @@ def problem_response(
     detail: str,
     errors: Sequence[Mapping[str, Any]] | None = None,
     headers: Mapping[str, str] | None = None,
+    language: str | None = None,
 ) -> JSONResponse:
-    """The one shape of every error body."""
+    """The one shape of every error body; `language` is the one `detail` is written in."""
     body: dict[str, Any] = {
         "type": f"urn:grassroots:problem:{code}",
         "title": TITLES.get(status, "Error"),
@@ -73,8 +92,9 @@ def problem_response(
     }
     if errors is not None:
         body["errors"] = list(errors)
+    all_headers = dict(headers or {}) if language is None else language_headers(language, headers)
     return JSONResponse(
-        body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=dict(headers or {})
+        body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=all_headers
     )
 
 
@@ -83,7 +103,9 @@ def problem_for(
 ) -> JSONResponse:
     """A problem from the catalog, in the language the request asked for."""
     language = language_of(request_headers.get("accept-language"))
-    return problem_response(status=status, code=code, detail=message_for(code, language, params))
+    return problem_response(
+        status=status, code=code, detail=message_for(code, language, params), language=language
+    )
 
 
 def _clean_loc(loc: Sequence[Any]) -> list[str | int]:
@@ -99,6 +121,7 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
         detail=exc.message(language),
         errors=exc.errors or None,
         headers=exc.headers,
+        language=language,
     )
 
 
@@ -114,7 +137,11 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     # Only loc and msg go back: pydantic's `input` would echo what was sent, secrets included.
     errors = [{"loc": _clean_loc(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in raw]
     return problem_response(
-        status=422, code=code, detail=message_for(code, language, {}), errors=errors
+        status=422,
+        code=code,
+        detail=message_for(code, language, {}),
+        errors=errors,
+        language=language,
     )
 
 
@@ -133,6 +160,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         code=code,
         detail=message_for(code, language, {"limit": exc.detail}),
         headers=getattr(exc, "headers", None),
+        language=language,
     )
 
 
@@ -144,6 +172,7 @@ async def _database_down(request: Request, exc: Exception) -> JSONResponse:
         code="database_unavailable",
         detail=message_for("database_unavailable", language, {}),
         headers={"Retry-After": "5"},
+        language=language,
     )
 
 
@@ -155,7 +184,10 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
     language = language_of(request.headers.get("accept-language"))
     return problem_response(
-        status=500, code="internal_error", detail=message_for("internal_error", language, {})
+        status=500,
+        code="internal_error",
+        detail=message_for("internal_error", language, {}),
+        language=language,
     )
 
 
@@ -241,9 +273,23 @@ ERROR_DESCRIPTIONS = {
 }
 
 
+LANGUAGE_HEADERS: dict[str, Any] = {
+    "Content-Language": {
+        "description": "The language `detail` is written in: zh-CN (default) or en",
+        "schema": {"type": "string", "enum": sorted(CONTENT_LANGUAGES.values())},
+    },
+    "Vary": {
+        "description": "Accept-Language: `detail` follows the request's Accept-Language",
+        "schema": {"type": "string"},
+    },
+}
+
+
 def document_problems(spec: dict[str, Any]) -> dict[str, Any]:
     """Declare the problem+json answers every /api operation may give, in place of FastAPI's 422."""
     spec.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    spec["components"].setdefault("headers", {}).update(LANGUAGE_HEADERS)
+    header_refs = {name: {"$ref": f"#/components/headers/{name}"} for name in LANGUAGE_HEADERS}
     spec["components"]["schemas"].pop("HTTPValidationError", None)
     spec["components"]["schemas"].pop("ValidationError", None)
     ref = {"$ref": "#/components/schemas/Problem"}
@@ -254,6 +300,7 @@ def document_problems(spec: dict[str, Any]) -> dict[str, Any]:
             for status in statuses:
                 entry = responses.setdefault(status, {"description": ERROR_DESCRIPTIONS[status]})
                 entry["content"] = {PROBLEM_MEDIA_TYPE: {"schema": ref}}
+                entry["headers"] = {**entry.get("headers", {}), **header_refs}
     _drop_unreferenced_schemas(spec)
     return spec
 

@@ -45,7 +45,7 @@ async def seed(database_url: str, subjects: int) -> dict[str, Any]:
     from models.correction import Level, Supervision
     from models.org import OrgUnit, Role, User
     from models.patrol import Zone
-    from services.correction import rules_for_org_path
+    from services.correction.levels import rules_for_org_path
     from services.security import issue_access_token
 
     settings = Settings(database_url=database_url, secret_key=harness.BENCH_SECRET)

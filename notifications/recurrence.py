@@ -1,40 +1,47 @@
-"""RFC 5545 recurrence rules for reminder campaigns, on python-dateutil.
+"""RFC 5545 recurrence rules for reminder campaigns, on python-dateutil (the reference).
 
 Occurrences are computed in the local wall time of the deployment's time zone: a reminder "every
 month at 09:00" stays at 09:00 local across DST changes. Instants go in and come out as aware
-datetimes; results are in UTC.
+datetimes; results are in UTC. A rule gives the same occurrences as `dateutil.rrule` with the same
+DTSTART, so a phone's calendar library and the server agree:
 
-Choices beyond RFC 5545:
+- A date that does not exist is skipped, never clamped (RFC 5545 3.3.10): FREQ=MONTHLY from
+  31 January falls on 31 March, 31 May, ...; FREQ=YEARLY from 29 February only in leap years. The
+  last day of every month is written BYMONTHDAY=-1. `skipped_periods` names the months (or years)
+  a rule's frequency steps through without an occurrence, so a scheduler sees what it does.
+- A local time that does not exist (in a spring-forward gap) is taken with the UTC offset in force
+  before the gap, one hour later on the wall clock; an ambiguous one is the first of the two.
+  RFC 5545 3.3.10 says both "such recurrence instances MUST be ignored" (of invalid dates and
+  nonexistent times) and, of the computed local start time of an instance that does not exist,
+  that it "is interpreted ... as specified in Section 3.3.5", which is this rule; the second is
+  the specific one, and it is what dateutil with a zoneinfo DTSTART (and the phones' calendars)
+  do, so reminders in a DST zone still fire on the day of the change.
+- `first_at` is DTSTART: always the first occurrence, counted towards COUNT even when it does not
+  match the rule (RFC 5545 3.8.5.3: DTSTART "always counts as the first occurrence").
+- UNTIL must be a UTC date-time (YYYYMMDDTHHMMSSZ): DTSTART is a date-time with an offset, and
+  RFC 5545 3.3.10 requires UNTIL then to be "a date with UTC time"; a DATE UNTIL is refused by
+  `validate_rrule` and `validate_series`, while a rule stored before that keeps being read with
+  its DATE as an inclusive local date. The `until` argument applies as well; both are inclusive.
 
-- Only rules at most once a day: FREQ=DAILY, WEEKLY, MONTHLY or YEARLY, and at most one value in
-  each of BYHOUR, BYMINUTE and BYSECOND; COUNT at most 1000. A rule that can never occur is refused.
-- `first_at` is always the first occurrence (RFC 5545 counts DTSTART as the first instance), and
-  counts towards COUNT, even when it does not match the rule.
-- Month ends: when a MONTHLY or YEARLY rule takes its day of the month from `first_at` (no
-  BYMONTHDAY, BYYEARDAY, BYWEEKNO or BYDAY) and that day is 29, 30 or 31, each occurrence falls on
-  that day or on the month's last day when the month is shorter (31 Jan -> 28/29 Feb -> 31 Mar
-  -> 30 Apr). Plain RFC 5545 (and dateutil) would skip the shorter months. An explicit
-  BYMONTHDAY=31 keeps the RFC meaning; BYMONTHDAY=-1 means the last day of every month.
-- UNTIL in the rule may be a date (inclusive, local) or a UTC date-time (YYYYMMDDTHHMMSSZ); the
-  `until` argument applies as well, and both are inclusive.
-- A local time that does not exist (in a spring-forward gap) is taken with the offset in force
-  before the change, i.e. one hour later on the wall clock; an ambiguous one is the first of
-  the two.
+Bounds beyond RFC 5545: only rules at most once a day (FREQ=DAILY, WEEKLY, MONTHLY or YEARLY and
+at most one value in each of BYHOUR, BYMINUTE and BYSECOND), so no rule occurs more than
+MAX_PER_YEAR times a year; COUNT and INTERVAL at most 1000. A rule that can never occur is refused.
 """
 
 from __future__ import annotations
 
-import calendar
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from dateutil import rrule as _rr  # type: ignore[import-untyped,unused-ignore]
 
 MAX_COUNT: Final = 1000
+MAX_PER_YEAR: Final = 366  # at most one a day, which the refused parts below guarantee
 MAX_INTERVAL: Final = 1000
 MAX_RULE_LENGTH: Final = 500
 
@@ -65,6 +72,7 @@ _PARTS: Final = (
 _NUMBER = re.compile(r"[+-]?[0-9]{1,4}", re.ASCII)
 _BYDAY = re.compile(r"([+-]?[0-9]{1,2})?(MO|TU|WE|TH|FR|SA|SU)", re.ASCII)
 _UNTIL_DATE = re.compile(r"[0-9]{8}", re.ASCII)
+_UNTIL_LOCAL = re.compile(r"[0-9]{8}T[0-9]{6}", re.ASCII)
 _UNTIL_UTC = re.compile(r"[0-9]{8}T[0-9]{6}Z", re.ASCII)
 # Checking that a rule can occur at all: dateutil only stops looking at year 9999, so look from
 # shortly before it, which bounds the work to about 30 years of candidates.
@@ -95,8 +103,8 @@ class _Recurrence:
     arguments: dict[str, Any]
     count: int | None
     until_at: datetime | None
-    until_on: date | None
-    day_from_start: bool  # the day of the month comes from DTSTART (the month-end case)
+    # A DATE UNTIL (an inclusive local date), which rules stored before it was refused still have.
+    stored_until_on: date | None = None
 
 
 def _numbers(name: str, value: str) -> tuple[int, ...]:
@@ -147,16 +155,26 @@ def _weekdays(value: str, frequency: str) -> tuple[Any, ...]:
     return tuple(weekdays)
 
 
-def _until(value: str) -> tuple[datetime | None, date | None]:
-    """UNTIL as a UTC instant or as an inclusive local date."""
-    try:
-        if _UNTIL_UTC.fullmatch(value):
-            return datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC), None
-        if _UNTIL_DATE.fullmatch(value):
+def _until(value: str, *, stored: bool) -> tuple[datetime | None, date | None]:
+    """UNTIL as a UTC instant; a DATE or a floating local time is refused (RFC 5545 3.3.10).
+
+    A `stored` rule (one accepted earlier) may still hold a DATE, read as an inclusive local date.
+    """
+    if stored and _UNTIL_DATE.fullmatch(value):
+        try:
             return None, datetime.strptime(value, "%Y%m%d").date()
-    except ValueError:
-        pass
-    raise InvalidRecurrence("UNTIL must be YYYYMMDD or YYYYMMDDTHHMMSSZ (UTC)")
+        except ValueError:
+            pass
+    if _UNTIL_DATE.fullmatch(value) or _UNTIL_LOCAL.fullmatch(value):
+        raise InvalidRecurrence(
+            "UNTIL must be a UTC date-time (YYYYMMDDTHHMMSSZ) because first_at is a date-time"
+        )
+    if _UNTIL_UTC.fullmatch(value):
+        try:
+            return datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC), None
+        except ValueError:
+            pass
+    raise InvalidRecurrence("UNTIL must be a UTC date-time YYYYMMDDTHHMMSSZ")
 
 
 def _split(text: str) -> dict[str, str]:
@@ -174,7 +192,8 @@ def _split(text: str) -> dict[str, str]:
     return parts
 
 
-def _parse(rule: str) -> _Recurrence:
+@lru_cache(maxsize=1024)
+def _parse(rule: str, *, stored: bool = False) -> _Recurrence:
     """Parse and check a rule; InvalidRecurrence with a message saying what is wrong."""
     text = rule.strip().upper()
     if text.startswith("RRULE:"):
@@ -195,7 +214,9 @@ def _parse(rule: str) -> _Recurrence:
     if "INTERVAL" in parts:
         arguments["interval"] = _positive("INTERVAL", parts["INTERVAL"], MAX_INTERVAL)
     count = _positive("COUNT", parts["COUNT"], MAX_COUNT) if "COUNT" in parts else None
-    until_at, until_on = _until(parts["UNTIL"]) if "UNTIL" in parts else (None, None)
+    until_at, stored_until_on = (
+        _until(parts["UNTIL"], stored=stored) if "UNTIL" in parts else (None, None)
+    )
     if count is not None and "UNTIL" in parts:
         raise InvalidRecurrence("COUNT and UNTIL cannot both be given")
     if "WKST" in parts:
@@ -213,19 +234,16 @@ def _parse(rule: str) -> _Recurrence:
         raise InvalidRecurrence("BYYEARDAY needs FREQ=YEARLY")
     if "BYWEEKNO" in parts and frequency != "YEARLY":
         raise InvalidRecurrence("BYWEEKNO needs FREQ=YEARLY")
-    day_parts = {"BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYDAY"}
     other_by_parts = {name for name in parts if name.startswith("BY") and name != "BYSETPOS"}
     if "BYSETPOS" in parts and not other_by_parts:
         raise InvalidRecurrence("BYSETPOS needs another BYxxx part")
-    day_from_start = frequency in ("MONTHLY", "YEARLY") and not day_parts & set(parts)
     recurrence = _Recurrence(
         text=text,
         frequency=frequency,
         arguments=arguments,
         count=count,
         until_at=until_at,
-        until_on=until_on,
-        day_from_start=day_from_start,
+        stored_until_on=stored_until_on,
     )
     probe_arguments = {**arguments, "interval": 1}
     if next(iter(_rr.rrule(dtstart=_PROBE_START, **probe_arguments)), None) is None:
@@ -236,6 +254,53 @@ def _parse(rule: str) -> _Recurrence:
 def validate_rrule(rule: str) -> str:
     """The rule normalised (upper case, no 'RRULE:' prefix); InvalidRecurrence when refused."""
     return _parse(rule).text
+
+
+def _aligned_probe(recurrence: _Recurrence, start_local: datetime) -> datetime | None:
+    """The rule's first occurrence from about year 9970, keeping DTSTART's alignment.
+
+    INTERVAL counts from DTSTART, so a rule can match the calendar and still never meet it from
+    this start (FREQ=DAILY;INTERVAL=7;BYDAY=MO from a Tuesday; FREQ=MONTHLY;INTERVAL=12;BYMONTH=6
+    from January). dateutil would search such a rule up to year 9999 on every call; looking from
+    a whole number of intervals later bounds that search to about 30 years.
+    """
+    arguments = dict(recurrence.arguments)
+    interval: int = arguments.get("interval", 1)
+    frequency = recurrence.frequency
+    if frequency in ("DAILY", "WEEKLY"):
+        step = timedelta(days=interval * (7 if frequency == "WEEKLY" else 1))
+        probe_start = start_local + ((_PROBE_START - start_local) // step) * step
+    else:
+        # The day (and for YEARLY the month) that dateutil takes from DTSTART, made explicit,
+        # so the probe may start on the 1st of a month that lacks DTSTART's day.
+        if not {"bymonthday", "byyearday", "byweekno", "byweekday"} & arguments.keys():
+            arguments["bymonthday"] = (start_local.day,)
+            if frequency == "YEARLY" and "bymonth" not in arguments:
+                arguments["bymonth"] = (start_local.month,)
+        months = interval * (12 if frequency == "YEARLY" else 1)
+        elapsed = (_PROBE_START.year - start_local.year) * 12 + _PROBE_START.month
+        elapsed -= start_local.month
+        year, month = divmod(start_local.month - 1 + (elapsed // months) * months, 12)
+        probe_start = start_local.replace(year=start_local.year + year, month=month + 1, day=1)
+    return next(iter(_rr.rrule(dtstart=probe_start, **arguments)), None)
+
+
+def validate_series(*, first_at: datetime, rrule: str, tz: ZoneInfo) -> str:
+    """The rule normalised; InvalidRecurrence when it does not occur from `first_at` on.
+
+    "Does not occur" is judged on about 30 years near the end of the calendar, with the start's
+    alignment kept: a rule whose INTERVAL meets its BYxxx parts only every few centuries (52
+    weeks drifting into June) is refused too, which a reminder can afford.
+    """
+    _require_aware("first_at", first_at)
+    recurrence = _parse(rrule)
+    start_local = first_at.astimezone(tz).replace(tzinfo=None, microsecond=0)
+    if _aligned_probe(recurrence, start_local) is None:
+        raise InvalidRecurrence(
+            "the rule does not occur for decades from first_at: its INTERVAL does not meet its "
+            "BYxxx parts"
+        )
+    return recurrence.text
 
 
 def _require_aware(name: str, value: datetime | None) -> None:
@@ -249,6 +314,19 @@ def _to_utc(local: datetime, tz: ZoneInfo) -> datetime:
     return local.replace(tzinfo=tz).astimezone(UTC)
 
 
+def _local_bound(bounds: list[datetime | None], tz: ZoneInfo) -> datetime | None:
+    """The earliest bound as a naive local time a day later, for dateutil's own UNTIL.
+
+    dateutil only stops looking at year 9999, so a rule that rarely matches would otherwise be
+    searched for centuries past the last instant anyone asked about; the day of margin covers
+    wall times moved by a DST gap.
+    """
+    known = [bound for bound in bounds if bound is not None and bound.year < _PROBE_START.year]
+    if not known:
+        return None
+    return min(known).astimezone(tz).replace(tzinfo=None) + timedelta(days=1)
+
+
 def _occurrences(
     *,
     first_at: datetime,
@@ -256,48 +334,48 @@ def _occurrences(
     until: datetime | None,
     tz: ZoneInfo,
     from_local: datetime,
+    horizon: datetime | None = None,
 ) -> Iterator[datetime]:
-    """Occurrences in order as UTC instants, from about `from_local` (naive local) onwards."""
+    """Occurrences in order as UTC instants, from about `from_local` (naive local) onwards.
+
+    Nothing after `horizon` (an instant) is looked for, when it is given.
+    """
     first_local = first_at.astimezone(tz).replace(tzinfo=None)
     first_utc = first_at.astimezone(UTC)
+    rule_until = None if recurrence is None else recurrence.until_at
+    if recurrence is not None and recurrence.stored_until_on is not None:
+        next_day = datetime.combine(recurrence.stored_until_on + timedelta(days=1), time())
+        rule_until = _to_utc(next_day, tz) - timedelta(microseconds=1)
 
-    def in_bounds(occurrence_utc: datetime, occurrence_local: datetime) -> bool:
+    def in_bounds(occurrence_utc: datetime) -> bool:
         if until is not None and occurrence_utc > until:
             return False
-        if recurrence is None:
-            return True
-        if recurrence.until_at is not None and occurrence_utc > recurrence.until_at:
-            return False
-        return recurrence.until_on is None or occurrence_local.date() <= recurrence.until_on
+        return rule_until is None or occurrence_utc <= rule_until
 
-    if not in_bounds(first_utc, first_local):
+    if not in_bounds(first_utc):
         return
     yield first_utc
     yielded = 1
     if recurrence is None:
         return
     start_local = first_local.replace(microsecond=0)
-    clamp_day: int | None = None
-    if recurrence.day_from_start and start_local.day > 28:
-        # Expand on the first of each month, then move to the wanted day or the month's end.
-        clamp_day = start_local.day
-        start_local = start_local.replace(day=1)
-    rule = _rr.rrule(dtstart=start_local, **recurrence.arguments)
+    rule = _rr.rrule(
+        dtstart=start_local,
+        until=_local_bound([until, rule_until, horizon], tz),
+        **recurrence.arguments,
+    )
     if recurrence.count is not None:
         candidates: Iterator[datetime] = iter(rule)  # COUNT counts from the start
     else:
-        candidates = rule.xafter(max(from_local - timedelta(days=32), start_local), inc=True)
+        candidates = rule.xafter(max(from_local - timedelta(days=1), start_local), inc=True)
     for candidate in candidates:
         local = candidate.replace(microsecond=first_local.microsecond)
-        if clamp_day is not None:
-            last_day = calendar.monthrange(local.year, local.month)[1]
-            local = local.replace(day=min(clamp_day, last_day))
         if local <= first_local:
             continue  # first_at itself is already counted
         if recurrence.count is not None and yielded >= recurrence.count:
             return
         occurrence_utc = _to_utc(local, tz)
-        if not in_bounds(occurrence_utc, local):
+        if not in_bounds(occurrence_utc):
             return
         yielded += 1
         yield occurrence_utc
@@ -307,7 +385,7 @@ def _prepare(first_at: datetime, rrule: str | None, until: datetime | None) -> _
     """Check the arguments shared by the public functions and parse the rule."""
     _require_aware("first_at", first_at)
     _require_aware("until", until)
-    return None if rrule is None else _parse(rrule)
+    return None if rrule is None else _parse(rrule, stored=True)
 
 
 def next_occurrence(
@@ -352,7 +430,12 @@ def occurrences_between(
     found: list[datetime] = []
     from_local = start.astimezone(tz).replace(tzinfo=None)
     for occurrence in _occurrences(
-        first_at=first_at, recurrence=recurrence, until=until, tz=tz, from_local=from_local
+        first_at=first_at,
+        recurrence=recurrence,
+        until=until,
+        tz=tz,
+        from_local=from_local,
+        horizon=end,
     ):
         if occurrence >= end:
             break
@@ -361,3 +444,45 @@ def occurrences_between(
             if len(found) >= limit:
                 break
     return found
+
+
+def skipped_periods(
+    *, first_at: datetime, rrule: str | None, occurrences: Sequence[datetime], tz: ZoneInfo
+) -> list[str]:
+    """The months ("2026-02") or years ("2027") the rule steps through without an occurrence.
+
+    Only between the first and the last of `occurrences` (UTC instants of this series, in order).
+    A MONTHLY rule steps through every INTERVAL-th month from `first_at`'s, a YEARLY one through
+    every INTERVAL-th year (or those years' BYMONTH months); BYMONTH leaves out months on purpose,
+    so those are not skips. What remains empty is a date that does not exist there (31 April,
+    29 February in 2027, a fifth Monday). DAILY and WEEKLY rules report nothing.
+    """
+    recurrence = None if rrule is None else _parse(rrule, stored=True)
+    if recurrence is None or recurrence.frequency not in ("MONTHLY", "YEARLY") or not occurrences:
+        return []
+    interval: int = recurrence.arguments.get("interval", 1)
+    months: tuple[int, ...] = recurrence.arguments.get("bymonth", ())
+    start = first_at.astimezone(tz)
+    local = [occurrence.astimezone(tz) for occurrence in occurrences]
+    if recurrence.frequency == "MONTHLY":
+        index = {o.year * 12 + o.month - 1 for o in local}
+        origin = start.year * 12 + start.month - 1
+        first, last = min(index), max(index)
+        first += (origin - first) % interval
+        return [
+            f"{k // 12:04d}-{k % 12 + 1:02d}"
+            for k in range(first, last + 1, interval)
+            if k not in index and (not months or k % 12 + 1 in months)
+        ]
+    years = {o.year for o in local}
+    first_year = min(years) + (start.year - min(years)) % interval
+    if not months:
+        return [f"{y:04d}" for y in range(first_year, max(years) + 1, interval) if y not in years]
+    seen = {(o.year, o.month) for o in local}
+    first_seen, last_seen = min(seen), max(seen)
+    return [
+        f"{y:04d}-{m:02d}"
+        for y in range(first_year, max(years) + 1, interval)
+        for m in sorted(months)
+        if first_seen <= (y, m) <= last_seen and (y, m) not in seen
+    ]

@@ -35,7 +35,7 @@ DemoStep = Callable[[DemoWorld], Awaitable[None]]
 DEMO_MODULES: list[str] = [
     "services.patrol.demo",
     "services.social.demo",
-    "services.correction_demo",
+    "services.correction.demo",
 ]
 
 # 崇川区 and some of its streets and communities.

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from grassroots import clock
 
-InvalidReason = Literal["length", "format", "birth_date", "check_digit"]
+InvalidReason = Literal["length", "format", "address_code", "birth_date", "check_digit"]
 
 ID_NUMBER_LENGTH: Final = 18
 EARLIEST_BIRTH_DATE: Final = date(1900, 1, 1)
@@ -31,6 +31,26 @@ MIN_SECRET_LENGTH: Final = 16
 _WEIGHTS: Final = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARACTERS: Final = "10X98765432"
 _ID_FORMAT = re.compile(r"[0-9]{17}[0-9X]")
+# The province-level codes of GB/T 2260 (the first two digits of the address code): 11-15 North,
+# 21-23 North-east, 31-37 East, 41-46 Central-south, 50-54 South-west, 61-65 North-west, 71 Taiwan,
+# 81 Hong Kong, 82 Macao. Only the province is checked: numbers keep the county code they were
+# issued with for life, and GB/T 2260 retires and renumbers counties (and made 50 out of 51 in
+# 1997), so a county list would refuse real people.
+PROVINCE_CODES: Final = frozenset(
+    [*range(11, 16), *range(21, 24), *range(31, 38), *range(41, 47), *range(50, 55)]
+    + [*range(61, 66), 71, 81, 82]
+)
+# What each reason names, for people: (zh, en). Never with the number in it.
+REASON_TEXTS: Final[dict[InvalidReason, tuple[str, str]]] = {
+    "length": ("应为 18 位", "it must have 18 characters"),
+    "format": ("应为 17 位数字加一位数字或 X", "it must be 17 digits and a digit or X"),
+    "address_code": ("地址码的省级代码不存在", "the address code names no province"),
+    "birth_date": (
+        "出生日期无效（须为 1900 年至今的真实日期）",
+        "the birth date is not a real date from 1900 to today",
+    ),
+    "check_digit": ("校验码不符", "the check digit does not match"),
+}
 
 _TOKEN_VERSION: Final = "v1"
 _NONCE_BYTES: Final = 12
@@ -66,16 +86,21 @@ def check_character(first_17: str) -> str:
 
 
 def validate_id_number(value: str, /, *, today: date | None = None) -> str:
-    """The normalised number; InvalidIdNumber (length, format, birth_date, check_digit) otherwise.
+    """The normalised number; InvalidIdNumber (length, format, address_code, birth_date,
+    check_digit) otherwise.
 
-    The birth date (characters 7-14) must be a real date from 1900-01-01 to `today` (default: the
-    system's current date). Usable as a pydantic `AfterValidator`.
+    The address code (characters 1-6) must lie in a GB/T 2260 province; the birth date
+    (characters 7-14) must be a real date from 1900-01-01 to `today` (default: the system's
+    current date); the 18th character is the ISO 7064 MOD 11-2 check. Usable as a pydantic
+    `AfterValidator`.
     """
     number = normalise_id_number(value)
     if len(number) != ID_NUMBER_LENGTH:
         raise InvalidIdNumber("length")
     if _ID_FORMAT.fullmatch(number) is None:
         raise InvalidIdNumber("format")
+    if int(number[:2]) not in PROVINCE_CODES:
+        raise InvalidIdNumber("address_code")
     try:
         born_on = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:

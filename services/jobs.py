@@ -30,7 +30,7 @@ JobFunc = Callable[[datetime], Awaitable[str | None]]
 JOB_MODULES: list[str] = [
     "services.housekeeping",
     "services.patrol.jobs",
-    "services.correction",
+    "services.correction.jobs",
     "services.social.jobs",
     "notifications.worker",
     "services.reminders",

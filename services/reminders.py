@@ -32,7 +32,13 @@ from models.notifications import (
 from models.org import OrgUnit, Team, TeamMember, User
 from notifications.inbox import Message, dedup_key, fan_out
 from notifications.outbox import PENDING
-from notifications.recurrence import InvalidRecurrence, next_occurrence, validate_rrule
+from notifications.recurrence import (
+    InvalidRecurrence,
+    next_occurrence,
+    occurrences_between,
+    skipped_periods,
+    validate_series,
+)
 from notifications.worker import push_enabled, quiet_hours
 from services import audit
 from services.errors import Invalid
@@ -65,6 +71,9 @@ register_messages(
 # collapse key) is counted at its real size so the check is exact for what we send.
 FCM_PAYLOAD_LIMIT = 4096
 PAST_GRACE = timedelta(seconds=60)
+UPCOMING = 5
+# How far ahead `upcoming` looks: a rule that matches less often shows fewer (or none).
+UPCOMING_HORIZON = timedelta(days=100 * 366)
 FIRE_BATCH = 100
 MAX_AUDIENCE = 100_000
 
@@ -182,6 +191,45 @@ async def _check_audience(*, audience: Audience, user: User) -> set[uuid.UUID]:
     return people
 
 
+def _invalid_rrule(exc: InvalidRecurrence) -> Invalid:
+    """The 422 for a refused rule: `invalid_rrule`, saying why, at body.rrule."""
+    return Invalid(
+        "invalid_rrule",
+        params={"reason": str(exc)},
+        errors=[{"loc": ["body", "rrule"], "msg": str(exc)}],
+    )
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """What a campaign does next: its next occurrences and the periods its rule skips."""
+
+    upcoming: list[datetime]
+    skips: list[str]
+
+
+def outlook(*, reminder: Reminder, count: int = UPCOMING) -> Outlook:
+    """The next `count` occurrences still to fire (from `next_at`), and the months or years
+    between them that the rule steps over because the date does not exist there."""
+    if reminder.status != ReminderStatus.active or reminder.next_at is None:
+        return Outlook(upcoming=[], skips=[])
+    tz = get_settings().tz
+    # next_at is what the worker fires next, whatever rule made it; the rule gives the rest.
+    upcoming = [reminder.next_at] + occurrences_between(
+        first_at=reminder.first_at,
+        rrule=reminder.rrule,
+        until=reminder.until,
+        start=reminder.next_at + timedelta(microseconds=1),
+        end=reminder.next_at + UPCOMING_HORIZON,
+        tz=tz,
+        limit=count - 1,
+    )
+    skips = skipped_periods(
+        first_at=reminder.first_at, rrule=reminder.rrule, occurrences=upcoming, tz=tz
+    )
+    return Outlook(upcoming=upcoming, skips=skips)
+
+
 def payload_bytes(*, title: str, body: str, reminder_id: uuid.UUID) -> int:
     """The size of the FCM payload a reminder makes (notification and data)."""
     payload = {
@@ -240,9 +288,9 @@ async def create_reminder(
     normalised: str | None = None
     if rrule is not None:
         try:
-            normalised = validate_rrule(rrule)
+            normalised = validate_series(first_at=first_at, rrule=rrule, tz=settings.tz)
         except InvalidRecurrence as exc:
-            raise Invalid("invalid_rrule", params={"reason": str(exc)}) from None
+            raise _invalid_rrule(exc) from None
     if until is not None and until < first_at:
         raise Invalid("until_before_first_at")
     try:
@@ -250,7 +298,7 @@ async def create_reminder(
             first_at=first_at, rrule=normalised, until=until, now=now, settings=settings
         )
     except InvalidRecurrence as exc:
-        raise Invalid("invalid_rrule", params={"reason": str(exc)}) from None
+        raise _invalid_rrule(exc) from None
     await _check_audience(audience=audience, user=user)
     reminder = await Reminder.create(
         id=reminder_id,

@@ -166,6 +166,21 @@ class ReminderPublic(Output):
     ttl_s: int
     status: str
     next_at: UtcOutput | None
+    upcoming: Annotated[
+        list[UtcOutput],
+        Field(
+            description=f"The next {reminders.UPCOMING} occurrences still to fire (fewer when the "
+            "series ends sooner), the first being next_at; empty once finished or cancelled"
+        ),
+    ]
+    skips: Annotated[
+        list[str],
+        Field(
+            description="Months (YYYY-MM) or years (YYYY) between the upcoming occurrences that "
+            "the rule steps over because its date does not exist there (31 April, 29 February "
+            "outside leap years, a fifth Monday); empty when it skips none"
+        ),
+    ]
     fired: int
     last_fired_at: UtcOutput | None
     created_by_id: uuid.UUID
@@ -186,6 +201,7 @@ class DeliveryPublic(Output):
 def reminder_public(reminder: Reminder) -> ReminderPublic:
     """The public view of a campaign."""
     audience = reminders.Audience.from_json(reminder.audience)
+    outlook = reminders.outlook(reminder=reminder)
     return ReminderPublic(
         id=reminder.id,
         title=reminder.title,
@@ -203,6 +219,8 @@ def reminder_public(reminder: Reminder) -> ReminderPublic:
         ttl_s=reminder.ttl_s,
         status=str(reminder.status),
         next_at=reminder.next_at,
+        upcoming=outlook.upcoming,
+        skips=outlook.skips,
         fired=reminder.fired,
         last_fired_at=reminder.last_fired_at,
         created_by_id=reminder.created_by_id,  # type: ignore[attr-defined]

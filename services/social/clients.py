@@ -24,7 +24,13 @@ from models.social import (
 )
 from services import audit
 from services.errors import Forbidden, Invalid
-from services.identity import IdentityCipher, InvalidIdNumber, mask_id_number, validate_id_number
+from services.identity import (
+    REASON_TEXTS,
+    IdentityCipher,
+    InvalidIdNumber,
+    mask_id_number,
+    validate_id_number,
+)
 from services.social import messages  # noqa: F401  (registers the codes raised here)
 from services.social.access import CLIENT_ROLES, can_coordinate, org_unit_in_scope, visible_clients
 from services.social.cadence import visit_due_on
@@ -58,8 +64,11 @@ def check_id_number(value: str, *, loc: Sequence[str | int] = ("body", "id_numbe
     try:
         return validate_id_number(value)
     except InvalidIdNumber as exc:
+        zh, en = REASON_TEXTS[exc.reason]
         raise Invalid(
             "invalid_id_number",
+            message_zh=f"身份证号码无效：{zh}",
+            message_en=f"The identity number is invalid: {en}",
             errors=[{"loc": list(loc), "msg": f"invalid identity number: {exc.reason}"}],
         ) from None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from api.problems import language_of
 from models.org import OrgUnit, Role
 
 
@@ -19,7 +20,16 @@ def assert_problem(r, status, code):
     body = r.json()
     assert {"type", "title", "status", "detail", "code"} <= body.keys()
     assert body["status"] == status and body["code"] == code
+    assert_language_headers(r)
     return body
+
+
+def assert_language_headers(r):
+    """`detail` follows Accept-Language, so the answer says so to caches and names its language."""
+    vary = [v.strip().lower() for v in r.headers.get("vary", "").split(",")]
+    assert vary.count("accept-language") == 1, r.headers
+    expected = {"en": "en", "zh": "zh-CN"}[language_of(r.request.headers.get("accept-language"))]
+    assert r.headers["content-language"] == expected
 
 
 async def test_unknown_route_is_a_problem(client):
@@ -177,3 +187,61 @@ async def test_times_at_the_ends_of_the_calendar_are_422_not_500(client, admin, 
     for since in ("0001-01-01T01:00:00+01:08", "9999-12-31T23:59:59-05:00"):
         r = await client.get("/users", params={"updated_since": since}, headers=auth(admin))
         assert_problem(r, 422, "validation_error")
+
+
+@pytest.mark.parametrize(
+    ("accept_language", "content_language", "detail"),
+    [
+        (None, "zh-CN", "接口不存在"),
+        ("en", "en", "No such endpoint"),
+        ("en-GB,en;q=0.8", "en", "No such endpoint"),
+        ("zh-CN,zh;q=0.9,en;q=0.8", "zh-CN", "接口不存在"),
+        ("fr", "zh-CN", "接口不存在"),
+    ],
+)
+async def test_problems_vary_on_accept_language_and_name_their_language(
+    client, accept_language, content_language, detail
+):
+    headers = {"Accept-Language": accept_language} if accept_language else {}
+    r = await client.get("/no/such/thing", headers=headers)
+    assert r.json()["detail"] == detail
+    assert r.headers["content-language"] == content_language
+    assert r.headers["vary"] == "Accept-Language"
+
+
+async def test_every_kind_of_problem_carries_the_language_headers(client, admin, auth):
+    answers = [
+        await client.get("/me"),  # 401 from the auth dependency
+        await client.get("/me", headers={"Authorization": "Bearer nonsense"}),
+        await client.get("/users/not-a-uuid", headers=auth(admin) | {"Accept-Language": "en"}),
+        await client.post("/org-units", json={}, headers=auth(admin)),
+        await client.post(
+            "/org-units",
+            content=b"x" * (1024 * 1024 + 1),
+            headers=auth(admin) | {"Content-Type": "application/json", "Accept-Language": "en"},
+        ),
+    ]
+    assert [r.status_code for r in answers] == [401, 401, 404, 422, 413]
+    for r in answers:
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert_language_headers(r)
+    # Headers an error already had are kept beside the new ones.
+    assert answers[0].headers["www-authenticate"].lower().startswith("bearer")
+
+
+async def test_answers_whose_text_does_not_depend_on_the_language_do_not_vary(client, admin, auth):
+    for language in ("en", "zh-CN"):
+        r = await client.get("/me", headers=auth(admin) | {"Accept-Language": language})
+        assert r.status_code == 200
+        assert "accept-language" not in r.headers.get("vary", "").lower()
+        assert "content-language" not in r.headers
+
+
+async def test_the_spec_documents_the_language_headers_of_problems(client):
+    spec = (await client.get("http://test/openapi.json")).json()
+    assert set(spec["components"]["headers"]) == {"Content-Language", "Vary"}
+    for path, item in spec["paths"].items():
+        for operation in item.values():
+            for status, response in operation["responses"].items():
+                if "application/problem+json" in response.get("content", {}):
+                    assert set(response["headers"]) >= {"Content-Language", "Vary"}, (path, status)

@@ -10,7 +10,8 @@ from models.alerts import Alert
 from models.audit import AuditEntry
 from models.correction import CheckIn, LeaveRequest, Supervision
 from models.social import Client
-from services import correction
+from services.correction import dates, supervisions
+from services.correction import jobs as correction_jobs
 from tests.correction.conftest import FAR_OUTSIDE, INSIDE, World, supervision_body
 
 
@@ -441,7 +442,7 @@ async def test_obligation_rules_per_office(client, auth, world):
 
 
 def _today() -> date:
-    return correction.local_date(datetime.now(UTC))
+    return dates.local_date(datetime.now(UTC))
 
 
 async def _end(client: Any, auth: Any, user: Any, sid: str, **body: Any) -> Any:
@@ -557,7 +558,7 @@ async def test_after_the_end_no_checkin_leave_or_reminder_and_lists_show_it_ende
     # Pending leave that would start after the end is refused by the end.
     leave = await LeaveRequest.get(id=pending["id"])
     assert leave.status == "rejected" and leave.decided_by_id == w.officer.id
-    assert leave.decision_note == correction.LEAVE_REFUSED_NOTE
+    assert leave.decision_note == supervisions.LEAVE_REFUSED_NOTE
     later = {**pending, "id": str(uuid.uuid4())}
     r = await client.post("/me/leave-requests", json=later, headers=h)
     assert r.status_code == 422 and r.json()["code"] == "not_under_supervision"
@@ -568,7 +569,7 @@ async def test_after_the_end_no_checkin_leave_or_reminder_and_lists_show_it_ende
         (s["id"], "ended", "revoked")
     ]
     assert subjects[0]["ended_on"] == yesterday.isoformat()
-    assert await correction.checkins_due(datetime.now(UTC)) == []
+    assert await correction_jobs.checkins_due(datetime.now(UTC)) == []
 
 
 async def test_a_closed_case_takes_no_new_supervision(client, auth, world):

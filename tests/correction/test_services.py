@@ -19,7 +19,10 @@ from models.correction import (
     Supervision,
 )
 from models.org import User
-from services import correction
+from services import errors
+from services.correction import checkins, compliance, levels, supervisions
+from services.correction import jobs as correction_jobs
+from services.correction import leave as leave_requests
 from services.jobs import REGISTRY, run_job
 from tests.correction.conftest import FAR_OUTSIDE, INSIDE, World
 
@@ -34,7 +37,7 @@ def local(month: int, day: int, hour: int = 12, minute: int = 0) -> datetime:
 async def supervise(
     w: World, level: str, starts_on: date = MARCH, subject: User | None = None
 ) -> Supervision:
-    return await correction.create_supervision(
+    return await supervisions.create_supervision(
         actor=w.officer,
         client_id=w.client_id,
         subject_user_id=(subject or w.subject).id,
@@ -58,7 +61,7 @@ async def check_in(
     subject: User | None = None,
 ) -> Any:
     lon, lat = where if where and kind == "location" else (None, None)
-    checkin, created = await correction.record_checkin(
+    checkin, created = await checkins.record_checkin(
         user=subject or w.subject,
         checkin_id=uuid.uuid4(),
         kind=CheckInKind(kind),
@@ -76,7 +79,7 @@ async def check_in(
 
 
 async def officer_record(w: World, s: Supervision, at: datetime, kind: str) -> None:
-    await correction.record_officer_checkin(
+    await checkins.record_officer_checkin(
         user=w.officer,
         supervision=s,
         checkin_id=uuid.uuid4(),
@@ -91,11 +94,11 @@ async def officer_record(w: World, s: Supervision, at: datetime, kind: str) -> N
     )
 
 
-def by_kind(result: correction.ComplianceResult) -> dict[str, correction.ObligationResult]:
+def by_kind(result: compliance.ComplianceResult) -> dict[str, compliance.ObligationResult]:
     return {o.kind: o for o in result.obligations}
 
 
-def missed(result: correction.ComplianceResult) -> list[tuple[str, str]]:
+def missed(result: compliance.ComplianceResult) -> list[tuple[str, str]]:
     return [
         (v["obligation"], v["starts_on"])
         for v in result.violations
@@ -104,7 +107,7 @@ def missed(result: correction.ComplianceResult) -> list[tuple[str, str]]:
 
 
 async def close(now: datetime) -> str:
-    return await correction.close_intervals(now.astimezone(UTC))
+    return await correction_jobs.close_intervals(now.astimezone(UTC))
 
 
 async def test_strict_month_daily_boundaries_in_local_time(world):
@@ -123,7 +126,7 @@ async def test_strict_month_daily_boundaries_in_local_time(world):
     await check_in(w, local(3, 8), "service_hours", hours=5)
     await check_in(w, local(3, 22), "service_hours", hours=3)
     await check_in(w, local(3, 12), "study", hours=8)
-    result = await correction.compliance(supervision=s, month=MARCH, now=local(4, 1, 8))
+    result = await compliance.compliance(supervision=s, month=MARCH, now=local(4, 1, 8))
     k = by_kind(result)
     assert (k["location"].required, k["location"].done) == (31, 30)
     assert len(k["location"].intervals) == 31
@@ -158,7 +161,7 @@ async def test_normal_month_weekly_boundary_sunday_2359_and_monday_0001(world):
     await check_in(w, local(3, 10), "thought_report", text="汇报")
     await check_in(w, local(3, 8), "service_hours", hours=8)
     await check_in(w, local(3, 12), "study", hours=8)
-    result = await correction.compliance(supervision=s, month=MARCH, now=local(4, 2))
+    result = await compliance.compliance(supervision=s, month=MARCH, now=local(4, 2))
     k = by_kind(result)
     # The clipped week 1..2 March is shorter than half a week: nothing is required for it.
     assert [(i.starts_on.day, i.ends_on.day, i.done) for i in k["location"].intervals] == [
@@ -181,7 +184,7 @@ async def test_lenient_month_two_week_spans_and_missed_hours(world):
     await check_in(w, local(3, 10), "thought_report", text="汇报")
     await check_in(w, local(3, 8), "service_hours", hours=3)
     await check_in(w, local(3, 12), "study", hours=4)
-    result = await correction.compliance(supervision=s, month=MARCH, now=local(4, 2))
+    result = await compliance.compliance(supervision=s, month=MARCH, now=local(4, 2))
     k = by_kind(result)
     assert [(i.starts_on.day, i.ends_on.day, i.met) for i in k["location"].intervals] == [
         (1, 14, True),
@@ -199,7 +202,7 @@ async def test_lenient_month_two_week_spans_and_missed_hours(world):
 async def test_open_intervals_are_not_violations_yet(world):
     w = world
     s = await supervise(w, "strict")
-    result = await correction.compliance(supervision=s, month=MARCH, now=local(3, 10, 12))
+    result = await compliance.compliance(supervision=s, month=MARCH, now=local(3, 10, 12))
     k = by_kind(result)
     assert all(not i.closed for i in k["report"].intervals)
     assert len(missed(result)) == 9  # 1..9 March are over and empty; the 10th is still open
@@ -209,7 +212,7 @@ async def test_open_intervals_are_not_violations_yet(world):
 async def test_leave_spanning_a_month_end(world):
     w = world
     s = await supervise(w, "normal")
-    leave, _ = await correction.request_leave(
+    leave, _ = await leave_requests.request_leave(
         user=w.subject,
         leave_id=uuid.uuid4(),
         starts_at=local(3, 30, 8),
@@ -219,7 +222,7 @@ async def test_leave_spanning_a_month_end(world):
         request_hash="h",
         now=local(3, 25),
     )
-    await correction.decide_leave(
+    await leave_requests.decide_leave(
         user=w.officer, leave=leave, approved=True, note=None, now=local(3, 26)
     )
     on_leave_march = await check_in(w, local(3, 31, 10), where=FAR_OUTSIDE)
@@ -228,8 +231,8 @@ async def test_leave_spanning_a_month_end(world):
     assert on_leave_march.on_approved_leave and on_leave_march.status == "ok"
     assert on_leave_april.on_approved_leave and on_leave_april.status == "ok"
     assert not after.on_approved_leave and after.status == "violation"
-    march = await correction.compliance(supervision=s, month=MARCH, now=local(4, 10))
-    april = await correction.compliance(supervision=s, month=date(2025, 4, 1), now=local(4, 10))
+    march = await compliance.compliance(supervision=s, month=MARCH, now=local(4, 10))
+    april = await compliance.compliance(supervision=s, month=date(2025, 4, 1), now=local(4, 10))
     assert [v for v in march.violations if v["kind"] == "outside_permitted_area"] == []
     assert [v["checkin_id"] for v in april.violations if v["kind"] == "outside_permitted_area"] == [
         str(after.id)
@@ -243,7 +246,7 @@ async def test_leave_spanning_a_month_end(world):
 async def test_cancel_after_start_is_refused(world):
     w = world
     await supervise(w, "normal")
-    leave, _ = await correction.request_leave(
+    leave, _ = await leave_requests.request_leave(
         user=w.subject,
         leave_id=uuid.uuid4(),
         starts_at=local(3, 30, 8),
@@ -253,20 +256,20 @@ async def test_cancel_after_start_is_refused(world):
         request_hash="h",
         now=local(3, 25),
     )
-    with pytest.raises(correction.Conflict):
-        await correction.cancel_leave(leave=leave, now=local(3, 31))
+    with pytest.raises(errors.Conflict):
+        await leave_requests.cancel_leave(leave=leave, now=local(3, 31))
 
 
 async def test_level_change_takes_effect_from_the_next_interval(world):
     w = world
     s = await supervise(w, "strict")
-    s = await correction.change_level(
+    s = await supervisions.change_level(
         actor=w.officer, supervision=s, level=Level.lenient, now=local(3, 10)
     )
     assert [e["level"] for e in s.level_history] == ["strict", "lenient"]
-    assert correction.level_in_force(supervision=s, day=date(2025, 3, 10)).value == "strict"
-    assert correction.level_in_force(supervision=s, day=date(2025, 3, 11)).value == "lenient"
-    result = await correction.compliance(supervision=s, month=MARCH, now=local(4, 2))
+    assert levels.level_in_force(supervision=s, day=date(2025, 3, 10)).value == "strict"
+    assert levels.level_in_force(supervision=s, day=date(2025, 3, 11)).value == "lenient"
+    result = await compliance.compliance(supervision=s, month=MARCH, now=local(4, 2))
     k = by_kind(result)
     daily = [i for i in k["location"].intervals if i.level == "strict"]
     assert len(daily) == 10 and daily[-1].ends_on == date(2025, 3, 10)
@@ -281,15 +284,15 @@ async def test_reminders_for_the_interval_about_to_end(world):
     s = await supervise(w, "normal")
     strict = await supervise(w, "strict", subject=w.subject2)
     sunday_noon = local(3, 9, 12)
-    notices = await correction.checkins_due(sunday_noon.astimezone(UTC))
+    notices = await correction_jobs.checkins_due(sunday_noon.astimezone(UTC))
     keys = {n.cause_key for n in notices}
     assert f"correction:{s.id}:location:2025-03-03" in keys
     # Daily check-ins are reminded only from 18:00 local.
     assert not any(str(strict.id) in k for k in keys)
-    evening = await correction.checkins_due(local(3, 9, 19).astimezone(UTC))
+    evening = await correction_jobs.checkins_due(local(3, 9, 19).astimezone(UTC))
     assert f"correction:{strict.id}:location:2025-03-09" in {n.cause_key for n in evening}
     await check_in(w, local(3, 9, 13))
-    again = await correction.checkins_due(local(3, 9, 14).astimezone(UTC))
+    again = await correction_jobs.checkins_due(local(3, 9, 14).astimezone(UTC))
     assert f"correction:{s.id}:location:2025-03-03" not in {n.cause_key for n in again}
     assert len({n.cause_key for n in evening}) == len(evening)
     [n] = [n for n in notices if n.cause_key.endswith("location:2025-03-03")]
@@ -314,7 +317,7 @@ async def test_old_misses_are_recorded_but_only_recent_ones_alert(world):
     alerted = await Alert.filter(kind="missed_checkin", subject_id=s.id).count()
     assert closed > 20  # every missed week and month since March is on record
     assert 0 < alerted < closed  # only intervals that ended within the alert window alert
-    window_start = date(2025, 7, 31) - timedelta(days=correction.ALERT_WINDOW_DAYS)
+    window_start = date(2025, 7, 31) - timedelta(days=correction_jobs.ALERT_WINDOW_DAYS)
     for alert in await Alert.filter(kind="missed_checkin", subject_id=s.id):
         assert date.fromisoformat(alert.detail["ends_on"]) >= window_start
     assert f"{alerted} missed" in summary
@@ -324,7 +327,7 @@ async def test_old_misses_are_recorded_but_only_recent_ones_alert(world):
 
 
 async def end(w: World, s: Supervision, ended_on: date, now: datetime, reason: str = "revoked"):
-    return await correction.end_supervision(
+    return await supervisions.end_supervision(
         actor=w.officer,
         supervision=s,
         ended_on=ended_on,
@@ -339,12 +342,12 @@ async def test_no_obligation_after_the_end_in_compliance_or_the_job(world):
     s = await supervise(w, "strict")
     s = await end(w, s, date(2025, 3, 10), now=local(3, 12))
     assert (s.ends_on, s.planned_ends_on) == (date(2025, 3, 10), date(2026, 12, 31))
-    result = await correction.compliance(supervision=s, month=MARCH, now=local(4, 1, 8))
+    result = await compliance.compliance(supervision=s, month=MARCH, now=local(4, 1, 8))
     for obligation in result.obligations:
         assert all(i.ends_on <= date(2025, 3, 10) for i in obligation.intervals)
     assert len(by_kind(result)["location"].intervals) == 10
-    with pytest.raises(correction.Invalid):
-        await correction.compliance(supervision=s, month=date(2025, 4, 1), now=local(5, 1))
+    with pytest.raises(errors.Invalid):
+        await compliance.compliance(supervision=s, month=date(2025, 4, 1), now=local(5, 1))
     await close(local(3, 20, 0, 30))
     closed = await ClosedInterval.filter(supervision_id=s.id)
     assert closed and max(c.ends_on for c in closed) <= date(2025, 3, 10)
@@ -375,7 +378,7 @@ async def test_end_refuses_pending_leave_after_it_and_stops_reminders(world):
     s = await supervise(w, "normal")
 
     async def ask(starts_at: datetime) -> Any:
-        leave, _ = await correction.request_leave(
+        leave, _ = await leave_requests.request_leave(
             user=w.subject,
             leave_id=uuid.uuid4(),
             starts_at=starts_at.astimezone(UTC),
@@ -389,7 +392,7 @@ async def test_end_refuses_pending_leave_after_it_and_stops_reminders(world):
 
     on_last_day = await ask(local(3, 9, 8))
     after = await ask(local(3, 10, 0, 0))
-    before = await correction.checkins_due(local(3, 9, 12).astimezone(UTC))
+    before = await correction_jobs.checkins_due(local(3, 9, 12).astimezone(UTC))
     assert any(str(s.id) in n.cause_key for n in before)
     await end(w, s, date(2025, 3, 9), now=local(3, 9, 11), reason="early_release")
     await on_last_day.refresh_from_db()
@@ -397,4 +400,4 @@ async def test_end_refuses_pending_leave_after_it_and_stops_reminders(world):
     assert on_last_day.status == LeaveStatus.pending
     assert after.status == LeaveStatus.rejected
     # Reminders stop at once, even on the last day.
-    assert await correction.checkins_due(local(3, 9, 12).astimezone(UTC)) == []
+    assert await correction_jobs.checkins_due(local(3, 9, 12).astimezone(UTC)) == []

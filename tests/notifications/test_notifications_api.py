@@ -218,14 +218,113 @@ async def test_scheduler_creates_lists_and_reads_a_reminder(client, world, auth)
     created = r.json()
     assert created["next_at"] == "2030-01-31T01:00:00Z"
     assert created["rrule"] == "FREQ=MONTHLY;INTERVAL=2"
+    # Every second month on the 31st: 31 September and 31 November do not exist (RFC 5545).
+    assert created["upcoming"] == [
+        "2030-01-31T01:00:00Z",
+        "2030-03-31T01:00:00Z",
+        "2030-05-31T01:00:00Z",
+        "2030-07-31T01:00:00Z",
+        "2031-01-31T01:00:00Z",
+    ]
+    assert created["skips"] == ["2030-09", "2030-11"]
     listed = await client.get("/reminders", headers=auth(scheduler))
     assert [x["id"] for x in listed.json()["items"]] == [created["id"]]
+    assert listed.json()["items"][0]["upcoming"] == created["upcoming"]
+    read = await client.get(f"/reminders/{created['id']}", headers=auth(scheduler))
+    assert read.json()["skips"] == created["skips"]
     other = await client.get("/reminders", headers=auth(world["other_scheduler"]))
     assert other.json()["items"] == []
     hidden = await client.get(f"/reminders/{created['id']}", headers=auth(world["other_scheduler"]))
     assert hidden.status_code == 404
     deliveries = await client.get(f"/reminders/{created['id']}/deliveries", headers=auth(scheduler))
     assert deliveries.status_code == 200 and deliveries.json() == []
+
+
+async def test_upcoming_follows_the_rule_and_ends_with_the_series(client, world, auth):
+    scheduler = world["scheduler"]
+    first_at = local(2030, 1, 31, 9, 0)
+    last_day = await client.post(
+        "/reminders",
+        json=reminder_body(first_at=iso(first_at), rrule="FREQ=MONTHLY;BYMONTHDAY=-1"),
+        headers=auth(scheduler),
+    )
+    assert last_day.status_code == 201, last_day.text
+    assert [at[:10] for at in last_day.json()["upcoming"]] == [
+        "2030-01-31",
+        "2030-02-28",
+        "2030-03-31",
+        "2030-04-30",
+        "2030-05-31",
+    ]
+    assert last_day.json()["skips"] == []
+    twice = await client.post(
+        "/reminders",
+        json=reminder_body(
+            first_at=iso(first_at), rrule="FREQ=WEEKLY", until=iso(first_at + timedelta(days=7))
+        ),
+        headers=auth(scheduler),
+    )
+    assert twice.json()["upcoming"] == ["2030-01-31T01:00:00Z", "2030-02-07T01:00:00Z"]
+    once = await client.post(
+        "/reminders", json=reminder_body(first_at=iso(first_at)), headers=auth(scheduler)
+    )
+    assert once.json()["upcoming"] == ["2030-01-31T01:00:00Z"]
+    await client.delete(f"/reminders/{once.json()['id']}", headers=auth(scheduler))
+    cancelled = await client.get(f"/reminders/{once.json()['id']}", headers=auth(scheduler))
+    assert cancelled.json()["upcoming"] == [] and cancelled.json()["skips"] == []
+
+
+async def test_a_leap_day_reminder_skips_the_other_years(client, world, auth):
+    r = await client.post(
+        "/reminders",
+        json=reminder_body(first_at=iso(local(2032, 2, 29, 9, 0)), rrule="FREQ=YEARLY;COUNT=3"),
+        headers=auth(world["scheduler"]),
+    )
+    assert r.status_code == 201, r.text
+    assert [at[:10] for at in r.json()["upcoming"]] == ["2032-02-29", "2036-02-29", "2040-02-29"]
+    assert r.json()["skips"] == ["2033", "2034", "2035", "2037", "2038", "2039"]
+
+
+async def test_a_reminder_stored_with_a_date_until_still_reads_and_fires(client, world, auth):
+    """Rows from before DATE UNTIL was refused (and from before month ends were skipped)."""
+    scheduler = world["scheduler"]
+    stored = await Reminder.create(
+        created_by=scheduler,
+        org_path=world["street"].path,
+        title="月报",
+        body="请提交月报",
+        audience={"user_ids": [str(world["patrol"].id)]},
+        first_at=local(2031, 1, 31, 9, 0),
+        rrule="FREQ=MONTHLY;UNTIL=20310531",
+        next_at=local(2031, 2, 28, 9, 0),  # what the old month-end clamping had stored
+    )
+    r = await client.get(f"/reminders/{stored.id}", headers=auth(scheduler))
+    assert r.status_code == 200, r.text
+    assert [at[:10] for at in r.json()["upcoming"]] == ["2031-02-28", "2031-03-31", "2031-05-31"]
+    assert await reminders.fire_reminder(reminder=stored, now=local(2031, 2, 28, 9, 0)) == 1
+    await stored.refresh_from_db()
+    assert stored.next_at == local(2031, 3, 31, 9, 0)
+
+
+async def test_a_date_until_with_a_date_time_start_is_422(client, world, auth):
+    r = await client.post(
+        "/reminders",
+        json=reminder_body(rrule="FREQ=DAILY;UNTIL=20991231"),
+        headers={**auth(world["scheduler"]), "Accept-Language": "en"},
+    )
+    assert r.status_code == 422
+    assert r.headers["content-type"] == "application/problem+json"
+    problem = r.json()
+    assert problem["code"] == "invalid_rrule"
+    assert "UTC date-time" in problem["detail"]
+    assert problem["errors"][0]["loc"] == ["body", "rrule"]
+    assert await Reminder.all().count() == 0
+    fine = await client.post(
+        "/reminders",
+        json=reminder_body(rrule="FREQ=DAILY;UNTIL=20991231T160000Z"),
+        headers=auth(world["scheduler"]),
+    )
+    assert fine.status_code == 201, fine.text
 
 
 async def test_patrol_member_may_not_create_reminders(client, world, auth):
@@ -259,6 +358,20 @@ async def test_bad_reminders_are_422_and_nothing_is_stored(client, world, auth, 
     assert r.status_code == 422, r.text
     assert r.json()["code"] == code
     assert r.json()["detail"]
+    assert await Reminder.all().count() == 0
+
+
+async def test_a_rule_that_never_meets_first_at_is_422(client, world, auth):
+    # Every 7 days from a Tuesday, on Mondays: valid RFC 5545, but it never occurs.
+    r = await client.post(
+        "/reminders",
+        json=reminder_body(
+            first_at=iso(local(2030, 1, 1, 9, 0)), rrule="FREQ=DAILY;INTERVAL=7;BYDAY=MO"
+        ),
+        headers={**auth(world["scheduler"]), "Accept-Language": "en"},
+    )
+    assert r.status_code == 422
+    assert r.json()["code"] == "invalid_rrule" and "does not occur" in r.json()["detail"]
     assert await Reminder.all().count() == 0
 
 
@@ -350,11 +463,12 @@ async def test_firing_resolves_teams_roles_and_units_once_per_occurrence(world, 
     assert await Delivery.all().count() == 0
 
 
-async def test_month_end_rules_fire_on_the_last_day(world):
+async def test_month_end_rules_fire_on_the_last_day_or_skip_the_month(world):
     first_at = local(2031, 1, 31, 9, 0)
     expected = {
         "FREQ=MONTHLY;BYMONTHDAY=-1": [(2031, 2, 28), (2031, 3, 31), (2031, 4, 30), (2031, 5, 31)],
-        "FREQ=MONTHLY": [(2031, 2, 28), (2031, 3, 31), (2031, 4, 30), (2031, 5, 31)],
+        # The 31st only where it exists (RFC 5545 skips dates that do not exist).
+        "FREQ=MONTHLY": [(2031, 3, 31), (2031, 5, 31), (2031, 7, 31), (2031, 8, 31)],
     }
     for rule, days in expected.items():
         reminder = await reminders.create_reminder(

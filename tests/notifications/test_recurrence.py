@@ -14,7 +14,9 @@ from notifications.recurrence import (
     InvalidRecurrence,
     next_occurrence,
     occurrences_between,
+    skipped_periods,
     validate_rrule,
+    validate_series,
 )
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -62,7 +64,6 @@ def is_month_end(moment: datetime) -> bool:
         ("FREQ=MONTHLY;BYDAY=-1FR", "FREQ=MONTHLY;BYDAY=-1FR"),
         ("FREQ=DAILY;COUNT=1000", "FREQ=DAILY;COUNT=1000"),
         ("FREQ=YEARLY;UNTIL=20301231T160000Z", "FREQ=YEARLY;UNTIL=20301231T160000Z"),
-        ("FREQ=DAILY;UNTIL=20301231", "FREQ=DAILY;UNTIL=20301231"),
         ("FREQ=DAILY;BYHOUR=9;BYMINUTE=30", "FREQ=DAILY;BYHOUR=9;BYMINUTE=30"),
         (
             "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1",
@@ -99,8 +100,9 @@ def test_valid_rules_are_normalised(rule: str, normalised: str) -> None:
         ("FREQ=DAILY;COUNT=-1", "COUNT"),
         ("FREQ=DAILY;INTERVAL=0", "INTERVAL"),
         ("FREQ=DAILY;INTERVAL=1.5", "INTERVAL"),
-        ("FREQ=DAILY;COUNT=3;UNTIL=20301231", "cannot both"),
+        ("FREQ=DAILY;COUNT=3;UNTIL=20301231T000000Z", "cannot both"),
         ("FREQ=DAILY;UNTIL=2030-12-31", "UNTIL"),
+        ("FREQ=DAILY;UNTIL=20301331T000000Z", "UNTIL"),
         ("FREQ=DAILY;UNTIL=20301231T160000", "UNTIL"),
         ("FREQ=DAILY;UNTIL=20301331", "UNTIL"),
         ("FREQ=MONTHLY;BYMONTHDAY=0", "out of range"),
@@ -132,6 +134,41 @@ def test_invalid_rules(rule: str, message: str) -> None:
         )
 
 
+@pytest.mark.parametrize(
+    ("rule", "first_at"),
+    [
+        ("FREQ=DAILY;INTERVAL=7;BYDAY=MO", local(2026, 12, 1)),  # a Tuesday, every 7 days
+        ("FREQ=WEEKLY;INTERVAL=52;BYMONTH=6", local(2026, 1, 1)),  # June only in ~160 years
+        ("FREQ=MONTHLY;INTERVAL=12;BYMONTH=6", local(2026, 1, 31)),
+        ("FREQ=MONTHLY;INTERVAL=12;BYMONTHDAY=31", local(2026, 2, 28)),
+        ("FREQ=MONTHLY;INTERVAL=2;BYMONTH=2,4,6,8,10,12", local(2026, 1, 15)),
+        ("FREQ=YEARLY;INTERVAL=4;BYMONTH=2;BYMONTHDAY=29", local(2026, 2, 1)),
+    ],
+)
+def test_a_rule_that_never_meets_its_start_is_refused(rule: str, first_at: datetime) -> None:
+    validate_rrule(rule)  # it occurs in the calendar, just never from this first_at
+    with pytest.raises(InvalidRecurrence, match="does not occur for decades from first_at"):
+        validate_series(first_at=first_at, rrule=rule, tz=SHANGHAI)
+
+
+@pytest.mark.parametrize(
+    ("rule", "first_at"),
+    [
+        ("FREQ=DAILY;INTERVAL=7;BYDAY=TU", local(2026, 12, 1)),
+        ("FREQ=MONTHLY;INTERVAL=12;BYMONTH=1", local(2026, 1, 31)),
+        ("FREQ=MONTHLY", local(2026, 1, 31)),
+        ("FREQ=MONTHLY;INTERVAL=12", local(2026, 1, 31)),
+        ("FREQ=YEARLY", local(2024, 2, 29)),
+        ("FREQ=YEARLY;INTERVAL=3", local(2024, 2, 29)),  # 2036 is a leap year
+        ("FREQ=WEEKLY;INTERVAL=500", local(2026, 1, 1)),
+        ("FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29", local(2026, 1, 1)),
+    ],
+)
+def test_a_rule_that_meets_its_start_is_accepted(rule: str, first_at: datetime) -> None:
+    assert validate_series(first_at=first_at, rrule=rule, tz=SHANGHAI) == rule
+    assert len(series(first_at, rule, limit=2)) == 2
+
+
 # --- month ends ---------------------------------------------------------------------------------
 
 
@@ -149,49 +186,107 @@ def test_every_second_month_on_its_last_day() -> None:
     assert [o.month for o in found[6:]] == [1, 3, 5, 7, 9, 11]
 
 
-def test_monthly_from_the_31st_skips_no_month() -> None:
-    found = series(local(2026, 1, 31), "FREQ=MONTHLY", limit=30)
-    assert [(o.year, o.month) for o in found[:5]] == [
-        (2026, 1),
-        (2026, 2),
-        (2026, 3),
-        (2026, 4),
-        (2026, 5),
+def test_monthly_from_the_31st_skips_the_short_months() -> None:
+    found = series(local(2026, 1, 31), "FREQ=MONTHLY", limit=7)
+    assert [(o.year, o.month, o.day) for o in found] == [
+        (2026, 1, 31),
+        (2026, 3, 31),
+        (2026, 5, 31),
+        (2026, 7, 31),
+        (2026, 8, 31),
+        (2026, 10, 31),
+        (2026, 12, 31),
     ]
-    assert [o.day for o in found[:4]] == [31, 28, 31, 30]
-    assert all(is_month_end(o) for o in found)
-    februaries = {o.year: o.day for o in found if o.month == 2}
-    assert februaries == {2026: 28, 2027: 28, 2028: 29}
     assert all(o.hour == 9 and o.minute == 0 for o in found)
+    skipped = skipped_periods(
+        first_at=local(2026, 1, 31), rrule="FREQ=MONTHLY", occurrences=found, tz=SHANGHAI
+    )
+    assert skipped == ["2026-02", "2026-04", "2026-06", "2026-09", "2026-11"]
 
 
-@pytest.mark.parametrize(("day", "february", "april"), [(29, 28, 29), (30, 28, 30), (31, 28, 30)])
-def test_monthly_from_a_late_day_is_that_day_or_the_month_end(
-    day: int, february: int, april: int
-) -> None:
-    found = series(local(2026, 1, day), "FREQ=MONTHLY", limit=4)
-    assert [o.day for o in found] == [day, february, min(day, 31), april]
+@pytest.mark.parametrize(
+    ("day", "months"),
+    [(28, [1, 2, 3, 4, 5]), (29, [1, 3, 4, 5, 6]), (30, [1, 3, 4, 5, 6]), (31, [1, 3, 5, 7, 8])],
+)
+def test_monthly_from_a_late_day_is_only_that_day(day: int, months: list[int]) -> None:
+    found = series(local(2026, 1, day), "FREQ=MONTHLY", limit=5)
+    assert [o.month for o in found] == months
+    assert {o.day for o in found} == {day}
 
 
-def test_explicit_bymonthday_31_keeps_rfc_meaning() -> None:
+def test_the_last_day_of_each_month_is_bymonthday_minus_1() -> None:
+    found = series(local(2026, 1, 31), "FREQ=MONTHLY;BYMONTHDAY=-1", limit=14)
+    assert [o.month for o in found] == [*range(1, 13), 1, 2]
+    assert all(is_month_end(o) for o in found)
+    assert {o.year: o.day for o in found if o.month == 2} == {2026: 28, 2027: 28}
+    assert (
+        skipped_periods(
+            first_at=local(2026, 1, 31),
+            rrule="FREQ=MONTHLY;BYMONTHDAY=-1",
+            occurrences=found,
+            tz=SHANGHAI,
+        )
+        == []
+    )
+
+
+def test_explicit_bymonthday_31_is_the_same_as_the_day_from_first_at() -> None:
     found = series(local(2026, 1, 31), "FREQ=MONTHLY;BYMONTHDAY=31", limit=4)
     assert [o.month for o in found] == [1, 3, 5, 7]
+    assert found == series(local(2026, 1, 31), "FREQ=MONTHLY", limit=4)
 
 
-def test_yearly_from_a_leap_day() -> None:
-    found = series(local(2024, 2, 29), "FREQ=YEARLY", limit=5)
+def test_yearly_from_a_leap_day_only_in_leap_years() -> None:
+    found = series(local(2024, 2, 29), "FREQ=YEARLY", limit=3)
     assert [(o.year, o.month, o.day) for o in found] == [
         (2024, 2, 29),
-        (2025, 2, 28),
-        (2026, 2, 28),
-        (2027, 2, 28),
         (2028, 2, 29),
+        (2032, 2, 29),
     ]
+    skipped = skipped_periods(
+        first_at=local(2024, 2, 29), rrule="FREQ=YEARLY", occurrences=found, tz=SHANGHAI
+    )
+    assert skipped == ["2025", "2026", "2027", "2029", "2030", "2031"]
 
 
-def test_monthly_with_count_from_the_30th() -> None:
+def test_monthly_with_count_from_the_30th_skips_february_and_counts_only_real_dates() -> None:
     found = series(local(2026, 1, 30), "FREQ=MONTHLY;COUNT=3")
-    assert [(o.month, o.day) for o in found] == [(1, 30), (2, 28), (3, 30)]
+    assert [(o.month, o.day) for o in found] == [(1, 30), (3, 30), (4, 30)]
+
+
+@pytest.mark.parametrize(
+    ("rule", "first_at", "skipped"),
+    [
+        (
+            "FREQ=MONTHLY;BYDAY=5MO",  # months without a fifth Monday
+            local(2026, 3, 30),
+            [
+                "2026-04",
+                "2026-05",
+                "2026-07",
+                "2026-09",
+                "2026-10",
+                "2026-12",
+                "2027-01",
+                "2027-02",
+            ],
+        ),
+        ("FREQ=MONTHLY;INTERVAL=2", local(2026, 1, 31), ["2026-09", "2026-11"]),
+        (
+            "FREQ=YEARLY;BYMONTH=1,2;BYMONTHDAY=30",
+            local(2026, 1, 30),
+            ["2026-02", "2027-02", "2028-02", "2029-02"],
+        ),
+        ("FREQ=MONTHLY;BYMONTH=1,3,5;BYMONTHDAY=31", local(2026, 1, 31), []),
+        ("FREQ=WEEKLY", local(2026, 1, 31), []),
+        (None, local(2026, 1, 31), []),
+    ],
+)
+def test_skipped_periods(rule: str | None, first_at: datetime, skipped: list[str]) -> None:
+    found = series(first_at, rule, limit=5)
+    assert skipped_periods(first_at=first_at, rrule=rule, occurrences=found, tz=SHANGHAI) == (
+        skipped
+    )
 
 
 # --- local wall time ----------------------------------------------------------------------------
@@ -224,16 +319,20 @@ def test_berlin_keeps_local_wall_time_across_dst() -> None:
 def test_first_at_given_in_another_zone_is_converted_first() -> None:
     first_at = datetime(2026, 1, 31, 1, 0, tzinfo=UTC)  # 09:00 on 31 January in Shanghai
     found = series(first_at, "FREQ=MONTHLY", limit=2)
-    assert [(o.month, o.day, o.hour) for o in found] == [(1, 31, 9), (2, 28, 9)]
+    assert [(o.month, o.day, o.hour) for o in found] == [(1, 31, 9), (3, 31, 9)]
 
 
-def test_wall_time_in_a_dst_gap_moves_forward() -> None:
+def test_wall_time_in_a_dst_gap_is_read_with_the_offset_before_the_gap() -> None:
     first_at = datetime(2026, 3, 28, 2, 30, tzinfo=BERLIN)
     following = next_occurrence(
         first_at=first_at, rrule="FREQ=DAILY", until=None, after=first_at, tz=BERLIN
     )
-    # 02:30 on 29 March does not exist in Berlin: the reminder goes at 03:30 CEST (01:30 UTC).
+    # 02:30 on 29 March does not exist in Berlin. RFC 5545 3.3.10 reads a recurrence instance's
+    # nonexistent local time as 3.3.5 reads a DATE-TIME: with the offset before the gap, so the
+    # reminder goes at 03:30 CEST (01:30 UTC), as dateutil with a zoneinfo DTSTART has it.
     assert following == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
+    found = series(first_at, "FREQ=DAILY;COUNT=3", tz=BERLIN)
+    assert [(o.day, o.hour) for o in found] == [(28, 2), (29, 3), (30, 2)]
 
 
 # --- next_occurrence ----------------------------------------------------------------------------
@@ -295,12 +394,22 @@ def test_until_is_inclusive_and_ends_the_series() -> None:
 
 def test_until_in_the_rule() -> None:
     first_at = local(2026, 1, 1)
-    # A date UNTIL is an inclusive local date; a UTC UNTIL is an instant.
-    assert len(series(first_at, "FREQ=DAILY;UNTIL=20260110")) == 10
+    # UNTIL is a UTC instant, inclusive (a DATE UNTIL is refused: first_at is a date-time).
     assert len(series(first_at, "FREQ=DAILY;UNTIL=20260110T010000Z")) == 10
     assert len(series(first_at, "FREQ=DAILY;UNTIL=20260110T005959Z")) == 9
-    both = series(first_at, "FREQ=DAILY;UNTIL=20260110", until=local(2026, 1, 5))
+    both = series(first_at, "FREQ=DAILY;UNTIL=20260110T010000Z", until=local(2026, 1, 5))
     assert len(both) == 5
+
+
+def test_a_date_until_is_refused_but_a_stored_one_keeps_its_meaning() -> None:
+    # RFC 5545 3.3.10: with a DATE-TIME DTSTART, UNTIL "MUST be specified as a date with UTC time".
+    with pytest.raises(InvalidRecurrence, match="UTC date-time"):
+        validate_rrule("FREQ=DAILY;UNTIL=20260110")
+    with pytest.raises(InvalidRecurrence, match="UTC date-time"):
+        validate_series(first_at=local(2026, 1, 1), rrule="FREQ=DAILY;UNTIL=20260110", tz=SHANGHAI)
+    # Reminders stored before the refusal still fire: the date is an inclusive local date.
+    stored = series(local(2026, 1, 1, 23, 30), "FREQ=DAILY;UNTIL=20260110")
+    assert len(stored) == 10 and stored[-1] == local(2026, 1, 10, 23, 30)
 
 
 def test_count_counts_from_first_at() -> None:
@@ -374,11 +483,11 @@ def test_occurrences_between_is_half_open_and_limited() -> None:
 @given(
     year=st.integers(2020, 2030),
     month=st.integers(1, 12),
-    day=st.integers(29, 31),
+    day=st.integers(1, 31),
     interval=st.integers(1, 4),
     tz_name=st.sampled_from(["Asia/Shanghai", "Europe/Berlin", "America/New_York"]),
 )
-def test_monthly_from_late_days_never_skips_and_next_matches_between(
+def test_monthly_keeps_the_day_skips_months_without_it_and_next_matches_between(
     year: int, month: int, day: int, interval: int, tz_name: str
 ) -> None:
     tz = ZoneInfo(tz_name)
@@ -394,11 +503,17 @@ def test_monthly_from_late_days_never_skips_and_next_matches_between(
         tz=tz,
     )
     assert found[0] == first_at
+    walls = [o.astimezone(tz) for o in found]
     for earlier, later in zip(found, found[1:], strict=False):
         assert next_occurrence(first_at=first_at, rrule=rule, until=None, after=earlier, tz=tz) == (
             later
         )
-        before, wall = earlier.astimezone(tz), later.astimezone(tz)
-        assert (wall.hour, wall.minute) == (9, 0)
-        assert (wall.year - before.year) * 12 + wall.month - before.month == interval
-        assert wall.day == min(day, calendar.monthrange(wall.year, wall.month)[1])
+    assert all((w.day, w.hour, w.minute) == (day, 9, 0) for w in walls)
+    months = {w.year * 12 + w.month - 1 for w in walls}
+    origin = year * 12 + month - 1
+    skipped = skipped_periods(first_at=first_at, rrule=rule, occurrences=found, tz=tz)
+    # Every INTERVAL-th month in the span either has the day (and an occurrence) or is skipped.
+    for k in range(origin, max(months) + 1, interval):
+        has_day = day <= calendar.monthrange(k // 12, k % 12 + 1)[1]
+        assert (k in months) == has_day
+        assert (f"{k // 12:04d}-{k % 12 + 1:02d}" in skipped) == (not has_day)

@@ -14,6 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.identity import (
+    PROVINCE_CODES,
+    REASON_TEXTS,
     IdentityCipher,
     InvalidCiphertext,
     InvalidIdNumber,
@@ -96,6 +98,12 @@ def test_wrong_check_digit(number: str) -> None:
         (with_check("32060219850600123"), "birth_date"),
         (with_check("32060218991231123"), "birth_date"),  # before 1900
         (with_check("32060220260602123"), "birth_date"),  # tomorrow
+        (with_check("99060219850615123"), "address_code"),
+        (with_check("00060219850615123"), "address_code"),
+        (with_check("83060219850615123"), "address_code"),  # not in GB/T 2260
+        (with_check("10010119850615123"), "address_code"),
+        (with_check("99060219990230123"), "address_code"),  # the address is checked first
+        (wrong_check(with_check("16060219850615123")), "address_code"),
     ],
 )
 def test_invalid_numbers(value: str, reason: str) -> None:
@@ -107,15 +115,48 @@ def test_born_today_is_valid() -> None:
     assert validate_id_number(number, today=TODAY) == number
 
 
+# GB/T 2260's province-level codes, written out from the standard rather than from the code.
+GB_T_2260_PROVINCES = {
+    11: "北京", 12: "天津", 13: "河北", 14: "山西", 15: "内蒙古",
+    21: "辽宁", 22: "吉林", 23: "黑龙江",
+    31: "上海", 32: "江苏", 33: "浙江", 34: "安徽", 35: "福建", 36: "江西", 37: "山东",
+    41: "河南", 42: "湖北", 43: "湖南", 44: "广东", 45: "广西", 46: "海南",
+    50: "重庆", 51: "四川", 52: "贵州", 53: "云南", 54: "西藏",
+    61: "陕西", 62: "甘肃", 63: "青海", 64: "宁夏", 65: "新疆",
+    71: "台湾", 81: "香港", 82: "澳门",
+}  # fmt: skip
+
+
+def test_province_codes_are_gb_t_2260() -> None:
+    assert set(PROVINCE_CODES) == set(GB_T_2260_PROVINCES)
+    assert len(PROVINCE_CODES) == 34
+
+
+@pytest.mark.parametrize("province", range(100))
+def test_every_two_digit_prefix(province: int) -> None:
+    number = with_check(f"{province:02d}060219850615123")
+    if province in GB_T_2260_PROVINCES:
+        assert validate_id_number(number, today=TODAY) == number
+    else:
+        assert reason_of(number) == "address_code"
+
+
+def test_every_reason_has_a_text_that_never_holds_a_number() -> None:
+    assert set(REASON_TEXTS) == {"length", "format", "address_code", "birth_date", "check_digit"}
+    for zh, en in REASON_TEXTS.values():
+        assert zh and en
+
+
 @given(
-    region=st.integers(110000, 659999),
+    province=st.sampled_from(sorted(GB_T_2260_PROVINCES)),
+    county=st.integers(0, 9999),
     born_on=st.dates(min_value=date(1900, 1, 1), max_value=TODAY),
     sequence=st.integers(0, 999),
 )
 def test_generated_numbers_validate_and_any_altered_digit_fails(
-    region: int, born_on: date, sequence: int
+    province: int, county: int, born_on: date, sequence: int
 ) -> None:
-    number = with_check(f"{region}{born_on:%Y%m%d}{sequence:03d}")
+    number = with_check(f"{province:02d}{county:04d}{born_on:%Y%m%d}{sequence:03d}")
     assert validate_id_number(number, today=TODAY) == number
     # MOD 11-2 catches every single-character change in the sequence or check part.
     for position in (14, 15, 16):

@@ -6,7 +6,7 @@ from tortoise import connections
 
 from models.audit import AuditEntry
 from models.social import CareGroupMember, Client
-from services.identity import validate_id_number
+from services.identity import check_character, validate_id_number
 from tests.social.conftest import assign, client_body, create_client, id_number, wrong_check_digit
 
 
@@ -88,6 +88,39 @@ async def test_invalid_identity_number_is_refused_and_nothing_stored(client, aut
         assert r.json()["code"] == "invalid_id_number"
     assert await Client.all().count() == 0
     assert validate_id_number(id_number(3)) == id_number(3)
+
+
+async def test_the_422_says_which_part_of_the_number_is_wrong(client, auth, street):
+    unknown_province = "990602199003070017"
+    unknown_province = unknown_province[:17] + check_character(unknown_province[:17])
+    cases = [
+        (unknown_province, "address code", "地址码"),
+        (
+            "320602199002300012"[:17] + check_character("32060219900230001"),
+            "birth date",
+            "出生日期",
+        ),
+        (wrong_check_digit(id_number(3)), "check digit", "校验码"),
+    ]
+    for number, english, chinese in cases:
+        for language, words in (("en", english), ("zh-CN", chinese)):
+            r = await client.post(
+                "/clients",
+                json=client_body(street.street, id_number=number),
+                headers={**auth(street.supervisor), "Accept-Language": language},
+            )
+            assert r.status_code == 422, number
+            problem = r.json()
+            assert problem["code"] == "invalid_id_number"
+            assert words in problem["detail"], problem["detail"]
+            assert number not in r.text and number[:6] not in r.text and number[-6:] not in r.text
+    r = await client.post(
+        "/clients/search",
+        json={"id_number": unknown_province},
+        headers={**auth(street.supervisor), "Accept-Language": "en"},
+    )
+    assert r.status_code == 422 and "address code" in r.json()["detail"]
+    assert await Client.all().count() == 0
 
 
 async def test_only_the_four_categories_and_no_sensitive_fields(client, auth, street):

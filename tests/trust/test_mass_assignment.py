@@ -94,9 +94,9 @@ OPEN_OBJECTS: dict[tuple[str, str], str] = {
     "each feature is validated and rejected by index",
     ("import_zones", "crs"): "written by QGIS and ogr2ogr: accepted and ignored, never stored",
     ("put_obligation_rules", "rules"): "map of supervision level -> rules, unknown levels "
-    "refused by services.correction_rules (422 rules_invalid)",
+    "refused by services.correction.rules (422 rules_invalid)",
     ("put_obligation_rules", "rules{}[]"): "each rule must have exactly the known fields "
-    "(correction_rules: set(entry) != _RULE_FIELDS -> 422 rules_invalid)",
+    "(correction.rules: set(entry) != _RULE_FIELDS -> 422 rules_invalid)",
 }
 
 

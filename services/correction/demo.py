@@ -20,7 +20,8 @@ from models.correction import CheckInKind, Level, Supervision
 from models.org import OrgUnit, Role, User
 from models.patrol import Zone
 from models.social import Client, ClientCategory
-from services import correction, org
+from services import org
+from services.correction import access, checkins, leave, supervisions
 from services.demo import DemoWorld
 
 log = logging.getLogger("grassroots.demo")
@@ -86,12 +87,12 @@ async def demo_step(world: DemoWorld) -> None:
         unit = world.units[unit_key]
         zone_id = await _permitted_area(name=f"{unit.name}活动范围", unit=unit, lon=lon, lat=lat)
         admin = User(roles_text=User.encode_roles([Role.admin.value]), org_path="/")
-        supervision = await correction.create_supervision(
+        supervision = await supervisions.create_supervision(
             actor=admin,
             client_id=client_ids[index] if index < len(client_ids) else uuid.uuid4(),
             subject_user_id=subject.id,
             officer_id=officer.id
-            if subject.org_path.startswith(officer.org_path)
+            if access.officer_covers(officer=officer, subject=subject)
             else (await _officer_for(world)).id,
             permitted_zone_id=zone_id,
             level=level,
@@ -151,7 +152,7 @@ async def _fill_month(
     if username == "subject2":
         leave_start = datetime.combine(days[9], time(8), tzinfo=tz)
         leave_end = datetime.combine(days[11], time(20), tzinfo=tz)
-        leave, _ = await correction.request_leave(
+        request, _ = await leave.request_leave(
             user=subject,
             leave_id=uuid.uuid4(),
             starts_at=leave_start,
@@ -161,9 +162,9 @@ async def _fill_month(
             request_hash=uuid.uuid4().hex,
             now=leave_start - timedelta(days=3),
         )
-        await correction.decide_leave(
+        await leave.decide_leave(
             user=officer,
-            leave=leave,
+            leave=request,
             approved=True,
             note="同意，按时返回",
             now=leave_start - timedelta(days=2),
@@ -171,7 +172,7 @@ async def _fill_month(
         leave_days = {days[9], days[10], days[11]}
 
     async def checkin(at: datetime, kind: CheckInKind, **kw: Any) -> None:
-        await correction.record_checkin(
+        await checkins.record_checkin(
             user=subject,
             checkin_id=uuid.uuid4(),
             kind=kind,
@@ -215,7 +216,7 @@ async def _fill_month(
     )
     await checkin(datetime.combine(days[13], noon, tzinfo=tz), CheckInKind.study, hours=hours)
     for day in (days[2], days[16]):
-        await correction.record_officer_checkin(
+        await checkins.record_officer_checkin(
             user=officer,
             supervision=supervision,
             checkin_id=uuid.uuid4(),
@@ -228,7 +229,7 @@ async def _fill_month(
             request_hash=uuid.uuid4().hex,
             now=datetime.combine(day, time(11), tzinfo=tz),
         )
-    await correction.record_officer_checkin(
+    await checkins.record_officer_checkin(
         user=officer,
         supervision=supervision,
         checkin_id=uuid.uuid4(),

@@ -66,11 +66,6 @@ class _CacheEntry:
 _CACHE: dict[uuid.UUID, _CacheEntry] = {}
 
 
-def clear_cache() -> None:
-    """Forget every cached area (tests)."""
-    _CACHE.clear()
-
-
 async def _version(zone_id: uuid.UUID) -> str | None:
     """The zone's current version, or None when it is gone or not a permitted area."""
     zone = (

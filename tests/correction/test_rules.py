@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.correction_rules import (
+from services.correction.rules import (
     DEFAULT_RULES,
     Interval,
     IntervalKind,

@@ -1,0 +1,22 @@
+"""Community correction: supervisions, check-ins, leave, compliance and assessments.
+
+Officers (and supervisors, admins) see the supervisions in their org subtree; a subject sees only
+their own through the `/me/...` routes. The monthly compliance export is a separate path,
+`GET /supervisions/{id}/compliance.csv?month=YYYY-MM` (CSV, UTF-8 with BOM, opens in Excel).
+
+Modules: `supervisions`, `checkins`, `leave`, `compliance`, `officer` (routes, included below in
+this order, which is the spec's), `schemas` (bodies and views), `dependencies` (aliases).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.routers.correction import checkins, compliance, leave, officer, supervisions
+
+router = APIRouter(tags=["correction"])
+router.include_router(supervisions.router)
+router.include_router(checkins.router)
+router.include_router(leave.router)
+router.include_router(compliance.router)
+router.include_router(officer.router)

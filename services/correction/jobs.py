@@ -1,0 +1,242 @@
+"""The worker's jobs of community correction: closing ended obligation intervals (alerting the
+missed ones) and the reminder source for subjects whose interval ends soon.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tortoise.expressions import F, Q
+
+from models.correction import CheckIn, ClosedInterval, Supervision
+from models.org import OrgUnit
+from services import alerts
+from services.correction import levels
+from services.correction.compliance import checkins_between, tally
+from services.correction.dates import local_date, local_zone, next_month
+from services.correction.levels import KIND_NAMES_ZH
+from services.correction.rules import (
+    DueObligation,
+    IntervalKind,
+    ObligationKind,
+    Unit,
+    interval_bounds_utc,
+    obligations_for_month,
+)
+from services.jobs import job
+from services.notices import Notice, notice_source
+
+CLOSE_BATCH = 500
+
+
+# --- closing intervals ------------------------------------------------------------------------
+
+
+def _months_between(first: date, last: date) -> Iterable[date]:
+    month = first.replace(day=1)
+    while month <= last:
+        yield month
+        month = next_month(month)
+
+
+async def close_supervision_intervals(
+    *, supervision: Supervision, through: date, tz: ZoneInfo
+) -> tuple[int, int]:
+    """Close every interval ending after `closed_through` up to `through`; alert each missed one.
+
+    Returns (closed, missed). The stored outcome and the alert's dedup key both name the
+    supervision, the kind and the interval, so nothing is closed or raised twice.
+    """
+    from_on = (
+        supervision.closed_through + timedelta(days=1)
+        if supervision.closed_through is not None
+        else supervision.starts_on
+    )
+    to_on = min(through, supervision.ends_on)
+    if to_on < from_on:
+        supervision.closed_through = through
+        await supervision.save(update_fields=["closed_through", "updated_at"])
+        return 0, 0
+    rules = levels.rule_set(supervision)
+    history = levels.history(supervision)
+    due: list[DueObligation] = []
+    for month in _months_between(from_on, to_on):
+        for item in obligations_for_month(
+            rules=rules,
+            history=history,
+            month=month,
+            supervision_starts_on=supervision.starts_on,
+            supervision_ends_on=supervision.ends_on,
+        ):
+            if from_on <= item.interval.ends_on <= to_on:
+                due.append(item)
+    closed = missed = 0
+    if due:
+        lo = min(interval_bounds_utc(interval=d.interval, tz=tz)[0] for d in due)
+        hi = max(interval_bounds_utc(interval=d.interval, tz=tz)[1] for d in due)
+        rows = await checkins_between(supervision.id, lo, hi)
+        unit: OrgUnit | None = None
+        for item, done, _end in tally(due, rows, tz):
+            met = done >= item.rule.required
+            kind = item.rule.kind.value
+            exists = await ClosedInterval.filter(
+                supervision_id=supervision.id, kind=kind, starts_on=item.interval.starts_on
+            ).exists()
+            if not exists:
+                await ClosedInterval.create(
+                    supervision=supervision,
+                    kind=kind,
+                    starts_on=item.interval.starts_on,
+                    ends_on=item.interval.ends_on,
+                    required=item.rule.required,
+                    done=done,
+                    met=met,
+                )
+                closed += 1
+            if met or item.interval.ends_on < through - timedelta(days=ALERT_WINDOW_DAYS):
+                # An old miss (a supervision entered late, or a worker long down) is recorded
+                # for compliance but not alerted: a flood of stale alerts helps no officer.
+                continue
+            key = f"{supervision.id}:{kind}:{item.interval.starts_on.isoformat()}"
+            unit = unit or await OrgUnit.get(id=supervision.org_unit_id)  # type: ignore[attr-defined]
+            raised = await alerts.raise_alert(
+                kind="missed_checkin",
+                subject_type="supervision",
+                subject_id=supervision.id,
+                org_unit=unit,
+                recipients=[supervision.officer_id],  # type: ignore[attr-defined]
+                title=f"矫正对象未按期完成{KIND_NAMES_ZH.get(kind, kind)}",
+                dedup_key=key,
+                detail={
+                    "obligation": kind,
+                    "starts_on": item.interval.starts_on.isoformat(),
+                    "ends_on": item.interval.ends_on.isoformat(),
+                    "required": item.rule.required,
+                    "done": done,
+                },
+                once=True,
+            )
+            missed += raised is not None
+    supervision.closed_through = through
+    await supervision.save(update_fields=["closed_through", "updated_at"])
+    return closed, missed
+
+
+# Misses of intervals that ended longer ago than this are recorded without an alert.
+ALERT_WINDOW_DAYS = 35
+
+
+@job("correction.close_intervals", every_s=300)
+async def close_intervals(now: datetime) -> str:
+    """Close the obligation intervals that ended before today (local) and alert the missed ones."""
+    tz = local_zone()
+    through = local_date(now, tz) - timedelta(days=1)
+    pending = (
+        await Supervision.filter(
+            Q(starts_on__lte=through),
+            Q(closed_through__isnull=True)
+            | (Q(closed_through__lt=through) & Q(closed_through__lt=F("ends_on"))),
+        )
+        .order_by("id")
+        .limit(CLOSE_BATCH)
+    )
+    closed = missed = 0
+    for supervision in pending:
+        c, m = await close_supervision_intervals(supervision=supervision, through=through, tz=tz)
+        closed += c
+        missed += m
+    return f"{len(pending)} supervisions, {closed} intervals closed, {missed} missed"
+
+
+# --- reminders ----------------------------------------------------------------------------------
+
+SUBJECT_OBLIGATIONS = (
+    ObligationKind.LOCATION,
+    ObligationKind.REPORT,
+    ObligationKind.THOUGHT_REPORT,
+    ObligationKind.SERVICE_HOURS,
+    ObligationKind.STUDY,
+)
+# How long before an interval's end the subject is reminded, by interval length.
+REMIND_BEFORE_DAYS = {
+    IntervalKind.DAY: 0,
+    IntervalKind.WEEK: 1,
+    IntervalKind.TWO_WEEKS: 2,
+}
+REMIND_BEFORE_DAYS_DEFAULT = 3
+DAILY_REMINDER_FROM = time(18, 0)
+NOTICE_BATCH = 5000
+
+
+@notice_source("correction.checkins_due")
+async def checkins_due(now: datetime) -> list[Notice]:
+    """Subjects' obligations whose interval ends soon and is not yet met (one notice each)."""
+    tz = local_zone()
+    local_now = now.astimezone(tz)
+    today = local_now.date()
+    # An ended supervision reminds no one, even on its last day.
+    supervisions = await Supervision.filter(
+        starts_on__lte=today, ends_on__gte=today, ended_on__isnull=True
+    ).limit(NOTICE_BATCH)
+    wanted: list[tuple[Supervision, DueObligation]] = []
+    for s in supervisions:
+        rules, history = levels.rule_set(s), levels.history(s)
+        this_month = today.replace(day=1)
+        for month in (this_month, next_month(this_month)):
+            if month > s.ends_on:
+                continue
+            for item in obligations_for_month(
+                rules=rules,
+                history=history,
+                month=month,
+                supervision_starts_on=s.starts_on,
+                supervision_ends_on=s.ends_on,
+            ):
+                if item.rule.kind not in SUBJECT_OBLIGATIONS:
+                    continue
+                if not item.interval.starts_on <= today <= item.interval.ends_on:
+                    continue
+                lead = REMIND_BEFORE_DAYS.get(item.rule.interval, REMIND_BEFORE_DAYS_DEFAULT)
+                if (item.interval.ends_on - today).days > lead:
+                    continue
+                if (
+                    item.rule.interval is IntervalKind.DAY
+                    and local_now.time() < DAILY_REMINDER_FROM
+                ):
+                    continue
+                wanted.append((s, item))
+    if not wanted:
+        return []
+    lo = min(interval_bounds_utc(interval=i.interval, tz=tz)[0] for _, i in wanted)
+    rows = await CheckIn.filter(
+        supervision_id__in=list({s.id for s, _ in wanted}), occurred_at__gte=lo
+    ).values("supervision_id", "kind", "occurred_at", "hours")
+    by_supervision: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_supervision[row["supervision_id"]].append(row)
+    notices: list[Notice] = []
+    for s, item in wanted:
+        [(_, done, _end)] = tally([item], by_supervision.get(s.id, []), tz)
+        if done >= item.rule.required:
+            continue
+        name = KIND_NAMES_ZH.get(item.rule.kind.value, item.rule.kind.value)
+        remaining = item.rule.required - done
+        amount = f"{remaining:g} 小时" if item.rule.unit is Unit.HOURS else f"{remaining:g} 次"
+        notices.append(
+            Notice(
+                user_ids=(s.subject_id,),  # type: ignore[attr-defined]
+                title=f"请按时完成{name}",
+                body=f"本期（{item.interval.starts_on:%m月%d日}至{item.interval.ends_on:%m月%d日}）"
+                f"还需完成{name} {amount}。",
+                cause_key=f"correction:{s.id}:{item.rule.kind.value}:{item.interval.starts_on.isoformat()}",
+                data={"type": "supervision", "id": str(s.id), "kind": item.rule.kind.value},
+                collapse_key=f"correction:{s.id}:{item.rule.kind.value}",
+                ttl_s=12 * 3600,
+            )
+        )
+    return notices
