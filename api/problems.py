@@ -258,7 +258,6 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         },
     },
 }
-SCHEMA_REF_PREFIX = "#/components/schemas/"
 API_ERROR_STATUSES = ("400", "401", "403", "404", "409", "413", "422", "429", "503")
 ERROR_DESCRIPTIONS = {
     "400": "Bad request",
@@ -301,41 +300,4 @@ def document_problems(spec: dict[str, Any]) -> dict[str, Any]:
                 entry = responses.setdefault(status, {"description": ERROR_DESCRIPTIONS[status]})
                 entry["content"] = {PROBLEM_MEDIA_TYPE: {"schema": ref}}
                 entry["headers"] = {**entry.get("headers", {}), **header_refs}
-    _drop_unreferenced_schemas(spec)
     return spec
-
-
-def _references(node: Any) -> set[str]:
-    """Names of the component schemas `node` refers to, directly."""
-    found: set[str] = set()
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, dict):
-            ref = current.get("$ref")
-            if isinstance(ref, str) and ref.startswith(SCHEMA_REF_PREFIX):
-                found.add(ref.removeprefix(SCHEMA_REF_PREFIX))
-            stack.extend(current.values())
-        elif isinstance(current, list):
-            stack.extend(current)
-    return found
-
-
-def _drop_unreferenced_schemas(spec: dict[str, Any]) -> None:
-    """Remove component schemas no operation reaches any more.
-
-    Routers may declare a problem model of their own for an error status; the problem answers
-    written above replace its content, which would leave that model behind as an unused
-    component (a lint warning, and a dead class in every generated client).
-    """
-    schemas = spec.get("components", {}).get("schemas", {})
-    reachable: set[str] = set()
-    pending = _references(spec.get("paths", {}))
-    while pending:
-        name = pending.pop()
-        if name in reachable or name not in schemas:
-            continue
-        reachable.add(name)
-        pending |= _references(schemas[name])
-    for name in set(schemas) - reachable:
-        del schemas[name]
