@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
+from tortoise.transactions import in_transaction
 
 from grassroots.settings import Settings
 from models.auth import LoginThrottle, RefreshToken
@@ -93,8 +94,9 @@ async def _claim(*, key: str, free: int, now: datetime, settings: Settings) -> _
                     failures=1,
                     last_failure_at=now,
                     episode_started_at=now,
-                    next_allowed_at=now
-                    + timedelta(seconds=throttle_delay_s(failures=1, free=free, settings=settings)),
+                    next_allowed_at=_next_allowed(
+                        failures=1, free=free, now=now, settings=settings
+                    ),
                 )
             except IntegrityError:
                 continue  # a concurrent attempt made the row first: count on it
@@ -105,11 +107,12 @@ async def _claim(*, key: str, free: int, now: datetime, settings: Settings) -> _
             raise RateLimited(headers={"Retry-After": str(max(1, math.ceil(wait_s)))})
         failures = 1 if quiet else row.failures + 1
         episode = now if quiet or row.episode_started_at is None else row.episode_started_at
-        delay = timedelta(seconds=throttle_delay_s(failures=failures, free=free, settings=settings))
         changes = {
             "failures": failures,
             "last_failure_at": now,
-            "next_allowed_at": now + delay,
+            "next_allowed_at": _next_allowed(
+                failures=failures, free=free, now=now, settings=settings
+            ),
             "episode_started_at": episode,
         }
         if quiet:
@@ -122,6 +125,15 @@ async def _claim(*, key: str, free: int, now: datetime, settings: Settings) -> _
             return _Claim(key=key, failures=failures, episode_started_at=episode)
     # Still losing after all those rounds: the key is being hammered; refuse this one.
     raise RateLimited(headers={"Retry-After": "1"})
+
+
+def _next_allowed(
+    *, failures: int, free: int, now: datetime, settings: Settings
+) -> datetime | None:
+    """When the key's next attempt may be checked; None within the free allowance (a time
+    there would refuse a concurrent attempt whose clock reading came a moment earlier)."""
+    delay_s = throttle_delay_s(failures=failures, free=free, settings=settings)
+    return now + timedelta(seconds=delay_s) if delay_s > 0 else None
 
 
 async def _give_back(claim: _Claim) -> None:
@@ -195,14 +207,15 @@ async def _tell_owner(*, user: User, claim: _Claim, now: datetime, settings: Set
         urgent=True,
         collapse_key="login-guessing",
     )
-    await fan_out(
-        message=message,
-        user_ids=[user.id],
-        dedup=dedup_key("login_guessing", f"{user.id}:{episode}"),
-        now=now,
-        push=push_enabled(settings),
-        quiet=quiet_hours(settings),
-    )
+    async with in_transaction():
+        await fan_out(
+            message=message,
+            user_ids=[user.id],
+            dedup=dedup_key("login_guessing", f"{user.id}:{episode}"),
+            now=now,
+            push=push_enabled(settings),
+            quiet=quiet_hours(settings),
+        )
     log.warning(
         "repeated failed sign-ins for one account",
         extra={"user_id": str(user.id), "failures": claim.failures},

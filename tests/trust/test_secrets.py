@@ -220,6 +220,10 @@ def test_the_identity_key_follows_the_generated_key(tmp_path):
     assert explicit.identity_secret() == "an-explicit-identity-key-123"
 
 
+@pytest.mark.skipif(
+    bool(os.environ.get("GRASSROOTS_TEST_DATABASE_URL")),
+    reason="only SQLite deployments ever ran on the development key",
+)
 async def test_numbers_stored_under_the_development_key_are_re_encrypted(
     client, make_unit, make_user, auth, settings
 ):
