@@ -35,6 +35,7 @@ def _env(database: Path) -> dict[str, str]:
     return env | {
         "GRASSROOTS_DATABASE_URL": f"sqlite://{database}",
         "GRASSROOTS_LOG_LEVEL": "INFO",
+        "GRASSROOTS_LOGIN_ADDRESS_FREE_FAILURES": "3",
     }
 
 
@@ -46,8 +47,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _request(url: str, token: str | None = None, data: bytes | None = None) -> tuple[int, str]:
+def _request(
+    url: str, token: str | None = None, data: bytes | None = None, forwarded: str | None = None
+) -> tuple[int, str]:
     request = urllib.request.Request(url, data=data)
+    if forwarded:
+        request.add_header("X-Forwarded-For", forwarded)
     if token:
         request.add_header("Authorization", f"Bearer {token}")
     try:
@@ -134,6 +139,17 @@ def test_quick_start_makes_its_own_key_and_refuses_the_development_one(tmp_path)
         assert _request(f"{server.base}/api/v1/users", forged)[0] == 401
         assert _request(f"{server.base}/api/v1/audit", forged)[0] == 401
         assert _request(f"{server.base}/api/v1/users", access)[0] == 200
+        # Served as the README serves it, a client's own X-Forwarded-For is not believed (no
+        # GRASSROOTS_TRUSTED_PROXIES): every guess counts on the real peer address.
+        answers = [
+            _request(
+                f"{server.base}/api/v1/auth/token",
+                data=f"username=ghost{n}&password=bad".encode(),
+                forwarded=f"203.0.113.{n}",
+            )[0]
+            for n in range(4)
+        ]
+        assert answers == [401, 401, 401, 429]
     finally:
         server.stop()
     # A restart reads the same key: the tokens issued before it still work.
