@@ -166,3 +166,26 @@ async def test_cursors_survive_key_rotation(
         "/users", params={"limit": 2, "cursor": first["next_cursor"]}, headers=headers
     )
     assert nxt.status_code == 200 and len(nxt.json()["items"]) == 2
+
+
+async def test_a_crafted_cursor_is_a_422_on_a_list_below_an_object(
+    client, make_unit, make_user, auth
+):
+    """Lists under an id (a client's visits) read the cursor through the same module."""
+    from models.social import Client, ClientCategory, RiskLevel
+
+    unit = await make_unit()
+    admin = await make_user(Role.admin, unit=unit)
+    case = await Client.create(
+        full_name="分页对象",
+        category=ClientCategory.at_risk_youth,
+        address="崇川区",
+        risk_level=RiskLevel.low,
+        org_unit=unit,
+        org_path=unit.path,
+    )
+    for shape in ("list of objects", "huge integer", "id not a string"):
+        r = await client.get(
+            f"/clients/{case.id}/visits", params={"cursor": CRAFTED[shape]}, headers=auth(admin)
+        )
+        assert r.status_code == 422 and r.json()["code"] == "invalid_cursor", shape
