@@ -19,7 +19,13 @@ from tortoise.contrib.fastapi import RegisterTortoise
 
 from api import links, problems
 from api.deps import current_user
-from api.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware
+from api.middleware import (
+    BodyLimitMiddleware,
+    ClientAddressMiddleware,
+    Metrics,
+    MetricsMiddleware,
+    parse_trusted_proxies,
+)
 from api.routers import (
     admin,
     alerts,
@@ -196,6 +202,11 @@ def create_app(
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    # Outermost: everything inside sees the client address that GRASSROOTS_TRUSTED_PROXIES
+    # allows. Parsed here so that a malformed setting stops the start, not a request.
+    app.add_middleware(
+        ClientAddressMiddleware, trusted=parse_trusted_proxies(settings.trusted_proxies)
+    )
     return app
 
 
@@ -206,8 +217,8 @@ def create_app_from_env() -> FastAPI:
     from grassroots.logs import configure
 
     settings = get_settings()
-    settings.check_safe_to_run()
     configure(settings.log_level)
+    settings.prepare_secrets()
     return create_app(
         settings,
         run_worker=os.environ.get("GRASSROOTS_INPROCESS_WORKER") == "1",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import inspect
 import re
 import uuid
@@ -16,7 +17,7 @@ from models.org import User
 from services import user_cache
 from services.context import Actor, current_actor
 from services.errors import NotFound, Unauthorized
-from services.scope import Access, require_role
+from services.scope import Access, is_admin, require_role
 from services.security import read_access_token
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -31,7 +32,8 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 
 
 def client_address(request: Request) -> str:
-    """The peer address (a deployment behind a proxy sets uvicorn's --forwarded-allow-ips)."""
+    """The client's address: the peer, or what a trusted proxy forwarded
+    (api.middleware.ClientAddressMiddleware, GRASSROOTS_TRUSTED_PROXIES)."""
     return request.client.host if request.client else "unknown"
 
 
@@ -44,11 +46,12 @@ async def current_user(
     settings = get_settings()
     if not token:
         raise Unauthorized(headers={"WWW-Authenticate": "Bearer"})
-    user_id = read_access_token(token=token, settings=settings)
-    if user_id is None:
+    claims = read_access_token(token=token, settings=settings)
+    if claims is None:
         raise Unauthorized(headers={"WWW-Authenticate": "Bearer"})
-    user = await user_cache.active_user(user_id, ttl_s=settings.user_cache_s)
-    if user is None:
+    user = await user_cache.active_user(claims.user_id, ttl_s=settings.user_cache_s)
+    # A token older than the user's last password change or deactivation is dead.
+    if user is None or user.token_version != claims.token_version:
         raise Unauthorized(headers={"WWW-Authenticate": "Bearer"})
     current_actor.set(Actor(user_id=user.id, address=client_address(request)))
     request.state.user = user
@@ -106,3 +109,20 @@ def loader(access: Access, *, param: str = "id") -> Callable[..., Awaitable[Any]
         ]
     )
     return load
+
+
+async def metrics_reader(token: Annotated[str | None, Depends(oauth2_scheme)]) -> None:
+    """Pass GRASSROOTS_METRICS_TOKEN (Prometheus) or an admin's access token, else 401."""
+    settings = get_settings()
+    expected = settings.metrics_token.get_secret_value() if settings.metrics_token else ""
+    if token and expected and hmac.compare_digest(token.encode(), expected.encode()):
+        return
+    if token:
+        claims = read_access_token(token=token, settings=settings)
+        if claims is not None:
+            user = await user_cache.active_user(claims.user_id, ttl_s=settings.user_cache_s)
+            if user is not None and user.token_version == claims.token_version and is_admin(user):
+                return
+    # The same 401 for every refusal, a signed-in non-admin included: /metrics is not an API
+    # resource a role may be refused, it is open to two credentials only.
+    raise Unauthorized(headers={"WWW-Authenticate": "Bearer"})

@@ -1,11 +1,13 @@
-"""Pure ASGI middleware: bounded request bodies, request metrics and access logs."""
+"""Pure ASGI middleware: client addresses, bounded request bodies, metrics and access logs."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -211,3 +213,53 @@ class MetricsMiddleware:
                     "duration_ms": round(elapsed * 1000, 2),
                 },
             )
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_trusted_proxies(text: str) -> list[Network]:
+    """'10.0.0.1, 10.1.0.0/16' -> networks; a malformed entry is a ValueError at start."""
+    return [
+        ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip()
+    ]
+
+
+def _trusted(host: str, proxies: Sequence[Network]) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(address in network for network in proxies)
+
+
+class ClientAddressMiddleware:
+    """Sets the client address from X-Forwarded-For only when the peer is a trusted proxy.
+
+    Read right to left, the way each proxy appends: the first hop that is not a trusted proxy
+    is the client. Any other peer's header is ignored, so a phone cannot choose the address its
+    sign-in attempts are throttled (and audited) under.
+    """
+
+    def __init__(self, app: ASGIApp, *, trusted: Sequence[Network]) -> None:
+        self.app = app
+        self.trusted = list(trusted)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.trusted:
+            peer = scope.get("client")
+            if peer and _trusted(peer[0], self.trusted):
+                forwarded = [
+                    value.decode("latin-1")
+                    for name, value in scope.get("headers") or []
+                    if name == b"x-forwarded-for"
+                ]
+                hops = [h.strip() for h in ",".join(forwarded).split(",") if h.strip()]
+                client = peer[0]
+                for hop in reversed(hops):
+                    client = hop
+                    if not _trusted(hop, self.trusted):
+                        break
+                if client != peer[0]:
+                    scope = dict(scope, client=(client[:64], 0))
+        await self.app(scope, receive, send)

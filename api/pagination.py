@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+import binascii
+import hashlib
+import hmac
 import json
 import uuid
 from dataclasses import dataclass
@@ -14,7 +17,8 @@ from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
 from api.schemas import UtcInput
-from services.errors import BadRequest
+from grassroots.settings import get_settings
+from services.errors import Invalid
 
 MAX_LIMIT = 500
 
@@ -46,18 +50,73 @@ async def page_query(
 PageParams = Annotated[PageQuery, Depends(page_query)]
 
 
-def _encode(value: Any, object_id: Any) -> str:
-    raw = json.dumps([value.isoformat() if isinstance(value, datetime) else value, str(object_id)])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+# Cursors are opaque to clients: base64url of a JSON pair [order value, row id] and an HMAC of
+# it, keyed from the signing key and bound to the list's ordering. A cursor this server did not
+# make is refused before its content is read; its content is then checked for type and range
+# anyway, so even a leaked key cannot turn a cursor into a 500.
+_MAC_BYTES = 16
+_MAC_LABEL = b"grassroots/pagination-cursor/v1"
 
 
-def _decode(cursor: str) -> tuple[Any, uuid.UUID]:
+def _mac(key: str, order_field: str, payload: bytes) -> bytes:
+    cursor_key = hmac.new(key.encode(), _MAC_LABEL, hashlib.sha256).digest()
+    message = order_field.encode() + b"\0" + payload
+    return hmac.new(cursor_key, message, hashlib.sha256).digest()[:_MAC_BYTES]
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def encode_cursor(*, value: datetime, object_id: uuid.UUID, order_field: str) -> str:
+    """The signed cursor that resumes a list after (value, object_id)."""
+    if not isinstance(value, datetime):
+        raise TypeError(f"cursor ordering must be a datetime, not {type(value).__name__}")
+    payload = json.dumps([value.isoformat(), str(object_id)], separators=(",", ":")).encode()
+    key = get_settings().signing_keys()[0]
+    return f"{_b64(payload)}.{_b64(_mac(key, order_field, payload))}"
+
+
+def _invalid() -> Invalid:
+    return Invalid(
+        "invalid_cursor",
+        errors=[{"loc": ["query", "cursor"], "msg": "not a cursor this server handed out"}],
+    )
+
+
+def decode_cursor(cursor: str, *, order_field: str) -> tuple[datetime, uuid.UUID]:
+    """(value, id) of a cursor this server made for this ordering, else a 422 invalid_cursor."""
+    payload_text, dot, mac_text = cursor.partition(".")
+    if not dot or not payload_text or not mac_text:
+        raise _invalid()
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        value, object_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return value, uuid.UUID(object_id)
-    except (ValueError, TypeError, json.JSONDecodeError) as exc:
-        raise BadRequest("invalid_cursor") from exc
+        payload, mac = _unb64(payload_text), _unb64(mac_text)
+    except (ValueError, binascii.Error):
+        raise _invalid() from None
+    keys = get_settings().signing_keys()
+    if not any(hmac.compare_digest(mac, _mac(key, order_field, payload)) for key in keys):
+        raise _invalid()
+    try:
+        decoded = json.loads(payload)
+    except (ValueError, RecursionError):
+        raise _invalid() from None
+    if not (isinstance(decoded, list) and len(decoded) == 2):
+        raise _invalid()
+    value_text, id_text = decoded
+    if not isinstance(value_text, str) or not isinstance(id_text, str) or len(value_text) > 40:
+        raise _invalid()
+    try:
+        value = datetime.fromisoformat(value_text)
+        object_id = uuid.UUID(id_text)
+    except ValueError:
+        raise _invalid() from None
+    if value.tzinfo is None:
+        raise _invalid()
+    return value, object_id
 
 
 async def paginate(
@@ -72,12 +131,7 @@ async def paginate(
     if page.updated_since is not None and updated_field:
         qs = qs.filter(**{f"{updated_field}__gte": page.updated_since})
     if page.cursor:
-        value, last_id = _decode(page.cursor)
-        if isinstance(value, str) and order_field.endswith("_at"):
-            try:
-                value = datetime.fromisoformat(value)
-            except ValueError as exc:
-                raise BadRequest("invalid_cursor") from exc
+        value, last_id = decode_cursor(page.cursor, order_field=order_field)
         op = "lt" if descending else "gt"
         qs = qs.filter(
             Q(**{f"{order_field}__{op}": value})
@@ -89,4 +143,6 @@ async def paginate(
         return list(rows), None
     rows = rows[: page.limit]
     last = rows[-1]
-    return list(rows), _encode(getattr(last, order_field), last.id)
+    return list(rows), encode_cursor(
+        value=getattr(last, order_field), object_id=last.id, order_field=order_field
+    )

@@ -25,8 +25,10 @@ OPENAPI_PATH = Path("openapi") / "openapi.json"
 
 def _settings_or_exit() -> Settings:
     settings = get_settings()
+    # Logging first: a key generated on first start is announced in the JSON log.
+    configure(settings.log_level)
     try:
-        settings.check_safe_to_run()
+        settings.prepare_secrets()
     except InsecureSettings as exc:
         print(f"grassroots: refusing to start: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -35,14 +37,16 @@ def _settings_or_exit() -> Settings:
 
 async def _prepare_database(settings: Settings, *, demo: bool) -> None:
     await db.migrate(settings)
-    if demo:
-        from services import demo as demo_data
+    from services import demo as demo_data
+    from services.security import rekey_development_identity_numbers
 
-        await Tortoise.init(config=db.tortoise_config(settings))
-        try:
+    await Tortoise.init(config=db.tortoise_config(settings))
+    try:
+        await rekey_development_identity_numbers(settings=settings)
+        if demo:
             await demo_data.load_if_empty(settings=settings)
-        finally:
-            await Tortoise.close_connections()
+    finally:
+        await Tortoise.close_connections()
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -50,7 +54,6 @@ def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     settings = _settings_or_exit()
-    configure(settings.log_level)
     asyncio.run(_prepare_database(settings, demo=args.demo))
     if settings.fcm_credentials is None:
         log.info(
@@ -67,7 +70,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
         http="httptools",
         log_config=None,
         access_log=False,
-        proxy_headers=True,
+        # The app decides whom to believe about client addresses (GRASSROOTS_TRUSTED_PROXIES,
+        # api.middleware.ClientAddressMiddleware); uvicorn would trust 127.0.0.1 by default.
+        proxy_headers=False,
     )
 
 
@@ -76,7 +81,6 @@ def cmd_worker(_args: argparse.Namespace) -> None:
     from notifications.worker import run_worker
 
     settings = _settings_or_exit()
-    configure(settings.log_level)
 
     async def main() -> None:
         await db.migrate(settings)

@@ -2,7 +2,7 @@
 
 from models.alerts import Alert, AlertRecipient, AlertStatus
 from models.audit import AuditEntry
-from models.auth import LoginAttempt, RefreshToken
+from models.auth import LoginThrottle, RefreshToken
 from models.correction import (
     Assessment,
     CheckIn,
@@ -65,7 +65,7 @@ __all__ = [
     "Incident",
     "JobState",
     "LeaveRequest",
-    "LoginAttempt",
+    "LoginThrottle",
     "Notification",
     "NotificationKind",
     "ObligationConfig",

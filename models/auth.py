@@ -1,4 +1,4 @@
-"""Refresh tokens and login attempts."""
+"""Refresh tokens and sign-in throttles."""
 
 from __future__ import annotations
 
@@ -24,11 +24,21 @@ class RefreshToken(TimestampedModel):
         table = "refresh_token"
 
 
-class LoginAttempt(TimestampedModel):
-    """One failed sign-in, counted per username and per client address."""
+class LoginThrottle(TimestampedModel):
+    """Failed sign-ins of one username (`user:<name>`) or one client address (`addr:<ip>`).
 
-    username = fields.CharField(max_length=64, db_index=True)
-    address = fields.CharField(max_length=64, db_index=True)
+    One row per key, changed only by conditional updates, so concurrent attempts are counted
+    before any password is checked (services.auth).
+    """
+
+    key = fields.CharField(max_length=100, unique=True)
+    failures = fields.IntField(default=0)
+    last_failure_at = fields.DatetimeField(null=True)
+    # No attempt for this key is checked before this time (a 429 with Retry-After).
+    next_allowed_at = fields.DatetimeField(null=True)
+    # When this episode of failures began, and when the account's owner was told about it.
+    episode_started_at = fields.DatetimeField(null=True)
+    notified_at = fields.DatetimeField(null=True)
 
     class Meta:
-        table = "login_attempt"
+        table = "login_throttle"

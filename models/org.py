@@ -53,6 +53,9 @@ class User(TimestampedModel):
     timezone = fields.CharField(max_length=64, null=True)
     is_active = fields.BooleanField(default=True)
     deleted_at = fields.DatetimeField(null=True)
+    # Carried in every access token; raised by a password change or a deactivation, which
+    # turns every token issued before it into a 401 (within the user cache's TTL).
+    token_version = fields.IntField(default=0)
 
     class Meta:
         table = "app_user"

@@ -14,10 +14,34 @@ from grassroots.settings import Settings
 from models.org import OrgUnit, Role, Team, TeamMember, User
 from services import audit, user_cache
 from services.errors import Conflict, Forbidden, Invalid, NotFound
+from services.messages import register_messages
 from services.scope import in_subtree, is_admin
 from services.security import hash_password
 
 MANAGER_ROLES = (Role.admin, Role.supervisor)
+
+register_messages(
+    {
+        "admin_account_protected": (
+            "只有管理员可以修改管理员账号",
+            "Only an admin may change an admin's account",
+        ),
+        "own_account_change": (
+            "不能修改自己的角色或停用自己的账号",
+            "You may not change your own roles or disable your own account",
+        ),
+    }
+)
+
+# Who may grant (and revoke) which roles: the table of docs/SECURITY.md, written once here.
+# A supervisor runs the field teams of its subtree; officers (司法所) and schedulers answer to
+# other offices, so a supervisor hands those out only if it holds them itself. Admin: admins.
+GRANTS: dict[str, frozenset[str]] = {
+    Role.admin.value: frozenset(r.value for r in Role),
+    Role.supervisor.value: frozenset(
+        {Role.supervisor.value, Role.patrol.value, Role.social_worker.value, Role.subject.value}
+    ),
+}
 
 
 def ancestor_paths(path: str) -> list[str]:
@@ -27,12 +51,42 @@ def ancestor_paths(path: str) -> list[str]:
 
 
 def grantable_roles(user: User) -> set[str]:
-    """Roles the user may hand out: admins any, supervisors any but admin, others none."""
-    if is_admin(user):
-        return {r.value for r in Role}
-    if user.has_role(Role.supervisor):
-        return {r.value for r in Role} - {Role.admin.value}
-    return set()
+    """Roles the user may hand out or take away: its rows of GRANTS, plus (for a manager) any
+    role it holds itself, never admin unless it is one. Others: none."""
+    held = set(user.roles)
+    allowed: set[str] = set()
+    for role in held:
+        allowed |= GRANTS.get(role, frozenset())
+    if allowed:
+        allowed |= held
+    if not is_admin(user):
+        allowed.discard(Role.admin.value)
+    return allowed
+
+
+def check_account_change(
+    *, actor: User, target: User, roles: Sequence[str] | None, is_active: bool | None
+) -> None:
+    """The account rules of docs/SECURITY.md for a change of `target` by `actor`, else a 403.
+
+    Only managers change accounts; only an admin changes an admin's account (any field);
+    a changed role must be one the actor may grant; no one changes its own roles or switches
+    itself off (another manager does).
+    """
+    if not actor.has_role(*MANAGER_ROLES):
+        raise Forbidden()
+    if is_admin(target) and not is_admin(actor):
+        raise Forbidden("admin_account_protected")
+    if roles is not None:
+        allowed = grantable_roles(actor)
+        for role in sorted(set(roles) ^ set(target.roles)):
+            if role not in allowed:
+                raise Forbidden("role_not_grantable", params={"role": role})
+    own = actor.id == target.id
+    if own and roles is not None and set(roles) != set(target.roles):
+        raise Forbidden("own_account_change")
+    if own and is_active is not None and is_active != target.is_active:
+        raise Forbidden("own_account_change")
 
 
 async def org_unit_in_scope(*, user: User, org_unit_id: uuid.UUID, code: str) -> OrgUnit:
@@ -119,17 +173,12 @@ async def update_user(
     roles: Sequence[str] | None,
     is_active: bool | None,
 ) -> User:
-    """Change a user in scope; granting or removing roles follows the same grant rule."""
-    from services.auth import revoke_all_for
+    """Change a user in scope, by the account rules (check_account_change)."""
+    from services.auth import end_sessions
 
-    if not actor.has_role(*MANAGER_ROLES):
-        raise Forbidden()
+    check_account_change(actor=actor, target=target, roles=roles, is_active=is_active)
+    deactivated = is_active is False and target.is_active
     if roles is not None:
-        allowed = grantable_roles(actor)
-        changed = set(roles) ^ set(target.roles)
-        for role in sorted(changed):
-            if role not in allowed:
-                raise Forbidden("role_not_grantable", params={"role": role})
         target.roles_text = User.encode_roles(list(roles))
     if full_name is not None:
         target.full_name = full_name
@@ -137,10 +186,13 @@ async def update_user(
         target.phone = phone
     if is_active is not None:
         target.is_active = is_active
-    await target.save()
+    # Only the fields this call may change: a stale token_version must never be written back.
+    await target.save(update_fields=["roles_text", "full_name", "phone", "is_active", "updated_at"])
     user_cache.forget(target.id)
-    if is_active is False:
-        await revoke_all_for(user_id=target.id)
+    if deactivated:
+        # Switching an account off ends every session; switching it on again revives none.
+        await end_sessions(user_id=target.id)
+        await target.refresh_from_db(fields=["token_version"])
     await audit.record(action="update", resource_type="user", resource_id=target.id)
     return target
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -14,9 +16,10 @@ from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
 from grassroots import clock
-from grassroots.settings import Settings
+from grassroots.settings import DEVELOPMENT_SECRET, Settings, derive_identity_secret
 
 ACCESS_TOKEN_TYPE = "access"
+log = logging.getLogger("grassroots.security")
 
 
 @lru_cache(maxsize=4)
@@ -58,10 +61,22 @@ async def burn_password_check(*, password: str, settings: Settings) -> None:
     await verify_password(password=password, password_hash=dummy, settings=settings)
 
 
+@dataclass(frozen=True)
+class AccessClaims:
+    """What a verified access token says: whose it is and which token version it carries."""
+
+    user_id: uuid.UUID
+    token_version: int
+
+
 def issue_access_token(
-    *, user_id: uuid.UUID, settings: Settings, now: datetime | None = None
+    *,
+    user_id: uuid.UUID,
+    settings: Settings,
+    now: datetime | None = None,
+    token_version: int = 0,
 ) -> str:
-    """A short-lived JWT signed with the current key."""
+    """A short-lived JWT signed with the current key, carrying the user's token version."""
     issued_at = now or clock.now()
     claims = {
         "sub": str(user_id),
@@ -69,18 +84,20 @@ def issue_access_token(
         "iat": int(issued_at.timestamp()),
         "exp": int((issued_at + timedelta(seconds=settings.access_token_ttl_s)).timestamp()),
         "jti": uuid.uuid4().hex,
+        # A password change or a deactivation raises the user's version: older tokens die.
+        "ver": token_version,
     }
     return jwt.encode(claims, settings.signing_keys()[0], algorithm="HS256")
 
 
 # Verified tokens, so a phone's repeated requests skip the signature check: token and the
-# accepted keys -> (user id, expiry). Bounded; expiry is checked on every use.
-_VERIFIED: dict[tuple[str, tuple[str, ...]], tuple[uuid.UUID, int]] = {}
+# accepted keys -> (claims, expiry). Bounded; expiry is checked on every use.
+_VERIFIED: dict[tuple[str, tuple[str, ...]], tuple[AccessClaims, int]] = {}
 _VERIFIED_MAX = 20_000
 
 
-def read_access_token(*, token: str, settings: Settings) -> uuid.UUID | None:
-    """The user id of a valid, unexpired access token signed by any accepted key, else None."""
+def read_access_token(*, token: str, settings: Settings) -> AccessClaims | None:
+    """The claims of a valid, unexpired access token signed by any accepted key, else None."""
     keys = tuple(settings.signing_keys())
     cached = _VERIFIED.get((token, keys))
     if cached is not None:
@@ -100,10 +117,15 @@ def read_access_token(*, token: str, settings: Settings) -> uuid.UUID | None:
             user_id = uuid.UUID(str(claims["sub"]))
         except ValueError:
             return None
+        version = claims.get("ver", 0)
+        # bool is an int to Python, but no token of ours carries one.
+        if not isinstance(version, int) or isinstance(version, bool):
+            return None
+        read = AccessClaims(user_id=user_id, token_version=version)
         if len(_VERIFIED) >= _VERIFIED_MAX:
             _VERIFIED.clear()
-        _VERIFIED[(token, keys)] = (user_id, int(claims["exp"]))
-        return user_id
+        _VERIFIED[(token, keys)] = (read, int(claims["exp"]))
+        return read
     return None
 
 
@@ -116,3 +138,39 @@ def new_refresh_token() -> tuple[str, str]:
 def hash_refresh_token(token: str) -> str:
     """The stored form of a refresh token."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def rekey_development_identity_numbers(*, settings: Settings) -> int:
+    """Re-encrypt identity numbers stored under the published development key; how many.
+
+    Earlier releases derived the identity-number key from the development secret when neither
+    key was set. Such numbers are re-encrypted (and re-hashed for search) under the key in use
+    now, so a quick-start database keeps its numbers and the public key opens none of them.
+    """
+    if not settings.is_sqlite or settings.identity_key is not None:
+        return 0
+    from models.social import Client
+    from services.identity import IdentityCipher, InvalidCiphertext
+    from services.social.clients import identity_cipher
+
+    legacy = IdentityCipher(derive_identity_secret(DEVELOPMENT_SECRET))
+    current = identity_cipher(settings)
+    rekeyed = 0
+    rows = await Client.filter(id_number_cipher__isnull=False).values_list("id", "id_number_cipher")
+    for client_id, stored in rows:
+        try:
+            current.decrypt(str(stored))
+            continue
+        except InvalidCiphertext:
+            pass
+        try:
+            number = legacy.decrypt(str(stored))
+        except InvalidCiphertext:
+            continue  # under some other key: not ours to touch
+        await Client.filter(id=client_id).update(
+            id_number_cipher=current.encrypt(number), id_number_hash=current.search_hash(number)
+        )
+        rekeyed += 1
+    if rekeyed:
+        log.warning("re-encrypted %d identity numbers stored under the development key", rekeyed)
+    return rekeyed

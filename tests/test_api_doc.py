@@ -102,13 +102,19 @@ def test_check_catches_a_deleted_heading_an_invented_operation_and_a_served_pend
     )
     assert check(invented, spec) == ["named but not in the spec: GET /api/v1/me/secrets"]
 
+    # An operation pinned as not yet served that then appears in the spec must move up.
+    pinned = doc.replace(
+        "## Pinned, not yet served\n",
+        "## Pinned, not yet served\n\n- `POST /api/v1/me/sessions`: pinned.\n",
+        1,
+    )
     served = json.loads(json.dumps(spec))
-    served["paths"]["/api/v1/auth/logout"] = {"post": {"responses": {}}}
-    problems = check(doc, served)
-    assert "missing from docs/API.md: POST /api/v1/auth/logout" in problems
+    served["paths"]["/api/v1/me/sessions"] = {"post": {"responses": {}}}
+    problems = check(pinned, served)
+    assert "missing from docs/API.md: POST /api/v1/me/sessions" in problems
     assert (
         "listed as not yet served but in the spec (move it to the endpoints): "
-        "POST /api/v1/auth/logout"
+        "POST /api/v1/me/sessions"
     ) in problems
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response, status
+from pydantic import Field
 
 from api.deps import CurrentUser, SettingsDep
-from api.schemas import Output
+from api.schemas import Output, StrictInput
+from services import auth
 
 router = APIRouter(tags=["me"])
 
@@ -32,3 +35,23 @@ async def get_me(user: CurrentUser, settings: SettingsDep) -> MeOut:
         org_unit_id=user.org_unit_id,  # type: ignore[attr-defined]
         timezone=user.timezone or settings.timezone,
     )
+
+
+class PasswordChange(StrictInput):
+    current_password: Annotated[str, Field(min_length=1, max_length=256)]
+    new_password: Annotated[str, Field(min_length=8, max_length=256)]
+
+
+@router.post("/me/password", operation_id="change_my_password", status_code=204)
+async def change_my_password(
+    body: PasswordChange, user: CurrentUser, settings: SettingsDep
+) -> Response:
+    """Change my password (the current one is checked): every access and refresh token issued
+    before, on every device, stops working; sign in again with the new one."""
+    await auth.change_password(
+        user=user,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        settings=settings,
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,10 +1,11 @@
-"""Health, readiness and metrics (public, outside /api/v1)."""
+"""Health and readiness (public) and metrics (a bearer token), outside /api/v1."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from api.deps import metrics_reader
 from api.problems import problem_for
 from grassroots import db
 
@@ -27,9 +28,16 @@ async def readyz(request: Request) -> JSONResponse:
     return problem_for(request.headers, status=503, code="database_unavailable")
 
 
-@router.get("/metrics", operation_id="metrics", response_class=PlainTextResponse)
+@router.get(
+    "/metrics",
+    operation_id="metrics",
+    response_class=PlainTextResponse,
+    dependencies=[Depends(metrics_reader)],
+    responses={401: {"description": "Neither GRASSROOTS_METRICS_TOKEN nor an admin's token"}},
+)
 async def metrics(request: Request) -> PlainTextResponse:
-    """Prometheus text: request counts and latencies per route."""
+    """Prometheus text: request counts and latencies per route (GRASSROOTS_METRICS_TOKEN or an
+    admin's access token as the bearer token)."""
     return PlainTextResponse(
         request.app.state.metrics.render(), media_type="text/plain; version=0.0.4"
     )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -51,12 +49,7 @@ def _cipher_for(secret: str) -> IdentityCipher:
 
 def identity_cipher(settings: Settings) -> IdentityCipher:
     """The identity-number cipher, keyed by `identity_key` or a key derived from `secret_key`."""
-    if settings.identity_key is not None:
-        return _cipher_for(settings.identity_key.get_secret_value())
-    derived = hmac.new(
-        settings.secret_key.get_secret_value().encode(), b"grassroots/identity-key", hashlib.sha256
-    ).hexdigest()
-    return _cipher_for(derived)
+    return _cipher_for(settings.identity_secret())
 
 
 def check_id_number(value: str, *, loc: Sequence[str | int] = ("body", "id_number")) -> str:

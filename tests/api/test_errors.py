@@ -130,7 +130,7 @@ async def test_limit_is_bounded(client, admin, auth):
 
 async def test_garbage_cursor_is_a_problem_not_a_crash(client, admin, auth):
     r = await client.get("/users", params={"cursor": "@@@"}, headers=auth(admin))
-    assert_problem(r, 400, "invalid_cursor")
+    assert_problem(r, 422, "invalid_cursor")
 
 
 async def test_body_over_one_mebibyte_is_413(client, admin, auth):

@@ -32,10 +32,12 @@ async def test_readyz_says_503_when_the_database_is_down(app, monkeypatch):
 async def test_metrics_count_requests_per_route_template(app, client, make_unit, make_user, auth):
     import httpx
 
-    user = await make_user(Role.patrol, unit=await make_unit())
+    unit = await make_unit()
+    user = await make_user(Role.patrol, unit=unit)
+    admin = await make_user(Role.admin, unit=unit)
     await client.get("/me", headers=auth(user))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
-        text = (await c.get("/metrics")).text
+        text = (await c.get("/metrics", headers=auth(admin))).text
     assert 'grassroots_requests_total{method="GET",route="/api/v1/me",status="200"}' in text
     assert "grassroots_request_duration_seconds_bucket" in text
 
@@ -85,3 +87,40 @@ async def test_a_served_app_settles_its_heap_once_started(settings, db):
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+async def test_metrics_answer_only_the_metrics_token_or_an_admin(
+    app, make_unit, make_user, auth, settings, monkeypatch
+):
+    import httpx
+    from pydantic import SecretStr
+
+    monkeypatch.setattr(settings, "metrics_token", SecretStr("prometheus-scrape-token-0123456789"))
+    unit = await make_unit()
+    admin = await make_user(Role.admin, unit=unit)
+    supervisor = await make_user(Role.supervisor, unit=unit)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        for headers in (
+            {},
+            {"Authorization": "Bearer wrong-token"},
+            {"Authorization": "Bearer prometheus-scrape-token-012345678"},
+            auth(supervisor),
+        ):
+            refused = await c.get("/metrics", headers=headers)
+            assert refused.status_code == 401, headers
+            assert refused.headers["content-type"] == "application/problem+json"
+            assert "grassroots_requests_total" not in refused.text
+        scrape = {"Authorization": "Bearer prometheus-scrape-token-0123456789"}
+        for headers in (scrape, auth(admin)):
+            allowed = await c.get("/metrics", headers=headers)
+            assert allowed.status_code == 200
+            assert "# TYPE grassroots_requests_total counter" in allowed.text
+
+
+async def test_metrics_without_a_configured_token_take_only_an_admin(app, settings, monkeypatch):
+    import httpx
+
+    monkeypatch.setattr(settings, "metrics_token", None)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        # An empty bearer never matches an unset token.
+        assert (await c.get("/metrics", headers={"Authorization": "Bearer "})).status_code == 401

@@ -61,6 +61,10 @@ async def _refresh(w: World) -> Req:
     return Req(json={"refresh_token": pair["refresh_token"]})
 
 
+def _change_password(w: World) -> Req:
+    return Req(json={"current_password": LOGIN_PASSWORD, "new_password": w.unique("new-pass-")})
+
+
 def _new_org_unit(w: World) -> Req:
     return Req(json={"name": w.unique("社区"), "parent_id": str(w.unit.id)})
 
@@ -115,11 +119,16 @@ FOUNDATION_ROWS: dict[str, Row] = {
     # Public: a token, good or bad, changes nothing.
     "auth_token": Row(_sign_in, public(200)),
     "auth_refresh": Row(_refresh, public(200)),
+    # Sign-out takes the refresh token, not a bearer token: whatever token comes along, 204.
+    "auth_logout": Row(_refresh, public(204)),
     "healthz": Row(lambda w: Req(), public(200)),
     "readyz": Row(lambda w: Req(), public(200)),
-    "metrics": Row(lambda w: Req(), public(200)),
+    # GRASSROOTS_METRICS_TOKEN or an admin's token; every other token is a 401, not a 403.
+    "metrics": Row(lambda w: Req(), only(200, "admin", others=401)),
     # Any signed-in user.
     "get_me": Row(lambda w: Req(), everyone(200)),
+    # Each principal changes its own password (every matrix user has LOGIN_PASSWORD).
+    "change_my_password": Row(_change_password, everyone(204)),
     "list_org_units": Row(lambda w: Req(), everyone(200)),
     "get_org_unit": Row(
         lambda w: Req(path={"id": w.unit.id}),
