@@ -1,0 +1,43 @@
+"""Calendar boundary tests: the deployment's time zone as a fixture, and instants built from
+local wall times (so each test reads as "23:59:59 on 31 March in New York")."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from grassroots.settings import Settings, get_settings
+
+SHANGHAI = "Asia/Shanghai"
+NEW_YORK = "America/New_York"  # daylight saving: 2027-03-14 has 23 hours, 2027-11-07 has 25
+ZONES = (SHANGHAI, NEW_YORK)
+SECOND = timedelta(seconds=1)
+
+
+def local(zone: str, text: str) -> datetime:
+    """The aware UTC instant of a local wall time such as '2027-03-31 23:59:59' in `zone`."""
+    return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+def utc(text: str) -> datetime:
+    """An aware UTC instant written out by hand, e.g. '2027-03-14T05:00:00'."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+@pytest.fixture(params=ZONES)
+def zone(request: pytest.FixtureRequest, settings: Settings) -> Iterator[str]:
+    """Run the test with GRASSROOTS_TIMEZONE set to each zone (settings read afresh)."""
+    before = os.environ.get("GRASSROOTS_TIMEZONE")
+    os.environ["GRASSROOTS_TIMEZONE"] = request.param
+    get_settings.cache_clear()
+    assert get_settings().timezone == request.param
+    yield request.param
+    if before is None:
+        os.environ.pop("GRASSROOTS_TIMEZONE", None)
+    else:
+        os.environ["GRASSROOTS_TIMEZONE"] = before
+    get_settings.cache_clear()
