@@ -41,3 +41,7 @@ def zone(request: pytest.FixtureRequest, settings: Settings) -> Iterator[str]:
     else:
         os.environ["GRASSROOTS_TIMEZONE"] = before
     get_settings.cache_clear()
+
+
+# The correction world (offices, a subject, a permitted area) for the compliance and leave tests.
+from tests.correction.conftest import world  # noqa: E402, F401
