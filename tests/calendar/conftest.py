@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -28,19 +29,35 @@ def utc(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
+@contextmanager
+def deployed_in(zone_name: str) -> Iterator[str]:
+    """GRASSROOTS_TIMEZONE set to `zone_name` (settings read afresh), restored afterwards."""
+    before = os.environ.get("GRASSROOTS_TIMEZONE")
+    os.environ["GRASSROOTS_TIMEZONE"] = zone_name
+    get_settings.cache_clear()
+    try:
+        assert get_settings().timezone == zone_name
+        yield zone_name
+    finally:
+        if before is None:
+            os.environ.pop("GRASSROOTS_TIMEZONE", None)
+        else:
+            os.environ["GRASSROOTS_TIMEZONE"] = before
+        get_settings.cache_clear()
+
+
 @pytest.fixture(params=ZONES)
 def zone(request: pytest.FixtureRequest, settings: Settings) -> Iterator[str]:
-    """Run the test with GRASSROOTS_TIMEZONE set to each zone (settings read afresh)."""
-    before = os.environ.get("GRASSROOTS_TIMEZONE")
-    os.environ["GRASSROOTS_TIMEZONE"] = request.param
-    get_settings.cache_clear()
-    assert get_settings().timezone == request.param
-    yield request.param
-    if before is None:
-        os.environ.pop("GRASSROOTS_TIMEZONE", None)
-    else:
-        os.environ["GRASSROOTS_TIMEZONE"] = before
-    get_settings.cache_clear()
+    """Run the test once with the deployment in each zone."""
+    with deployed_in(request.param) as name:
+        yield name
+
+
+@pytest.fixture
+def new_york(settings: Settings) -> Iterator[str]:
+    """The deployment in New York, for its DST days."""
+    with deployed_in(NEW_YORK) as name:
+        yield name
 
 
 # The correction world (offices, a subject, a permitted area) for the compliance and leave tests.
