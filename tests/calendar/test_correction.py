@@ -102,8 +102,14 @@ async def test_approved_leave_covers_from_its_start_up_to_not_including_its_end(
     await _supervise(world, "strict")
     starts_at, ends_at = local(zone, starts), local(zone, ends)
     leave, _ = await correction.request_leave(
-        user=world.subject, leave_id=uuid.uuid4(), starts_at=starts_at, ends_at=ends_at,
-        destination="上海", reason="探亲", request_hash="h", now=starts_at - timedelta(days=2),
+        user=world.subject,
+        leave_id=uuid.uuid4(),
+        starts_at=starts_at,
+        ends_at=ends_at,
+        destination="上海",
+        reason="探亲",
+        request_hash="h",
+        now=starts_at - timedelta(days=2),
     )
     instants = [starts_at - SECOND, starts_at, ends_at - SECOND, ends_at]
     before = [await _check_in(world, at, where=FAR_OUTSIDE) for at in instants]
@@ -135,9 +141,14 @@ async def test_leave_must_overlap_the_supervision_by_local_day(
 ) -> None:
     await _supervise(world, "normal")
     kwargs: dict[str, Any] = {
-        "user": world.subject, "leave_id": uuid.uuid4(), "starts_at": local(zone, starts),
-        "ends_at": local(zone, ends), "destination": "上海", "reason": "探亲",
-        "request_hash": "h", "now": local(zone, "2026-12-30 12:00:00"),
+        "user": world.subject,
+        "leave_id": uuid.uuid4(),
+        "starts_at": local(zone, starts),
+        "ends_at": local(zone, ends),
+        "destination": "上海",
+        "reason": "探亲",
+        "request_hash": "h",
+        "now": local(zone, "2026-12-30 12:00:00"),
     }
     if accepted:
         leave, created = await correction.request_leave(**kwargs)

@@ -54,16 +54,38 @@ def _spans(interval: IntervalKind, month: str) -> list[tuple[date, date]]:
         (IntervalKind.HALF_YEAR, "2027-12-01", [("2027-07-01", "2027-12-31")]),
         (IntervalKind.HALF_YEAR, "2028-01-01", []),
         # A week is judged in the month of its Sunday: 29 Mar-4 Apr 2027 belongs to April.
-        (IntervalKind.WEEK, "2027-04-01", [("2027-03-29", "2027-04-04"), ("2027-04-05",
-         "2027-04-11"), ("2027-04-12", "2027-04-18"), ("2027-04-19", "2027-04-25")]),
+        (
+            IntervalKind.WEEK,
+            "2027-04-01",
+            [
+                ("2027-03-29", "2027-04-04"),
+                ("2027-04-05", "2027-04-11"),
+                ("2027-04-12", "2027-04-18"),
+                ("2027-04-19", "2027-04-25"),
+            ],
+        ),
         # 27 Dec 2027-2 Jan 2028 belongs to January 2028.
-        (IntervalKind.WEEK, "2027-12-01", [("2027-11-29", "2027-12-05"), ("2027-12-06",
-         "2027-12-12"), ("2027-12-13", "2027-12-19"), ("2027-12-20", "2027-12-26")]),
+        (
+            IntervalKind.WEEK,
+            "2027-12-01",
+            [
+                ("2027-11-29", "2027-12-05"),
+                ("2027-12-06", "2027-12-12"),
+                ("2027-12-13", "2027-12-19"),
+                ("2027-12-20", "2027-12-26"),
+            ],
+        ),
         # Two-week spans count from the supervision's first day, 1 January 2027.
-        (IntervalKind.TWO_WEEKS, "2028-02-01", [("2028-01-28", "2028-02-10"), ("2028-02-11",
-         "2028-02-24")]),
-        (IntervalKind.TWO_WEEKS, "2028-03-01", [("2028-02-25", "2028-03-09"), ("2028-03-10",
-         "2028-03-23")]),
+        (
+            IntervalKind.TWO_WEEKS,
+            "2028-02-01",
+            [("2028-01-28", "2028-02-10"), ("2028-02-11", "2028-02-24")],
+        ),
+        (
+            IntervalKind.TWO_WEEKS,
+            "2028-03-01",
+            [("2028-02-25", "2028-03-09"), ("2028-03-10", "2028-03-23")],
+        ),
     ],
 )
 def test_intervals_judged_in_a_month(
@@ -82,24 +104,59 @@ def test_daily_intervals_of_29_february() -> None:
     [
         # one day: 24 hours in Shanghai, 23 and 25 hours on New York's DST days
         ("Asia/Shanghai", "2028-02-29", "2028-02-29", "2028-02-28T16:00:00", "2028-02-29T16:00:00"),
-        ("America/New_York", "2028-02-29", "2028-02-29", "2028-02-29T05:00:00",
-         "2028-03-01T05:00:00"),
-        ("America/New_York", "2027-03-14", "2027-03-14", "2027-03-14T05:00:00",
-         "2027-03-15T04:00:00"),
-        ("America/New_York", "2027-11-07", "2027-11-07", "2027-11-07T04:00:00",
-         "2027-11-08T05:00:00"),
+        (
+            "America/New_York",
+            "2028-02-29",
+            "2028-02-29",
+            "2028-02-29T05:00:00",
+            "2028-03-01T05:00:00",
+        ),
+        (
+            "America/New_York",
+            "2027-03-14",
+            "2027-03-14",
+            "2027-03-14T05:00:00",
+            "2027-03-15T04:00:00",
+        ),
+        (
+            "America/New_York",
+            "2027-11-07",
+            "2027-11-07",
+            "2027-11-07T04:00:00",
+            "2027-11-08T05:00:00",
+        ),
         ("Asia/Shanghai", "2027-11-07", "2027-11-07", "2027-11-06T16:00:00", "2027-11-07T16:00:00"),
         # a week over the autumn change, a month over the spring one
-        ("America/New_York", "2027-11-01", "2027-11-07", "2027-11-01T04:00:00",
-         "2027-11-08T05:00:00"),
-        ("America/New_York", "2027-03-01", "2027-03-31", "2027-03-01T05:00:00",
-         "2027-04-01T04:00:00"),
+        (
+            "America/New_York",
+            "2027-11-01",
+            "2027-11-07",
+            "2027-11-01T04:00:00",
+            "2027-11-08T05:00:00",
+        ),
+        (
+            "America/New_York",
+            "2027-03-01",
+            "2027-03-31",
+            "2027-03-01T05:00:00",
+            "2027-04-01T04:00:00",
+        ),
         # quarter, half-year and year
         ("Asia/Shanghai", "2027-10-01", "2027-12-31", "2027-09-30T16:00:00", "2027-12-31T16:00:00"),
-        ("America/New_York", "2027-01-01", "2027-06-30", "2027-01-01T05:00:00",
-         "2027-07-01T04:00:00"),
-        ("America/New_York", "2027-01-01", "2027-12-31", "2027-01-01T05:00:00",
-         "2028-01-01T05:00:00"),
+        (
+            "America/New_York",
+            "2027-01-01",
+            "2027-06-30",
+            "2027-01-01T05:00:00",
+            "2027-07-01T04:00:00",
+        ),
+        (
+            "America/New_York",
+            "2027-01-01",
+            "2027-12-31",
+            "2027-01-01T05:00:00",
+            "2028-01-01T05:00:00",
+        ),
         ("Asia/Shanghai", "2028-01-01", "2028-02-29", "2027-12-31T16:00:00", "2028-02-29T16:00:00"),
     ],
 )
@@ -143,8 +200,10 @@ def test_a_check_in_at_23_59_59_is_in_the_interval_and_at_midnight_in_the_next(
     tz = ZoneInfo(zone)
     interval = Span(starts_on=D(span[0]), ends_on=D(span[1]))
     assert interval in intervals_for_month(
-        rule=_rule(kind), month=D(span[1]).replace(day=1),
-        supervision_starts_on=D("2027-01-01"), supervision_ends_on=D("2029-12-31"),
+        rule=_rule(kind),
+        month=D(span[1]).replace(day=1),
+        supervision_starts_on=D("2027-01-01"),
+        supervision_ends_on=D("2029-12-31"),
     )
     assert interval_contains(interval=interval, at=local(zone, f"{span[0]} 00:00:00"), tz=tz)
     assert interval_contains(interval=interval, at=local(zone, f"{last} 23:59:59"), tz=tz)

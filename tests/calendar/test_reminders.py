@@ -26,21 +26,49 @@ NEXT = [
     ("FREQ=WEEKLY", "2027-11-01 00:00:00", "2027-11-08 00:00:01", "2027-11-15 00:00:00"),
     ("FREQ=WEEKLY", "2027-12-27 00:00:00", "2028-01-02 23:59:59", "2028-01-03 00:00:00"),
     # the first of every month
-    ("FREQ=MONTHLY;BYMONTHDAY=1", "2027-01-01 00:00:00", "2027-03-31 23:59:59",
-     "2027-04-01 00:00:00"),
-    ("FREQ=MONTHLY;BYMONTHDAY=1", "2027-01-01 00:00:00", "2027-06-30 23:59:59",
-     "2027-07-01 00:00:00"),
-    ("FREQ=MONTHLY;BYMONTHDAY=1", "2027-01-01 00:00:00", "2027-07-01 00:00:01",
-     "2027-08-01 00:00:00"),
-    ("FREQ=MONTHLY;BYMONTHDAY=1", "2027-01-01 00:00:00", "2027-12-31 23:59:59",
-     "2028-01-01 00:00:00"),
-    ("FREQ=MONTHLY;BYMONTHDAY=1", "2027-01-01 00:00:00", "2028-02-29 23:59:59",
-     "2028-03-01 00:00:00"),
+    (
+        "FREQ=MONTHLY;BYMONTHDAY=1",
+        "2027-01-01 00:00:00",
+        "2027-03-31 23:59:59",
+        "2027-04-01 00:00:00",
+    ),
+    (
+        "FREQ=MONTHLY;BYMONTHDAY=1",
+        "2027-01-01 00:00:00",
+        "2027-06-30 23:59:59",
+        "2027-07-01 00:00:00",
+    ),
+    (
+        "FREQ=MONTHLY;BYMONTHDAY=1",
+        "2027-01-01 00:00:00",
+        "2027-07-01 00:00:01",
+        "2027-08-01 00:00:00",
+    ),
+    (
+        "FREQ=MONTHLY;BYMONTHDAY=1",
+        "2027-01-01 00:00:00",
+        "2027-12-31 23:59:59",
+        "2028-01-01 00:00:00",
+    ),
+    (
+        "FREQ=MONTHLY;BYMONTHDAY=1",
+        "2027-01-01 00:00:00",
+        "2028-02-29 23:59:59",
+        "2028-03-01 00:00:00",
+    ),
     # the 15th
-    ("FREQ=MONTHLY;BYMONTHDAY=15", "2027-01-15 00:00:00", "2028-02-14 23:59:59",
-     "2028-02-15 00:00:00"),
-    ("FREQ=MONTHLY;BYMONTHDAY=15", "2027-01-15 00:00:00", "2028-02-15 00:00:01",
-     "2028-03-15 00:00:00"),
+    (
+        "FREQ=MONTHLY;BYMONTHDAY=15",
+        "2027-01-15 00:00:00",
+        "2028-02-14 23:59:59",
+        "2028-02-15 00:00:00",
+    ),
+    (
+        "FREQ=MONTHLY;BYMONTHDAY=15",
+        "2027-01-15 00:00:00",
+        "2028-02-15 00:00:01",
+        "2028-03-15 00:00:00",
+    ),
 ]
 
 
@@ -86,7 +114,12 @@ async def test_next_at_of_a_series_created_around_local_midnight(
     ],
 )
 async def test_new_york_midnights_keep_their_wall_time_over_dst(
-    new_york: str, rule: str, first_at: str, now: str, expected: str, make_unit: Any,
+    new_york: str,
+    rule: str,
+    first_at: str,
+    now: str,
+    expected: str,
+    make_unit: Any,
     make_user: Any,
 ) -> None:
     scheduler, recipient = await _people(make_unit, make_user)
@@ -107,7 +140,9 @@ async def test_a_reminder_fires_at_its_midnight_not_a_second_before(
 ) -> None:
     scheduler, recipient = await _people(make_unit, make_user)
     at = local(zone, occurrence)
-    reminder = await _create(scheduler, recipient, rule=rule, first_at=at, now=at - timedelta(days=1))
+    reminder = await _create(
+        scheduler, recipient, rule=rule, first_at=at, now=at - timedelta(days=1)
+    )
     assert reminder.next_at == at
     assert await reminders.fire_reminder(reminder=reminder, now=at - SECOND) == 0
     await reminder.refresh_from_db()

@@ -19,13 +19,19 @@ from tests.correction.conftest import INSIDE, World
 
 # (local wall time of the run, the cut-off in UTC worked out by hand)
 RUNS = [
-    ("2028-01-01 00:00:00", {"Asia/Shanghai": "2027-07-04T16:00:00",
-                             "America/New_York": "2027-07-05T05:00:00"}),
-    ("2028-03-01 00:00:00", {"Asia/Shanghai": "2027-09-02T16:00:00",
-                             "America/New_York": "2027-09-03T05:00:00"}),
+    (
+        "2028-01-01 00:00:00",
+        {"Asia/Shanghai": "2027-07-04T16:00:00", "America/New_York": "2027-07-05T05:00:00"},
+    ),
+    (
+        "2028-03-01 00:00:00",
+        {"Asia/Shanghai": "2027-09-02T16:00:00", "America/New_York": "2027-09-03T05:00:00"},
+    ),
     # New York: the run is in EST, the cut-off falls in EDT (01:00 local, not midnight)
-    ("2027-11-08 00:00:00", {"Asia/Shanghai": "2027-05-11T16:00:00",
-                             "America/New_York": "2027-05-12T05:00:00"}),
+    (
+        "2027-11-08 00:00:00",
+        {"Asia/Shanghai": "2027-05-11T16:00:00", "America/New_York": "2027-05-12T05:00:00"},
+    ),
 ]
 
 
@@ -36,26 +42,46 @@ async def test_positions_erased_strictly_before_the_cutoff(
     assert get_settings().retention_days == 180
     now, cutoff = local(zone, wall), utc(cutoffs[zone])
     supervision = await correction.create_supervision(
-        actor=world.officer, client_id=world.client_id, subject_user_id=world.subject.id,
-        officer_id=world.officer.id, permitted_zone_id=world.zone_id, level=Level.normal,
-        starts_on=date(2027, 1, 1), ends_on=date(2028, 12, 31),
+        actor=world.officer,
+        client_id=world.client_id,
+        subject_user_id=world.subject.id,
+        officer_id=world.officer.id,
+        permitted_zone_id=world.zone_id,
+        level=Level.normal,
+        starts_on=date(2027, 1, 1),
+        ends_on=date(2028, 12, 31),
         now=datetime.fromisoformat("2026-12-01T00:00:00+00:00"),
     )
     instants = {"before": cutoff - SECOND, "at": cutoff, "after": cutoff + SECOND}
     for label, at in instants.items():
         await CheckIn.create(
-            supervision_id=supervision.id, subject_id=world.subject.id,
-            recorded_by_id=world.subject.id, kind=CheckInKind.location, occurred_at=at,
-            lon=INSIDE[0], lat=INSIDE[1], accuracy_m=10.0, text=label,
-            status=CheckInStatus.ok, org_path=supervision.org_path, request_hash="h",
+            supervision_id=supervision.id,
+            subject_id=world.subject.id,
+            recorded_by_id=world.subject.id,
+            kind=CheckInKind.location,
+            occurred_at=at,
+            lon=INSIDE[0],
+            lat=INSIDE[1],
+            accuracy_m=10.0,
+            text=label,
+            status=CheckInStatus.ok,
+            org_path=supervision.org_path,
+            request_hash="h",
         )
         await Visit.create(
-            id=uuid.uuid4(), client_id=world.client_id, recorded_by_id=world.officer.id,
-            kind=VisitKind.home, occurred_at=at, lon=INSIDE[0], lat=INSIDE[1],
-            accuracy_m=10.0, notes=label, request_hash="h",
+            id=uuid.uuid4(),
+            client_id=world.client_id,
+            recorded_by_id=world.officer.id,
+            kind=VisitKind.home,
+            occurred_at=at,
+            lon=INSIDE[0],
+            lat=INSIDE[1],
+            accuracy_m=10.0,
+            notes=label,
+            request_hash="h",
         )
     summary = await erase_old_locations(now)
-    assert summary.startswith("erased positions of 1 check-ins and 1 visits")
+    assert str(summary).startswith("erased positions of 1 check-ins and 1 visits")
     kept_checkins = {c.text: c.lon is not None for c in await CheckIn.all()}
     kept_visits = {v.notes: v.lon is not None for v in await Visit.all()}
     expected = {"before": False, "at": True, "after": True}

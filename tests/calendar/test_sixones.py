@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -26,28 +27,55 @@ K = TaskKind
         (K.MONTHLY_MEETING, "2027-01-01", "2027-04-30", "2027-04", "2027-04-01", "2027-04-30"),
         (K.MONTHLY_MEETING, "2027-01-01", "2027-05-01", "2027-05", "2027-05-01", "2027-05-31"),
         # 29 February 2028 ends the Jan-Feb training
-        (K.BIMONTHLY_TRAINING, "2027-01-01", "2028-02-28", "2028-01/2028-02", "2028-01-01",
-         "2028-02-29"),
-        (K.BIMONTHLY_TRAINING, "2027-01-01", "2028-02-29", "2028-01/2028-02", "2028-01-01",
-         "2028-02-29"),
-        (K.BIMONTHLY_TRAINING, "2027-01-01", "2028-03-01", "2028-03/2028-04", "2028-03-01",
-         "2028-04-30"),
+        (
+            K.BIMONTHLY_TRAINING,
+            "2027-01-01",
+            "2028-02-28",
+            "2028-01/2028-02",
+            "2028-01-01",
+            "2028-02-29",
+        ),
+        (
+            K.BIMONTHLY_TRAINING,
+            "2027-01-01",
+            "2028-02-29",
+            "2028-01/2028-02",
+            "2028-01-01",
+            "2028-02-29",
+        ),
+        (
+            K.BIMONTHLY_TRAINING,
+            "2027-01-01",
+            "2028-03-01",
+            "2028-03/2028-04",
+            "2028-03-01",
+            "2028-04-30",
+        ),
         (K.MONTHLY_MEETING, "2027-01-01", "2028-02-29", "2028-02", "2028-02-01", "2028-02-29"),
         # quarter end
-        (K.QUARTERLY_DISCUSSION, "2027-01-01", "2027-03-31", "2027-Q1", "2027-01-01",
-         "2027-03-31"),
-        (K.QUARTERLY_DISCUSSION, "2027-01-01", "2027-04-01", "2027-Q2", "2027-04-01",
-         "2027-06-30"),
+        (K.QUARTERLY_DISCUSSION, "2027-01-01", "2027-03-31", "2027-Q1", "2027-01-01", "2027-03-31"),
+        (K.QUARTERLY_DISCUSSION, "2027-01-01", "2027-04-01", "2027-Q2", "2027-04-01", "2027-06-30"),
         # half-year end
-        (K.SEMIANNUAL_ASSESSMENT, "2027-01-01", "2027-06-30", "2027-H1", "2027-01-01",
-         "2027-06-30"),
-        (K.SEMIANNUAL_ASSESSMENT, "2027-01-01", "2027-07-01", "2027-H2", "2027-07-01",
-         "2027-12-31"),
+        (
+            K.SEMIANNUAL_ASSESSMENT,
+            "2027-01-01",
+            "2027-06-30",
+            "2027-H1",
+            "2027-01-01",
+            "2027-06-30",
+        ),
+        (
+            K.SEMIANNUAL_ASSESSMENT,
+            "2027-01-01",
+            "2027-07-01",
+            "2027-H2",
+            "2027-07-01",
+            "2027-12-31",
+        ),
         # year end
         (K.ANNUAL_REVIEW, "2027-01-01", "2027-12-31", "2027", "2027-01-01", "2027-12-31"),
         (K.ANNUAL_REVIEW, "2027-01-01", "2028-01-01", "2028", "2028-01-01", "2028-12-31"),
-        (K.QUARTERLY_DISCUSSION, "2027-01-01", "2028-01-01", "2028-Q1", "2028-01-01",
-         "2028-03-31"),
+        (K.QUARTERLY_DISCUSSION, "2027-01-01", "2028-01-01", "2028-Q1", "2028-01-01", "2028-03-31"),
         # the exchange rolls from the anchor month, across the year end and over 29 February
         (K.EXCHANGE, "2027-11-01", "2028-01-31", "2027-11/2028-01", "2027-11-01", "2028-01-31"),
         (K.EXCHANGE, "2027-11-01", "2028-02-01", "2028-02/2028-04", "2028-02-01", "2028-04-30"),
@@ -138,8 +166,14 @@ async def _team(make_unit: Any, make_user: Any) -> Any:
 
 @pytest.mark.parametrize(("due_on", "kind", "period"), DUE)
 async def test_my_tasks_turn_overdue_at_local_midnight(
-    zone: str, due_on: str, kind: TaskKind, period: str, client: Any, auth: Any,
-    make_unit: Any, make_user: Any,
+    zone: str,
+    due_on: str,
+    kind: TaskKind,
+    period: str,
+    client: Any,
+    auth: Any,
+    make_unit: Any,
+    make_user: Any,
 ) -> None:
     """GET /me/tasks takes today from the one clock, in the deployment's zone."""
     _, lead = await _team(make_unit, make_user)
@@ -189,7 +223,9 @@ async def test_task_reminders_7_and_1_days_before_at_local_midnight(
     team, _ = await _team(make_unit, make_user)
     tid = social.task_id(team_id=team.id, kind=K.BIMONTHLY_TRAINING.value, period="2028-01/2028-02")
     notices = await social.sixones_task_notices(local(zone, wall))
-    leads = [n.cause_key.rsplit(":", 1)[1] for n in notices if n.cause_key.startswith(f"task:{tid}:")]
+    leads = [
+        n.cause_key.rsplit(":", 1)[1] for n in notices if n.cause_key.startswith(f"task:{tid}:")
+    ]
     assert leads == ([lead] if lead else [])
 
 
@@ -211,10 +247,15 @@ async def test_a_task_cannot_be_completed_before_its_period_begins(
     ]
     completed_at = local(zone, wall)
     kwargs: dict[str, Any] = {
-        "user": lead, "task": row, "completed_at": completed_at, "notes": "季度讨论",
-        "attendee_ids": [], "request_hash": "h", "now": completed_at + SECOND,
+        "user": lead,
+        "task": row,
+        "completed_at": completed_at,
+        "notes": "季度讨论",
+        "attendee_ids": [],
+        "request_hash": "h",
+        "now": completed_at + SECOND,
     }
-    tz = social.ZoneInfo(zone)
+    tz = ZoneInfo(zone)
     if not accepted:
         with pytest.raises(Invalid) as caught:
             await social.complete_task(tz=tz, **kwargs)

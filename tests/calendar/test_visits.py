@@ -79,17 +79,34 @@ async def test_recorded_visit_at_the_last_second_of_the_year(
     worker = await make_user(Role.social_worker, unit=unit)
     assigned_at = local(zone, "2027-12-01 09:00:00")
     client = await Client.create(
-        full_name="张某某", category="released_prisoner", address="濠西路", risk_level="high",
-        home_lon=HOME[0], home_lat=HOME[1], org_unit=unit, org_path=unit.path,
-        social_worker_id=worker.id, assigned_at=assigned_at, visit_due_on=date(2027, 12, 8),
+        full_name="张某某",
+        category="released_prisoner",
+        address="濠西路",
+        risk_level="high",
+        home_lon=HOME[0],
+        home_lat=HOME[1],
+        org_unit=unit,
+        org_path=unit.path,
+        social_worker_id=worker.id,
+        assigned_at=assigned_at,
+        visit_due_on=date(2027, 12, 8),
     )
     due = {}
     for wall in ("2027-12-31 23:59:59", "2028-01-01 00:00:00"):
         occurred_at = local(zone, wall)
         await social.record_visit(
-            user=worker, client=client, visit_id=uuid.uuid4(), kind=VisitKind.home,
-            occurred_at=occurred_at, lon=HOME[0], lat=HOME[1], accuracy_m=10.0, notes="",
-            request_hash=uuid.uuid4().hex, settings=get_settings(), now=occurred_at + SECOND,
+            user=worker,
+            client=client,
+            visit_id=uuid.uuid4(),
+            kind=VisitKind.home,
+            occurred_at=occurred_at,
+            lon=HOME[0],
+            lat=HOME[1],
+            accuracy_m=10.0,
+            notes="",
+            request_hash=uuid.uuid4().hex,
+            settings=get_settings(),
+            now=occurred_at + SECOND,
         )
         await client.refresh_from_db()
         due[wall] = client.visit_due_on
@@ -98,9 +115,15 @@ async def test_recorded_visit_at_the_last_second_of_the_year(
 
 async def _due_client(unit: Any, worker: Any, due_on: date) -> Client:
     return await Client.create(
-        full_name="李某", category="drug_rehab", address="某路", risk_level="low",
-        org_unit=unit, org_path=unit.path, social_worker_id=worker.id,
-        assigned_at=datetime(2027, 1, 1, tzinfo=ZoneInfo("UTC")), visit_due_on=due_on,
+        full_name="李某",
+        category="drug_rehab",
+        address="某路",
+        risk_level="low",
+        org_unit=unit,
+        org_path=unit.path,
+        social_worker_id=worker.id,
+        assigned_at=datetime(2027, 1, 1, tzinfo=ZoneInfo("UTC")),
+        visit_due_on=due_on,
     )
 
 
@@ -114,7 +137,12 @@ async def _due_client(unit: Any, worker: Any, due_on: date) -> Client:
     ],
 )
 async def test_caseload_view_and_report_turn_overdue_at_local_midnight(
-    zone: str, due_on: str, day_after: str, client: Any, auth: Any, make_unit: Any,
+    zone: str,
+    due_on: str,
+    day_after: str,
+    client: Any,
+    auth: Any,
+    make_unit: Any,
     make_user: Any,
 ) -> None:
     unit = await make_unit("和平桥街道")
@@ -149,8 +177,13 @@ async def test_overdue_visit_alert_starts_at_local_midnight(
 
 
 @pytest.mark.parametrize(
-    ("wall", "due"), [("2028-02-27 23:59:59", False), ("2028-02-28 00:00:00", True),
-                      ("2028-02-29 23:59:59", True), ("2028-03-01 00:00:00", False)],
+    ("wall", "due"),
+    [
+        ("2028-02-27 23:59:59", False),
+        ("2028-02-28 00:00:00", True),
+        ("2028-02-29 23:59:59", True),
+        ("2028-03-01 00:00:00", False),
+    ],
 )
 async def test_visit_reminder_on_the_day_before_and_the_day(
     zone: str, wall: str, due: bool, make_unit: Any, make_user: Any

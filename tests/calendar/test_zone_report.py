@@ -55,8 +55,12 @@ async def test_rounds_and_incidents_belong_to_their_local_day(
     member = await make_user(Role.patrol, unit=unit)
     geometry = parse_area(geojson=ZONE_GEOJSON)
     area = await Zone.create(
-        name="濠河东责任区", kind="patrol", org_unit=unit, org_path=unit.path,
-        geometry=ZONE_GEOJSON, area_m2=area_m2(geom=geometry),
+        name="濠河东责任区",
+        kind="patrol",
+        org_unit=unit,
+        org_path=unit.path,
+        geometry=ZONE_GEOJSON,
+        area_m2=area_m2(geom=geometry),
     )
     # minutes on patrol per round, so the day's patrol time names the rounds it holds
     starts = {
@@ -70,13 +74,25 @@ async def test_rounds_and_incidents_belong_to_their_local_day(
     for wall, minutes in starts.items():
         started_at = local(zone, wall)
         run = await Round.create(
-            id=uuid.uuid4(), user=member, zone=area, org_path=unit.path,
-            status=RoundStatus.ended, started_at=started_at,
-            ended_at=started_at + timedelta(minutes=minutes), request_hash="h",
+            id=uuid.uuid4(),
+            user=member,
+            zone=area,
+            org_path=unit.path,
+            status=RoundStatus.ended,
+            started_at=started_at,
+            ended_at=started_at + timedelta(minutes=minutes),
+            request_hash="h",
         )
         await Incident.create(
-            round=run, zone=area, org_path=unit.path, ts=started_at, lon=120.865, lat=32.004,
-            category="other", description=f"{minutes}", request_hash="h",
+            round=run,
+            zone=area,
+            org_path=unit.path,
+            ts=started_at,
+            lon=120.865,
+            lat=32.004,
+            category="other",
+            description=f"{minutes}",
+            request_hash="h",
         )
     day_one = await patrol.zone_report(zone=area, day=date.fromisoformat(last))
     day_two = await patrol.zone_report(zone=area, day=date.fromisoformat(first))
