@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from models.correction import CheckIn, CheckInKind, CheckInStatus, Level, Supervision
+from models.correction import (
+    CheckIn,
+    CheckInKind,
+    CheckInStatus,
+    ClosedInterval,
+    Level,
+    Supervision,
+)
 from services import correction
 from services.errors import Invalid
 from tests.calendar.conftest import SECOND, local
@@ -157,3 +164,62 @@ async def test_leave_must_overlap_the_supervision_by_local_day(
         with pytest.raises(Invalid) as caught:
             await correction.request_leave(**kwargs)
         assert caught.value.code == "not_under_supervision"
+
+
+@pytest.mark.parametrize(
+    "day", ["2027-03-31", "2027-12-31", "2028-02-29", "2027-03-14", "2027-11-07"]
+)
+@pytest.mark.parametrize("checked_in", [True, False])
+async def test_a_day_closes_at_the_local_midnight_after_it(
+    zone: str, day: str, checked_in: bool, world: World
+) -> None:
+    """A strict supervision starting on `day`: its first daily check-in interval is judged by
+    the interval job from 00:00:00 local the next day, not at 23:59:59."""
+    first_day = date.fromisoformat(day)
+    s = await correction.create_supervision(
+        actor=world.officer,
+        client_id=world.client_id,
+        subject_user_id=world.subject.id,
+        officer_id=world.officer.id,
+        permitted_zone_id=world.zone_id,
+        level=Level.strict,
+        starts_on=first_day,
+        ends_on=date(first_day.year + 1, 3, 1),
+        now=datetime.fromisoformat("2026-12-01T00:00:00+00:00"),
+    )
+    if checked_in:
+        await _check_in(world, local(zone, f"{day} 23:59:59"))
+    next_day = (first_day + timedelta(days=1)).isoformat()
+    assert await correction.close_intervals(local(zone, f"{day} 23:59:59")) == (
+        "0 supervisions, 0 intervals closed, 0 missed"
+    )
+    summary = await correction.close_intervals(local(zone, f"{next_day} 00:00:00"))
+    assert summary == f"1 supervisions, 1 intervals closed, {0 if checked_in else 1} missed"
+    [closed] = await ClosedInterval.filter(supervision_id=s.id)
+    assert (closed.kind, closed.starts_on, closed.ends_on, closed.met) == (
+        "location",
+        first_day,
+        first_day,
+        checked_in,
+    )
+
+
+@pytest.mark.parametrize(
+    ("month", "last"),
+    [("2027-04-01", "2027-03-31"), ("2028-01-01", "2027-12-31"), ("2028-03-01", "2028-02-29")],
+)
+async def test_a_month_can_be_read_from_its_first_local_midnight(
+    zone: str, month: str, last: str, world: World
+) -> None:
+    s = await _supervise(world, "normal")
+    first_of = date.fromisoformat(month)
+    with pytest.raises(Invalid) as caught:
+        await correction.compliance(
+            supervision=s, month=first_of, now=local(zone, f"{last} 23:59:59")
+        )
+    assert caught.value.code == "month_invalid"
+    result = await correction.compliance(
+        supervision=s, month=first_of, now=local(zone, f"{month} 00:00:00")
+    )
+    assert result.month == month[:7]
+    assert result.violations == []  # nothing in the month has closed yet
