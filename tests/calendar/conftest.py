@@ -3,7 +3,6 @@ local wall times (so each test reads as "23:59:59 on 31 March in New York")."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -31,19 +30,19 @@ def utc(text: str) -> datetime:
 
 @contextmanager
 def deployed_in(zone_name: str) -> Iterator[str]:
-    """GRASSROOTS_TIMEZONE set to `zone_name` (settings read afresh), restored afterwards."""
-    before = os.environ.get("GRASSROOTS_TIMEZONE")
-    os.environ["GRASSROOTS_TIMEZONE"] = zone_name
-    get_settings.cache_clear()
+    """The deployment's time zone set to `zone_name`, restored afterwards.
+
+    Set on the one cached Settings object, not by clearing the cache: other fixtures patch that
+    object (FCM endpoint, credentials) and the app holds it, so it must stay the same object.
+    """
+    settings = get_settings()
+    before = settings.timezone
+    settings.timezone = Settings(timezone=zone_name).timezone  # validated like the variable
     try:
-        assert get_settings().timezone == zone_name
+        assert get_settings().tz == ZoneInfo(zone_name)
         yield zone_name
     finally:
-        if before is None:
-            os.environ.pop("GRASSROOTS_TIMEZONE", None)
-        else:
-            os.environ["GRASSROOTS_TIMEZONE"] = before
-        get_settings.cache_clear()
+        settings.timezone = before
 
 
 @pytest.fixture(params=ZONES)
