@@ -29,7 +29,6 @@ from models.notifications import (
     Platform,
 )
 from models.org import User
-from notifications.fcm import token_hint
 from notifications.outbox import PENDING, QuietHours, first_attempt_at
 from services.errors import NotFound
 from services.messages import register_messages
@@ -247,8 +246,3 @@ async def remove_device(*, user: User, token: str) -> None:
         status=DeliveryStatus.failed, last_error="device_removed", claimed_until=None
     )
     await device.delete()
-
-
-def describe_token(token: str) -> str:
-    """A loggable form of a token."""
-    return token_hint(token)

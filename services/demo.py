@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from grassroots.settings import Settings
 from models.org import OrgUnit, Role, User
 from services import bootstrap, org
+from services.domains import DOMAINS
 
 log = logging.getLogger("grassroots.demo")
 
@@ -31,12 +32,9 @@ class DemoWorld:
 
 DemoStep = Callable[[DemoWorld], Awaitable[None]]
 
-# Modules with a `demo_step(world)` coroutine, run in order after the foundation's own.
-DEMO_MODULES: list[str] = [
-    "services.patrol.demo",
-    "services.social.demo",
-    "services.correction.demo",
-]
+# Each domain's `demo` module has a `demo_step(world)` coroutine, run in the domains' order after
+# the foundation's own.
+DEMO_MODULES: list[str] = [f"services.{domain}.demo" for domain in DOMAINS]
 
 # 崇川区 and some of its streets and communities.
 UNITS = [

@@ -21,17 +21,16 @@ from tortoise.transactions import in_transaction
 
 from grassroots import clock
 from models.jobs import JobState
+from services.domains import DOMAINS
 
 log = logging.getLogger("grassroots.worker")
 
 JobFunc = Callable[[datetime], Awaitable[str | None]]
 
-# Modules whose import registers jobs; each capability adds its module here.
+# Modules whose import registers jobs: each domain's `jobs` module, and the shared ones.
 JOB_MODULES: list[str] = [
     "services.housekeeping",
-    "services.patrol.jobs",
-    "services.correction.jobs",
-    "services.social.jobs",
+    *(f"services.{domain}.jobs" for domain in DOMAINS),
     "notifications.worker",
     "services.reminders",
     "services.retention",

@@ -234,6 +234,12 @@ async def create_team(
     return team
 
 
+async def team_member_ids(*, team: Team) -> list[uuid.UUID]:
+    """The ids of a team's members (the lead among them), in a stable order."""
+    member_ids = await TeamMember.filter(team_id=team.id).values_list("user_id", flat=True)
+    return sorted(member_ids, key=str)  # type: ignore[arg-type]
+
+
 async def supervisors_for(*, org_path: str) -> list[User]:
     """Active supervisors whose subtree holds `org_path` (nearest unit first)."""
     paths = ancestor_paths(org_path)

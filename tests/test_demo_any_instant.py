@@ -56,6 +56,9 @@ async def test_the_demo_loads_and_shows_its_story_at(instant, db, settings, clie
             if row.get("last_visit_at"):
                 assert datetime.fromisoformat(row["last_visit_at"]) <= clock.now()
         assert not await CheckIn.filter(occurred_at__gt=datetime.now(UTC)).exists()
+        # A round that missed its required checkpoint, alerted to the supervisor.
+        alerts = (await client.get("/alerts", headers=auth(users["supervisor"]))).json()["items"]
+        assert any(a["kind"] == "missed_checkpoint" for a in alerts), alerts
         # A violation with its alert, and an approved leave, for the officer.
         assert await CheckIn.filter(status="violation").count() == 1
         assert await Alert.filter(kind="outside_permitted_area").count() == 1

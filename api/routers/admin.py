@@ -92,25 +92,6 @@ class TeamPublic(Output):
     anchor_month: date
 
 
-def user_public(user: User) -> UserPublic:
-    """The public view of a user (never the password hash)."""
-    return UserPublic(
-        id=user.id,
-        username=user.username,
-        full_name=user.full_name,
-        phone=user.phone,
-        roles=user.roles,
-        org_unit_id=user.org_unit_id,  # type: ignore[attr-defined]
-        is_active=user.is_active,
-        created_at=user.created_at,
-    )
-
-
-def org_unit_public(unit: OrgUnit) -> OrgUnitPublic:
-    """The public view of an org unit."""
-    return OrgUnitPublic(id=unit.id, name=unit.name, parent_id=unit.parent_id, depth=unit.depth)  # type: ignore[attr-defined]
-
-
 @router.post("/org-units", operation_id="create_org_unit", status_code=status.HTTP_201_CREATED)
 async def create_org_unit(
     body: OrgUnitCreate,
@@ -118,7 +99,7 @@ async def create_org_unit(
 ) -> OrgUnitPublic:
     """A new org unit under a parent in my subtree (a new root: admins only)."""
     unit = await org.create_org_unit(user=user, name=body.name, parent_id=body.parent_id)
-    return org_unit_public(unit)
+    return OrgUnitPublic.model_validate(unit)
 
 
 @router.get("/org-units", operation_id="list_org_units")
@@ -132,13 +113,13 @@ async def list_org_units(
     if parent_id is not None:
         qs = qs.filter(parent_id=parent_id)
     rows, cursor = await paginate(qs, page)
-    return Page(items=[org_unit_public(u) for u in rows], next_cursor=cursor)
+    return Page(items=[OrgUnitPublic.model_validate(u) for u in rows], next_cursor=cursor)
 
 
 @router.get("/org-units/{id}", operation_id="get_org_unit")
 async def get_org_unit(unit: Annotated[OrgUnit, Depends(loader(ORG_ACCESS))]) -> OrgUnitPublic:
     """One org unit in my subtree."""
-    return org_unit_public(unit)
+    return OrgUnitPublic.model_validate(unit)
 
 
 @router.post("/users", operation_id="create_user", status_code=status.HTTP_201_CREATED)
@@ -158,7 +139,7 @@ async def create_user(
         org_unit_id=body.org_unit_id,
         settings=settings,
     )
-    return user_public(created)
+    return UserPublic.model_validate(created)
 
 
 @router.get("/users", operation_id="list_users")
@@ -175,14 +156,14 @@ async def list_users(
     if org_unit_id is not None:
         qs = qs.filter(org_unit_id=org_unit_id)
     rows, cursor = await paginate(qs, page)
-    return Page(items=[user_public(u) for u in rows], next_cursor=cursor)
+    return Page(items=[UserPublic.model_validate(u) for u in rows], next_cursor=cursor)
 
 
 @router.get("/users/{id}", operation_id="get_user")
 async def get_user(target: Annotated[User, Depends(loader(USER_ACCESS))]) -> UserPublic:
     """One user in my subtree (the read is audited: it is a person's record)."""
     await audit.record(action="read", resource_type="user", resource_id=target.id)
-    return user_public(target)
+    return UserPublic.model_validate(target)
 
 
 @router.patch("/users/{id}", operation_id="update_user")
@@ -200,18 +181,17 @@ async def update_user(
         roles=None if body.roles is None else [r.value for r in body.roles],
         is_active=body.is_active,
     )
-    return user_public(updated)
+    return UserPublic.model_validate(updated)
 
 
 async def team_public(team: Team) -> TeamPublic:
     """The public view of a team with its members."""
-    member_ids = await team.members.all().values_list("user_id", flat=True)
     return TeamPublic(
         id=team.id,
         name=team.name,
         org_unit_id=team.org_unit_id,  # type: ignore[attr-defined]
         lead_id=team.lead_id,  # type: ignore[attr-defined]
-        member_ids=sorted(member_ids, key=str),  # type: ignore[arg-type]
+        member_ids=await org.team_member_ids(team=team),
         anchor_month=team.anchor_month,
     )
 

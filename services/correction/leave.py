@@ -52,9 +52,11 @@ async def request_leave(
         if ends_at - starts_at > MAX_LEAVE:
             raise Invalid("leave_too_long")
         day = local_date(starts_at)
+        # The end is exclusive: a leave ending at local midnight ends on the day before it.
+        last_day = local_date(ends_at - timedelta(microseconds=1))
         supervision = (
             await Supervision.filter(
-                subject_id=user.id, starts_on__lte=local_date(ends_at), ends_on__gte=day
+                subject_id=user.id, starts_on__lte=last_day, ends_on__gte=day
             )
             .order_by("starts_on")
             .first()

@@ -1,16 +1,16 @@
-"""Demo patrol data: three zones in 崇川区 along 濠河, checkpoints, a shift and a finished round."""
+"""Demo patrol data: three zones in 崇川区 along 濠河, checkpoints, shifts, two finished rounds."""
 
 from __future__ import annotations
 
 import math
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from grassroots import clock
 from models.org import Role, User
 from models.patrol import Round, Zone, ZoneKind
 from services.demo import DemoWorld
-from services.patrol import points, rounds, shifts, zones
+from services.patrol import alerting, analysis, points, rounds, shifts, zones
 
 # Hand-drawn outlines (WGS 84) of responsibility zones around the 濠河 ring in 崇川区.
 ZONES = [
@@ -81,7 +81,7 @@ def _walk(anchors: list[tuple[float, float]], *, step_m: float) -> list[tuple[fl
 
 
 async def demo_step(world: DemoWorld) -> None:
-    """Zones, checkpoints, shifts and one believable finished round of patrol1 today."""
+    """Zones, checkpoints, shifts, a good round of patrol1 and one of patrol2 that missed a post."""
     admin = User(roles_text=User.encode_roles([Role.admin.value]), org_path="/")
     made: dict[str, Zone] = {}
     for name, unit, ring in ZONES:
@@ -133,8 +133,39 @@ async def demo_step(world: DemoWorld) -> None:
         ],
         step_m=13,
     )
-    started_at = shift_start + timedelta(minutes=10)
-    member = world.users["patrol1"]
+    await _walk_round(
+        member=world.users["patrol1"],
+        zone=zone,
+        path=path,
+        started_at=shift_start + timedelta(minutes=10),
+        now=now,
+    )
+    # patrol2 walks the south of 城东 and never reaches 文峰塔治安卡口 (about 500 m off): the
+    # supervisor sees the missed required checkpoint in the round and an alert.
+    south_loop = _walk(
+        [(120.8840, 32.0060), (120.8910, 32.0062), (120.8925, 32.0085), (120.8840, 32.0060)],
+        step_m=13,
+    )
+    missed_round = await _walk_round(
+        member=world.users["patrol2"],
+        zone=made["城东文峰塔责任区"],
+        path=south_loop,
+        started_at=shift_start + timedelta(minutes=30),
+        now=now,
+    )
+    summary = await analysis.round_summary(round=missed_round)
+    await alerting.raise_round_alerts(summary=summary, now=now, ended=True)
+
+
+async def _walk_round(
+    *,
+    member: User,
+    zone: Zone,
+    path: list[tuple[float, float]],
+    started_at: datetime,
+    now: datetime,
+) -> Round:
+    """A round along `path`, about 1.3 m/s, a point every 10 s, ended 20 s after its last point."""
     round_, _ = await rounds.start_round(
         user=member,
         round_id=uuid.uuid4(),
@@ -157,3 +188,4 @@ async def demo_step(world: DemoWorld) -> None:
     round_ = await Round.get(id=round_.id).select_related("zone")
     await points.add_points(round=round_, points=track, now=now)
     await rounds.end_round(round=round_, ended_at=track[-1].ts + timedelta(seconds=20), now=now)
+    return round_

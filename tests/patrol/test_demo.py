@@ -19,12 +19,18 @@ async def test_demo_loads_patrol_zones_and_a_finished_round(db, settings, monkey
         assert 120.85 <= lon <= 120.90 and 31.98 <= lat <= 32.03
         assert 100_000 < zone.area_m2 < 2_000_000
     assert await Assignment.filter(user__username="patrol1").count() == 1
-    [round_] = await Round.all()
-    assert round_.status == RoundStatus.ended
-    summary = await analysis.round_summary(round=round_)
+    good = await Round.get(user__username="patrol1")
+    assert good.status == RoundStatus.ended
+    summary = await analysis.round_summary(round=good)
     assert summary.points > 100 and summary.good_points == summary.points
     assert 1500 < summary.distance_m < 3000
     assert summary.in_zone_ratio == 1.0 and summary.exits == []
     assert summary.missed == []
     assert 0.2 < summary.coverage_ratio < 1.0
-    assert await Alert.all().count() == 0
+    # patrol2's round missed its zone's one required checkpoint: the supervisor is alerted.
+    short = await Round.get(user__username="patrol2")
+    assert short.status == RoundStatus.ended
+    missed = (await analysis.round_summary(round=short)).missed
+    assert [c.name for c in missed] == ["文峰塔治安卡口"]
+    [alert] = await Alert.all()
+    assert alert.kind == "missed_checkpoint" and "文峰塔治安卡口" in alert.title
