@@ -19,7 +19,7 @@ from tortoise.contrib.fastapi import RegisterTortoise
 
 from api import links, problems
 from api.deps import current_user
-from api.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware
+from api.middleware import BodyLimitMiddleware, CleanTextMiddleware, Metrics, MetricsMiddleware
 from api.routers import (
     admin,
     alerts,
@@ -158,6 +158,7 @@ def create_app(
     app.openapi = openapi_with_problems  # type: ignore[method-assign]
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(CleanTextMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app
 
