@@ -16,6 +16,7 @@ from pydantic import (
     PlainSerializer,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from services.text import is_clean_text
 
@@ -35,6 +36,22 @@ LARGEST_INT: Final = 2**53
 _RFC3339: Final = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
 )
+_TIME_RANGE: Final = f"must lie between the years {EARLIEST_YEAR} and {LATEST_YEAR}"
+_DATE_RANGE: Final = f"date must lie between {EARLIEST_DATE} and {LATEST_DATE}"
+_INT_RANGE: Final = "integer must lie within ±2^53"
+_TEXT: Final = "text must not hold NUL or a lone surrogate"
+# Codes of the generic input rules; a 422 made by one of them carries it as its problem `code`.
+INPUT_RULE_CODES: Final = frozenset(
+    {
+        "invalid_time",
+        "time_out_of_range",
+        "invalid_date",
+        "date_out_of_range",
+        "invalid_month",
+        "integer_out_of_range",
+        "invalid_text",
+    }
+)
 _ISO_DATE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MONTH: Final = re.compile(r"^\d{4}-\d{2}$")
 
@@ -43,15 +60,16 @@ def _rfc3339_text(value: Any) -> Any:
     if isinstance(value, datetime):  # built in code, not sent
         return value
     if not isinstance(value, str) or not _RFC3339.match(value):
-        raise ValueError(
-            "time must be an RFC 3339 string with an offset, e.g. 2026-11-02T08:00:00+08:00"
+        raise PydanticCustomError(
+            "invalid_time",
+            "time must be an RFC 3339 string with an offset, e.g. 2026-11-02T08:00:00+08:00",
         )
     return value
 
 
 def _to_utc(value: datetime) -> datetime:
     if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
-        raise ValueError(f"time must lie between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
+        raise PydanticCustomError("time_out_of_range", _TIME_RANGE)
     return value.astimezone(UTC)
 
 
@@ -59,27 +77,27 @@ def _iso_date_text(value: Any) -> Any:
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
     if not isinstance(value, str) or not _ISO_DATE.match(value):
-        raise ValueError("date must be a string YYYY-MM-DD")
+        raise PydanticCustomError("invalid_date", "date must be a string YYYY-MM-DD")
     return value
 
 
 def _date_in_range(value: date) -> date:
     if not EARLIEST_DATE <= value <= LATEST_DATE:
-        raise ValueError(f"date must lie between {EARLIEST_DATE} and {LATEST_DATE}")
+        raise PydanticCustomError("date_out_of_range", _DATE_RANGE)
     return value
 
 
 def _month_in_range(value: str) -> str:
     if not _MONTH.match(value) or not 1 <= int(value[5:]) <= 12:
-        raise ValueError("month must be YYYY-MM")
+        raise PydanticCustomError("invalid_month", "month must be YYYY-MM")
     if not EARLIEST_YEAR <= int(value[:4]) <= LATEST_YEAR:
-        raise ValueError(f"month must lie between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
+        raise PydanticCustomError("date_out_of_range", _TIME_RANGE)
     return value
 
 
 def _clean_text(value: str) -> str:
     if not is_clean_text(value):
-        raise ValueError("text must not hold NUL or a lone surrogate")
+        raise PydanticCustomError("invalid_text", _TEXT)
     return value
 
 
@@ -108,32 +126,31 @@ ShortText = Annotated[str, Field(max_length=200)]
 LongText = Annotated[str, Field(max_length=4000)]
 
 
-def _unfit(value: Any, depth: int = 0) -> str | None:
-    """Why a value (a field, or anything nested in one) cannot be stored, or None."""
+def _unfit(value: Any, depth: int = 0) -> tuple[str, str] | None:
+    """Why a value (a field, or anything nested in one) cannot be stored, as (code, message)."""
     if depth > 64:  # request bodies are size-limited; this only bounds the walk
         return None
     if isinstance(value, str):
-        return None if is_clean_text(value) else "text must not hold NUL or a lone surrogate"
+        return None if is_clean_text(value) else ("invalid_text", _TEXT)
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return None if abs(value) <= LARGEST_INT else "integer must lie within ±2^53"
+        return None if abs(value) <= LARGEST_INT else ("integer_out_of_range", _INT_RANGE)
     if isinstance(value, datetime):
         ok = EARLIEST_YEAR <= value.year <= LATEST_YEAR
-        return None if ok else f"time must lie between the years {EARLIEST_YEAR} and {LATEST_YEAR}"
+        return None if ok else ("time_out_of_range", _TIME_RANGE)
     if isinstance(value, date):
-        ok = EARLIEST_DATE <= value <= LATEST_DATE
-        return None if ok else f"date must lie between {EARLIEST_DATE} and {LATEST_DATE}"
+        return None if EARLIEST_DATE <= value <= LATEST_DATE else ("date_out_of_range", _DATE_RANGE)
+    items: list[Any] = []
     if isinstance(value, dict):
         for key, item in value.items():
-            reason = _unfit(key, depth + 1) or _unfit(item, depth + 1)
-            if reason:
-                return reason
+            items += [key, item]
     elif isinstance(value, list | tuple | set | frozenset):
-        for item in value:
-            reason = _unfit(item, depth + 1)
-            if reason:
-                return reason
+        items = list(value)
+    for item in items:
+        reason = _unfit(item, depth + 1)
+        if reason:
+            return reason
     return None
 
 
@@ -154,7 +171,7 @@ class StrictInput(BaseModel):
             return value
         reason = _unfit(value)
         if reason:
-            raise ValueError(reason)
+            raise PydanticCustomError(*reason)
         return value
 
 

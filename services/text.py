@@ -12,7 +12,22 @@ register_messages(
         "invalid_text": (
             "文本不能包含 NUL 或孤立的代理字符",
             "Text must not hold NUL or a lone surrogate",
-        )
+        ),
+        "invalid_time": (
+            "时间须为带时区偏移的 RFC 3339 字符串",
+            "A time must be an RFC 3339 string with an offset",
+        ),
+        "time_out_of_range": (
+            "时间须在 1900 年至 2200 年之间",
+            "A time must lie between the years 1900 and 2200",
+        ),
+        "invalid_date": ("日期须为 YYYY-MM-DD 字符串", "A date must be a string YYYY-MM-DD"),
+        "date_out_of_range": (
+            "日期须在 1900 年至 2200 年之间",
+            "A date must lie between 1900-01-01 and 2200-12-31",
+        ),
+        "invalid_month": ("月份须为 YYYY-MM", "A month must be YYYY-MM"),
+        "integer_out_of_range": ("整数超出范围（±2^53）", "An integer must lie within ±2^53"),
     }
 )
 
