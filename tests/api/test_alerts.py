@@ -157,9 +157,7 @@ async def _overdue_visit(world, worker):
     )
 
 
-async def test_worker_cannot_resolve_its_own_overdue_visit_alert(
-    client, world, auth, make_user
-):
+async def test_worker_cannot_resolve_its_own_overdue_visit_alert(client, world, auth, make_user):
     worker = await make_user(Role.social_worker, unit=world["street"])
     alert = await _overdue_visit(world, worker)
     r = await client.post(f"/alerts/{alert.id}/ack", headers=auth(worker))
