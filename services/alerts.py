@@ -139,7 +139,7 @@ async def read_at_of(*, alert_ids: Sequence[uuid.UUID], user: User) -> dict[uuid
     rows = await AlertRead.filter(alert_id__in=list(alert_ids), user_id=user.id).values_list(
         "alert_id", "read_at"
     )
-    return dict(rows)  # type: ignore[arg-type]
+    return dict(rows)
 
 
 async def acknowledge(*, alert: Alert, user: User) -> Alert:

@@ -76,10 +76,10 @@ async def test_zone_import_refuses_odd_kinds_by_index_and_a_retry_never_duplicat
         "type": "FeatureCollection",
         "features": [
             good,
-            {"type": "Feature", "properties": {"name": "列表", "kind": ["patrol"]}, "geometry": ZONE_GEOJSON},
-            {"type": "Feature", "properties": {"name": "对象", "kind": {"a": 1}}, "geometry": ZONE_GEOJSON},
+            {**good, "properties": {"name": "列表", "kind": ["patrol"]}},
+            {**good, "properties": {"name": "对象", "kind": {"a": 1}}},
         ],
-    }  # fmt: skip
+    }
     params = {"org_unit_id": str(world.unit.id)}
     first = await _send(world, "admin", "POST", "/zones/import", json=collection, params=params)
     assert first.status_code == 200, first.text
