@@ -21,6 +21,7 @@ from api import links, problems
 from api.deps import current_user
 from api.middleware import (
     BodyLimitMiddleware,
+    CleanTextMiddleware,
     ClientAddressMiddleware,
     Metrics,
     MetricsMiddleware,
@@ -201,6 +202,7 @@ def create_app(
     app.openapi = openapi_with_problems  # type: ignore[method-assign]
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(CleanTextMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     # Outermost: everything inside sees the client address that GRASSROOTS_TRUSTED_PROXIES
     # allows. Parsed here so that a malformed setting stops the start, not a request.

@@ -104,6 +104,50 @@ class BodyLimitMiddleware:
         await send({"type": "http.response.body", "body": body})
 
 
+class CleanTextMiddleware:
+    """422 `invalid_text` for a NUL in the path or query, before any route sees it.
+
+    Bodies are checked by their schemas (`StrictInput`); a path or query string reaches string
+    parameters of many routes, and a NUL there breaks PostgreSQL text. Percent-decoded lone
+    surrogates cannot occur: the query is decoded as UTF-8 with replacement.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+            "\x00" in scope.get("path", "")
+            or b"%00" in scope.get("query_string", b"")
+            or b"\x00" in scope.get("query_string", b"")
+        ):
+            headers = dict(scope.get("headers") or [])
+            language = language_of(headers.get(b"accept-language", b"").decode("latin-1"))
+            body = json.dumps(
+                {
+                    "type": "urn:grassroots:problem:invalid_text",
+                    "title": "Unprocessable Content",
+                    "status": 422,
+                    "detail": message_for("invalid_text", language, {}),
+                    "code": "invalid_text",
+                },
+                ensure_ascii=False,
+            ).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 422,
+                    "headers": [
+                        (b"content-type", b"application/problem+json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
+
+
 LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from tortoise.exceptions import DBConnectionError, OperationalError
 
+from api.schemas import INPUT_RULE_CODES
 from services.errors import DomainError
 from services.messages import message_for
 
@@ -129,10 +130,11 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     language = language_of(request.headers.get("accept-language"))
     raw = exc.errors()
+    rule = next((e["type"] for e in raw if e.get("type") in INPUT_RULE_CODES), None)
     code = (
         "malformed_json"
         if any(e.get("type") == "json_invalid" for e in raw)
-        else "validation_error"
+        else rule or "validation_error"
     )
     # Only loc and msg go back: pydantic's `input` would echo what was sent, secrets included.
     errors = [{"loc": _clean_loc(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in raw]

@@ -120,11 +120,15 @@ def _parse_ring(raw: object, part: int | None, ring: int) -> list[tuple[float, f
             )
         if not all(_is_number(v) for v in position):
             raise _malformed(where_en, where_zh, "coordinates must be numbers", "坐标必须是数字")
-        lon, lat = float(position[0]), float(position[1])
-        if not all(math.isfinite(float(v)) for v in position):
+        try:
+            as_floats = [float(v) for v in position]
+        except OverflowError:  # a JSON integer of hundreds of digits has no float
+            as_floats = [math.inf]
+        if not all(math.isfinite(v) for v in as_floats):
             raise _malformed(
                 where_en, where_zh, "coordinates must be finite numbers", "坐标必须是有限的数字"
             )
+        lon, lat = as_floats[0], as_floats[1]
         if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
             place = _place(lon, lat)
             raise InvalidGeometry(

@@ -1,6 +1,6 @@
 """Tortoise ORM models, one module per domain; every model is re-exported here for discovery."""
 
-from models.alerts import Alert, AlertRecipient, AlertStatus
+from models.alerts import Alert, AlertRead, AlertRecipient, AlertStatus
 from models.audit import AuditEntry
 from models.auth import LoginThrottle, RefreshToken
 from models.correction import (
@@ -45,6 +45,7 @@ from models.social import (
 
 __all__ = [
     "Alert",
+    "AlertRead",
     "AlertRecipient",
     "AlertStatus",
     "Assessment",

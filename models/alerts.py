@@ -59,3 +59,19 @@ class AlertRecipient(TimestampedModel):
     class Meta:
         table = "alert_recipient"
         unique_together = (("alert", "user"),)
+
+
+class AlertRead(TimestampedModel):
+    """When one user read an alert: reading is personal, resolving (`Alert.status`) is shared."""
+
+    alert: fields.ForeignKeyRelation[Alert] = fields.ForeignKeyField(
+        "models.Alert", related_name="reads", on_delete=fields.CASCADE
+    )
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="alert_reads", on_delete=fields.CASCADE
+    )
+    read_at = fields.DatetimeField()
+
+    class Meta:
+        table = "alert_read"
+        unique_together = (("alert", "user"),)

@@ -13,10 +13,10 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from grassroots import clock
-from models.alerts import Alert, AlertRecipient, AlertStatus
+from models.alerts import Alert, AlertRead, AlertRecipient, AlertStatus
 from models.org import OrgUnit, Role, User
 from services import audit
-from services.errors import Conflict
+from services.errors import Conflict, Forbidden
 from services.scope import is_admin
 
 ALERT_KINDS = (
@@ -92,19 +92,60 @@ async def raised_keys(*, kind: str, dedup_keys: Sequence[str]) -> set[str]:
     return {k.split(":", 1)[1] for k in found}
 
 
+# Kinds a correction officer answers for; the others (social work, patrol) are not theirs to
+# read in the subtree, only when addressed to them.
+CORRECTION_KINDS = ("missed_checkin", "outside_permitted_area")
+
+
 def visible_alerts(user: User) -> QuerySet[Alert]:
-    """Alerts addressed to the user, plus those in the subtree of a supervisor or officer."""
+    """Alerts addressed to the user, plus those in the subtree of a supervisor (any kind) or an
+    officer (correction kinds only)."""
     qs = Alert.all()
     if is_admin(user):
         return qs
     mine = Q(recipients__user_id=user.id)
-    if user.has_role(Role.supervisor, Role.officer):
+    if user.has_role(Role.supervisor):
         mine = mine | Q(org_path__startswith=user.org_path)
+    elif user.has_role(Role.officer):
+        mine = mine | (Q(org_path__startswith=user.org_path) & Q(kind__in=CORRECTION_KINDS))
     return qs.filter(mine).distinct()
 
 
+def may_resolve(*, alert: Alert, user: User) -> bool:
+    """Whether the user answers for the alert's cause in its unit and so may resolve it for all.
+
+    A recipient who is what the alert is about (the social worker of an overdue visit, the patrol
+    member who left a zone) reads it but cannot close it for the supervisor who watches them.
+    """
+    if is_admin(user):
+        return True
+    in_unit = alert.org_path.startswith(user.org_path)
+    if user.has_role(Role.supervisor) and in_unit:
+        return True
+    return user.has_role(Role.officer) and in_unit and alert.kind in CORRECTION_KINDS
+
+
+async def mark_read(*, alert: Alert, user: User) -> datetime:
+    """Record that the user read the alert (once; the first time stands) and return when."""
+    now = clock.now()
+    read, _ = await AlertRead.get_or_create(
+        alert_id=alert.id, user_id=user.id, defaults={"read_at": now}
+    )
+    return read.read_at
+
+
+async def read_at_of(*, alert_ids: Sequence[uuid.UUID], user: User) -> dict[uuid.UUID, datetime]:
+    """When the user read each of these alerts (absent: unread)."""
+    rows = await AlertRead.filter(alert_id__in=list(alert_ids), user_id=user.id).values_list(
+        "alert_id", "read_at"
+    )
+    return dict(rows)
+
+
 async def acknowledge(*, alert: Alert, user: User) -> Alert:
-    """Close an open alert; a second ack is a 409."""
+    """Resolve an open alert for everyone (403 unless the user answers for it; again: 409)."""
+    if not may_resolve(alert=alert, user=user):
+        raise Forbidden("alert_not_yours_to_resolve")
     if alert.status != AlertStatus.open:
         raise Conflict("alert_already_acked")
     now = clock.now()
@@ -113,9 +154,17 @@ async def acknowledge(*, alert: Alert, user: User) -> Alert:
     )
     if updated != 1:
         raise Conflict("alert_already_acked")
+    await mark_read(alert=alert, user=user)
     await audit.record(action="ack", resource_type="alert", resource_id=alert.id)
     await alert.refresh_from_db()
     return alert
+
+
+async def resolve_cause(*, kind: str, subject_id: uuid.UUID) -> int:
+    """Close the open alerts of a kind about a subject whose cause was just fixed."""
+    return await Alert.filter(kind=kind, subject_id=subject_id, status=AlertStatus.open).update(
+        status=AlertStatus.acked, open_key=None, acked_at=clock.now(), acked_by_id=None
+    )
 
 
 async def recipient_ids(alert_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:

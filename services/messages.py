@@ -41,6 +41,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "user_outside_scope": ("用户不存在或不在管辖范围内", "User not found or out of scope"),
     "alert_already_acked": ("告警已确认", "The alert is already acknowledged"),
+    "alert_not_yours_to_resolve": (
+        "该告警须由负责的主管处理，您只能标记为已读",
+        "Only who answers for this alert may resolve it; you can mark it read",
+    ),
 }
 
 

@@ -35,8 +35,11 @@ def wall_clock_reads(source: str) -> list[str]:
             if (name, node.func.attr) in WALL_CLOCK_CALLS:
                 found.append(f"line {node.lineno}: {name}.{node.func.attr}()")
         if isinstance(node, ast.ImportFrom) and node.module == "time":
-            found += [f"line {node.lineno}: from time import {a.name}" for a in node.names
-                      if a.name in {"time", "time_ns"}]
+            found += [
+                f"line {node.lineno}: from time import {a.name}"
+                for a in node.names
+                if a.name in {"time", "time_ns"}
+            ]
     return found
 
 

@@ -47,8 +47,11 @@ async def test_the_demo_loads_and_shows_its_story_at(instant, db, settings, clie
         assert len(overdue.json()) >= 1
         # A six-ones task of worker1's team falls due this month, still open.
         tasks = (await client.get("/me/tasks", headers=auth(users["worker1"]))).json()
-        this_month = [t for t in tasks if date.fromisoformat(t["due_on"]).replace(day=1)
-                      == today.replace(day=1)]
+        this_month = [
+            t
+            for t in tasks
+            if date.fromisoformat(t["due_on"]).replace(day=1) == today.replace(day=1)
+        ]
         assert any(t["status"] == "open" for t in this_month), tasks
         # No visit, check-in or task completion is dated after now.
         caseload = (await client.get("/me/caseload", headers=auth(users["worker1"]))).json()

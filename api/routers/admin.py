@@ -11,7 +11,7 @@ from pydantic import Field, field_validator
 
 from api.deps import CurrentUser, SettingsDep, loader, roles
 from api.pagination import PageParams, paginate
-from api.schemas import Name, Output, Page, StrictInput, UtcOutput
+from api.schemas import DateInput, Name, Output, Page, StrictInput, UtcOutput
 from models.org import OrgUnit, Role, Team, User
 from services import audit, org
 from services.scope import Access, subtree
@@ -77,7 +77,7 @@ class TeamCreate(StrictInput):
     org_unit_id: uuid.UUID
     lead_id: uuid.UUID
     member_ids: Annotated[list[uuid.UUID], Field(max_length=200)] = []
-    anchor_month: date | None = Field(
+    anchor_month: DateInput | None = Field(
         default=None,
         description="First month of the rolling 3-month exchange (default: this month)",
     )

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request, Response, status
 from pydantic import Field
 
 from api.deps import SettingsDep, client_address
-from api.schemas import Output, StrictInput
+from api.schemas import CleanText, Output, StrictInput
 from services import auth
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -34,8 +34,8 @@ class RefreshIn(StrictInput):
 async def auth_token(
     request: Request,
     settings: SettingsDep,
-    username: Annotated[str, Form(min_length=1, max_length=64)],
-    password: Annotated[str, Form(min_length=1, max_length=256)],
+    username: Annotated[CleanText, Form(min_length=1, max_length=64)],
+    password: Annotated[CleanText, Form(min_length=1, max_length=256)],
 ) -> TokenOut:
     """OAuth2 password flow: a 15-minute access token and a one-use refresh token.
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
 
 from geo.measure import area_m2
 from geo.validation import InvalidGeometry, parse_area, to_geojson
@@ -19,6 +20,7 @@ from services.errors import BadRequest, Invalid
 from services.messages import register_messages
 from services.org import org_unit_in_scope
 from services.patrol import access, geometry
+from services.text import is_clean_text
 
 register_messages(
     {
@@ -118,11 +120,16 @@ class ImportResult:
 async def import_zones(
     *, user: User, org_unit_id: uuid.UUID, features: Sequence[Any]
 ) -> ImportResult:
-    """Create one zone per valid feature (properties `name`, `kind`); refuse the others by index."""
+    """Create one zone per valid feature (properties `name`, `kind`); refuse the others by index.
+
+    Every feature is checked before any is stored, and the stores run in one transaction, so a
+    request never leaves half its zones behind; a feature equal to a zone already stored (same
+    unit, name, kind and shape: a retried import) answers that zone instead of a duplicate.
+    """
     unit = await org_unit_in_scope(
         user=user, org_unit_id=org_unit_id, code="org_unit_outside_scope"
     )
-    created: list[Zone] = []
+    accepted: list[tuple[str, ZoneKind, Any]] = []
     rejected: list[dict[str, Any]] = []
     for index, feature in enumerate(features):
         reason = _feature_problem(feature)
@@ -142,15 +149,23 @@ async def import_zones(
                 }
             )
             continue
-        created.append(
-            await _store_zone(
-                unit=unit,
-                name=props["name"].strip(),
-                kind=ZoneKind(props.get("kind", "patrol")),
-                geojson=to_geojson(geom=geom),
-                area=area_m2(geom=geom),
+        accepted.append((props["name"].strip(), ZoneKind(props.get("kind", "patrol")), geom))
+    created: list[Zone] = []
+    async with in_transaction():
+        for name, kind, geom in accepted:
+            geojson = to_geojson(geom=geom)
+            same = await Zone.filter(
+                org_unit_id=unit.id, name=name, kind=kind, deleted_at__isnull=True
             )
-        )
+            existing = next((z for z in same if z.geometry == geojson), None)
+            if existing is not None:
+                created.append(existing)
+                continue
+            created.append(
+                await _store_zone(
+                    unit=unit, name=name, kind=kind, geojson=geojson, area=area_m2(geom=geom)
+                )
+            )
     return ImportResult(created=created, rejected=rejected)
 
 
@@ -164,7 +179,10 @@ def _feature_problem(feature: Any) -> str | None:
     name = props.get("name")
     if not isinstance(name, str) or not name.strip() or len(name.strip()) > 100:
         return "invalid_name"
-    if props.get("kind", "patrol") not in {k.value for k in ZoneKind}:
+    if not is_clean_text(name):
+        return "invalid_name"
+    kind = props.get("kind", "patrol")
+    if not isinstance(kind, str) or kind not in {k.value for k in ZoneKind}:
         return "invalid_kind"
     if not isinstance(feature.get("geometry"), dict):
         return "invalid_geometry: missing geometry"

@@ -95,6 +95,22 @@ def can_coordinate(user: User, client: Client) -> bool:
     return can_manage(user, client) or client.social_worker_id == user.id
 
 
+async def visit_counts_for_cadence(*, user: User, client: Client, today: date) -> bool:
+    """Whether the user's visit moves the client's next due date and clears its overdue state.
+
+    The case's worker answers for the cadence, and so do the supervisors of the client's unit
+    (who answer for the worker) and of a unit it is delegated to today. A care-group member
+    (a patrol volunteer, a neighbour) may still record a visit, because the contact is worth
+    keeping in the case file, but it cannot stand in for the worker's visit.
+    """
+    if client.social_worker_id == user.id or can_manage(user, client):
+        return True
+    if not user.has_role(Role.supervisor):
+        return False
+    delegations = Delegation.filter(_active_delegation_filter(today=today), client_id=client.id)
+    return any(in_subtree(user=user, org_path=d.org_path) for d in await delegations)
+
+
 async def org_unit_in_scope(*, user: User, org_unit_id: uuid.UUID) -> OrgUnit:
     """The org unit of the body when it lies in the caller's subtree, else a 422."""
     unit = await OrgUnit.get_or_none(id=org_unit_id)

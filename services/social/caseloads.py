@@ -110,8 +110,14 @@ async def create_delegation(
     ends_on: date | None,
     note: str,
 ) -> Delegation:
-    """Delegate supervision of a client to another org unit for a period (委托帮教)."""
-    if not can_coordinate(actor, client):
+    """Delegate supervision of a client to another org unit for a period (委托帮教).
+
+    Only the sending side's supervisor (or an admin) delegates: the receiving unit's supervisors
+    then read the phone, address and home position, and that disclosure is the supervisor's to
+    decide, not the worker's alone. (A proposal the worker makes and supervisors accept would
+    need a pending state for no safety gain: the supervisor decides either way.)
+    """
+    if not can_manage(actor, client):
         raise Forbidden()
     if client.status == CaseStatus.closed:
         raise Conflict("case_closed")

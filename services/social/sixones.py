@@ -18,7 +18,7 @@ from models.org import Team, TeamMember, User
 from models.social import (
     TeamTask,
 )
-from services import audit
+from services import alerts, audit
 from services.errors import Conflict, Invalid
 from services.social import messages  # noqa: F401  (registers the codes raised here)
 from services.social.cadence import FUTURE_SLACK, local_today
@@ -337,4 +337,6 @@ async def complete_task(
             resource_id=task.id,
             detail={"team_id": str(team.id), "kind": task.kind, "period": task.period},
         )
+        # The cause is fixed: the overdue-task alert closes for the lead and the supervisors.
+        await alerts.resolve_cause(kind="overdue_task", subject_id=task.id)
     return task

@@ -20,11 +20,14 @@ from models.social import (
     Visit,
     VisitKind,
 )
-from services import audit
+from services import alerts, audit
 from services.errors import Conflict, Invalid
 from services.idempotency import create_once
-from services.social import messages  # noqa: F401  (registers the codes raised here)
-from services.social.cadence import FUTURE_SLACK, visit_due_on
+from services.social import (
+    access,
+    messages,  # noqa: F401  (registers the codes raised here)
+)
+from services.social.cadence import FUTURE_SLACK, local_today, visit_due_on
 
 HOME_RADIUS_M: Final = 200.0
 MAX_ACCURACY_M: Final = 100.0
@@ -80,7 +83,7 @@ async def record_visit(
     settings: Settings,
     now: datetime | None = None,
 ) -> tuple[Visit, bool]:
-    """Store a visit once per client-made id and move the client's next due date forward.
+    """Store a visit once per client-made id; the worker's moves the client's next due date.
 
     A closed case takes no new visit (409 `case_closed`); a replay of one stored before it was
     closed still answers with the stored visit.
@@ -97,6 +100,9 @@ async def record_visit(
                 "visit_in_future",
                 errors=[{"loc": ["body", "occurred_at"], "msg": "visit_in_future"}],
             )
+        counts = await access.visit_counts_for_cadence(
+            user=user, client=client, today=local_today(now=now, tz=settings.tz)
+        )
         check = verify_location(
             kind=kind,
             lon=lon,
@@ -123,8 +129,10 @@ async def record_visit(
             fresh = await Client.filter(id=client.id).select_for_update().first()
             if fresh is not None and fresh.status == CaseStatus.closed:
                 raise Conflict("case_closed")  # the visit above is rolled back
-            if fresh is not None and (
-                fresh.last_visit_at is None or fresh.last_visit_at < occurred_at
+            if (
+                counts
+                and fresh is not None
+                and (fresh.last_visit_at is None or fresh.last_visit_at < occurred_at)
             ):
                 due = visit_due_on(
                     risk_level=fresh.risk_level,
@@ -136,6 +144,9 @@ async def record_visit(
                 await Client.filter(id=client.id).update(
                     last_visit_at=occurred_at, visit_due_on=due
                 )
+                if due is not None and due >= local_today(now=now, tz=settings.tz):
+                    # The cause is fixed: the overdue alert closes for the worker and supervisors.
+                    await alerts.resolve_cause(kind="overdue_visit", subject_id=client.id)
         await audit.record(
             action="create",
             resource_type="visit",

@@ -52,7 +52,7 @@ async def test_identical_open_alert_is_raised_once(world):
 
 async def test_after_ack_the_same_cause_may_alert_again(client, world, auth):
     first = await _raise(world)
-    r = await client.post(f"/alerts/{first.id}/ack", headers=auth(world["patrol"]))
+    r = await client.post(f"/alerts/{first.id}/ack", headers=auth(world["street_supervisor"]))
     assert r.status_code == 200 and r.json()["status"] == "acked"
     again = await _raise(world)
     assert again is not None
@@ -68,7 +68,7 @@ async def test_recipient_and_supervisors_see_it_others_do_not(client, world, aut
 
     assert await ids(world["patrol"]) == [str(alert.id)]
     assert await ids(world["supervisor"]) == [str(alert.id)]
-    assert await ids(world["officer"]) == [str(alert.id)]
+    assert await ids(world["officer"]) == []  # a patrol alert is not a correction officer's
     assert await ids(world["other_patrol"]) == []
     assert await ids(world["other_supervisor"]) == []
     r = await client.post(f"/alerts/{alert.id}/ack", headers=auth(world["other_supervisor"]))
@@ -126,3 +126,55 @@ async def test_raised_keys_finds_which_causes_were_alerted(world):
 
     await _raise(world, key="a")
     assert await raised_keys(kind="zone_exit", dedup_keys=["a", "b"]) == {"a"}
+
+
+async def test_a_recipient_reads_but_does_not_resolve_for_the_supervisor(client, world, auth):
+    alert = await _raise(world)
+    r = await client.post(f"/alerts/{alert.id}/ack", headers=auth(world["patrol"]))
+    assert r.status_code == 403 and r.json()["code"] == "alert_not_yours_to_resolve"
+    r = await client.post(f"/alerts/{alert.id}/read", headers=auth(world["patrol"]))
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "open" and body["read_at"] is not None
+    again = await client.post(f"/alerts/{alert.id}/read", headers=auth(world["patrol"]))
+    assert again.json()["read_at"] == body["read_at"]  # the first read stands
+    r = await client.get("/alerts", headers=auth(world["supervisor"]))
+    [seen] = r.json()["items"]
+    assert seen["status"] == "open" and seen["read_at"] is None
+    mine = await client.get("/alerts", headers=auth(world["patrol"]))
+    assert mine.json()["items"][0]["read_at"] == body["read_at"]
+
+
+async def _overdue_visit(world, worker):
+    return await raise_alert(
+        kind="overdue_visit",
+        subject_type="client",
+        subject_id=uuid.uuid4(),
+        org_unit=world["street"],
+        recipients=[worker, world["street_supervisor"]],
+        title="走访逾期",
+        dedup_key="c1:2026-11-01",
+    )
+
+
+async def test_worker_cannot_resolve_its_own_overdue_visit_alert(client, world, auth, make_user):
+    worker = await make_user(Role.social_worker, unit=world["street"])
+    alert = await _overdue_visit(world, worker)
+    r = await client.post(f"/alerts/{alert.id}/ack", headers=auth(worker))
+    assert r.status_code == 403
+    assert (await Alert.get(id=alert.id)).status == AlertStatus.open
+    r = await client.post(f"/alerts/{alert.id}/ack", headers=auth(world["street_supervisor"]))
+    assert r.status_code == 200 and r.json()["status"] == "acked"
+
+
+async def test_officers_do_not_read_social_work_alerts_of_their_subtree(
+    client, world, auth, make_user
+):
+    worker = await make_user(Role.social_worker, unit=world["street"])
+    alert = await _overdue_visit(world, worker)
+    r = await client.get("/alerts", headers=auth(world["officer"]))
+    assert r.json()["items"] == []
+    r = await client.post(f"/alerts/{alert.id}/read", headers=auth(world["officer"]))
+    assert r.status_code == 404
+    r = await client.get("/alerts", headers=auth(world["supervisor"]))
+    assert [a["id"] for a in r.json()["items"]] == [str(alert.id)]

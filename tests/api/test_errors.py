@@ -111,7 +111,7 @@ async def test_naive_time_is_422(client, admin, auth):
     r = await client.get(
         "/users", params={"updated_since": "2026-11-01T08:00:00"}, headers=auth(admin)
     )
-    assert_problem(r, 422, "validation_error")
+    assert_problem(r, 422, "invalid_time")
     r = await client.get(
         "/users", params={"updated_since": "2026-11-01T08:00:00+08:00"}, headers=auth(admin)
     )
@@ -186,7 +186,7 @@ async def test_database_connection_failure_is_503(client, admin, auth, monkeypat
 async def test_times_at_the_ends_of_the_calendar_are_422_not_500(client, admin, auth):
     for since in ("0001-01-01T01:00:00+01:08", "9999-12-31T23:59:59-05:00"):
         r = await client.get("/users", params={"updated_since": since}, headers=auth(admin))
-        assert_problem(r, 422, "validation_error")
+        assert_problem(r, 422, "time_out_of_range")
 
 
 @pytest.mark.parametrize(

@@ -260,3 +260,17 @@ class TestFaults:
         fault = fault_of(polygon(SQUARE_CCW[:3]))
         assert isinstance(fault, Exception)
         assert "too_few_points" in repr(fault)
+
+
+@pytest.mark.parametrize("huge", [int("9" * 401), -int("9" * 401)], ids=["plus", "minus"])
+def test_an_integer_too_big_for_a_float_is_malformed_not_an_overflow(huge: int) -> None:
+    ring = [[120.0, 32.0], [huge, 32.0], [120.01, 32.01], [120.0, 32.0]]
+    with pytest.raises(InvalidGeometry) as caught:
+        parse_area(geojson={"type": "Polygon", "coordinates": [ring]})
+    assert caught.value.fault == "malformed"
+    assert "position 2" in caught.value.message_en
+
+
+def test_an_altitude_does_not_stand_in_for_the_latitude() -> None:
+    ring = [[120.0, 32.0, 5.0], [120.01, 32.0, 5.0], [120.01, 32.01, 5.0], [120.0, 32.0, 5.0]]
+    assert parse_area(geojson={"type": "Polygon", "coordinates": [ring]}).is_valid

@@ -82,6 +82,21 @@ async def test_delegation_to_another_unit(client, auth, street):
         },
         headers=auth(street.worker1),
     )
+    # The worker alone may not disclose the client to another unit: its supervisor delegates.
+    assert r.status_code == 403, r.text
+    assert (
+        await client.get(f"/clients/{body['id']}", headers=auth(street.other_supervisor))
+    ).status_code == 404
+    r = await client.post(
+        url,
+        json={
+            "org_unit_id": str(street.other_street.id),
+            "starts_on": str(today - timedelta(days=1)),
+            "ends_on": str(today + timedelta(days=60)),
+            "note": "暂住城东，委托帮教",
+        },
+        headers=auth(street.supervisor),
+    )
     assert r.status_code == 201, r.text
     delegation_id = r.json()["id"]
     assert (

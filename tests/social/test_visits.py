@@ -244,3 +244,57 @@ async def test_visit_due_notices(client, auth, street):
     assert notices[0].cause_key == f"visit:{c['id']}:2026-05-10"
     assert "张某某" not in notices[0].body
     assert notices[0].data == {"type": "client", "id": c["id"]}
+
+
+async def test_a_care_group_visit_neither_clears_overdue_nor_moves_the_due_date(
+    client, auth, street
+):
+    c = await _assigned(client, auth, street, risk_level="high", category="at_risk_youth")
+    url = f"/clients/{c['id']}/visits"
+    visited = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)  # due 8 March, Shanghai
+    r = await client.post(
+        url, json=visit_body(occurred_at=visited.isoformat()), headers=auth(street.worker1)
+    )
+    assert r.status_code == 201
+    assert await jobs.alert_overdue_visits(datetime(2026, 3, 9, 16, 30, tzinfo=UTC)) == (
+        "1 overdue visits alerted"
+    )
+    r = await client.post(
+        f"/clients/{c['id']}/care-group",
+        json={"user_id": str(street.patrol.id), "role": "volunteer"},
+        headers=auth(street.worker1),
+    )
+    assert r.status_code == 201, r.text
+    # The volunteer's visit is kept in the file, but the worker still owes the visit.
+    r = await client.post(
+        url,
+        json=visit_body(occurred_at=datetime(2026, 3, 10, 2, 0, tzinfo=UTC).isoformat()),
+        headers=auth(street.patrol),
+    )
+    assert r.status_code == 201, r.text
+    stored = await Client.get(id=c["id"])
+    assert stored.visit_due_on == date(2026, 3, 8)
+    assert stored.last_visit_at == visited
+    assert (await Alert.get(kind="overdue_visit")).status == "open"
+    # The worker's own visit moves the due date and closes the alert: its cause is fixed.
+    r = await client.post(url, json=visit_body(), headers=auth(street.worker1))
+    assert r.status_code == 201
+    stored = await Client.get(id=c["id"])
+    assert stored.visit_due_on is not None and stored.visit_due_on > date(2026, 3, 8)
+    assert (await Alert.get(kind="overdue_visit")).status == "acked"
+
+
+async def test_a_visit_by_the_supervisor_of_the_delegated_unit_counts(client, auth, street):
+    c = await _assigned(client, auth, street, risk_level="high")
+    today = datetime.now(UTC).date()
+    r = await client.post(
+        f"/clients/{c['id']}/delegations",
+        json={"org_unit_id": str(street.other_street.id), "starts_on": str(today)},
+        headers=auth(street.supervisor),
+    )
+    assert r.status_code == 201, r.text
+    r = await client.post(
+        f"/clients/{c['id']}/visits", json=visit_body(), headers=auth(street.other_supervisor)
+    )
+    assert r.status_code == 201, r.text
+    assert (await Client.get(id=c["id"])).last_visit_at is not None

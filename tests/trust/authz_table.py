@@ -141,13 +141,19 @@ FOUNDATION_ROWS: dict[str, Row] = {
         _open_alerts,
         everyone(200),
         shows=_alert_id,
-        # As ack_alert: the recipients and the supervisors/officers of the place.
-        seen_by=("admin", "supervisor", "patrol", "officer"),
+        # The recipients and the supervisors of the place (officers: correction alerts only).
+        seen_by=("admin", "supervisor", "patrol"),
     ),
     "ack_alert": Row(
         _ack_alert,
-        # Recipients and the supervisors/officers of the place; anyone else: not found.
-        only(200, "admin", "supervisor", "patrol", "officer", others=404),
+        # Resolving is for who answers for the place; the recipient reads it (403 here); anyone
+        # who does not see it: not found.
+        only(200, "admin", "supervisor", others=404, patrol=403),
+    ),
+    "read_alert": Row(
+        _ack_alert,
+        # Whoever sees the alert marks it read for itself.
+        only(200, "admin", "supervisor", "patrol", others=404),
     ),
     # Administration: admin everywhere, supervisor in its subtree (a body reference outside
     # it is a 422 org_unit_outside_scope, the same answer as a unit that does not exist).
@@ -512,7 +518,11 @@ SOCIAL_ROWS: dict[str, Row] = {
     "close_client": Row(_close_client, CLIENT_READERS),
     "reopen_client": Row(_reopen_client, only(200, "admin", "supervisor", social_worker_other=404)),
     "get_client_history": Row(_client, CLIENT_READERS),
-    "create_delegation": Row(_new_delegation, only(201, "admin", "supervisor", "social_worker")),
+    # The sending supervisor delegates; the worker sees the client but may not (403).
+    "create_delegation": Row(
+        _new_delegation,
+        only(201, "admin", "supervisor", social_worker=403, social_worker_other=404),
+    ),
     "end_delegation": Row(_end_delegation, CLIENT_READERS),
     "create_visit": Row(_new_visit, only(201, "admin", "supervisor", "social_worker")),
     "list_visits": Row(_client, CLIENT_READERS),

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Query
 
 from api.deps import loader, roles
+from api.schemas import MonthInput
 from models.correction import LeaveRequest, Supervision
 from models.org import Role, User
 from services.correction import access
@@ -18,5 +19,9 @@ LoadedSupervision = Annotated[Supervision, Depends(loader(access.SUPERVISION_ACC
 DecidableLeave = Annotated[LeaveRequest, Depends(loader(access.LEAVE_ACCESS))]
 # A leave request of the calling subject.
 OwnLeave = Annotated[LeaveRequest, Depends(loader(access.MY_LEAVE_ACCESS))]
-MonthText = Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="Local month, YYYY-MM")]
-MonthPath = Annotated[str, Path(pattern=r"^\d{4}-\d{2}$", description="Local month, YYYY-MM")]
+MonthText = Annotated[
+    MonthInput, Query(pattern=r"^\d{4}-\d{2}$", description="Local month, YYYY-MM")
+]
+MonthPath = Annotated[
+    MonthInput, Path(pattern=r"^\d{4}-\d{2}$", description="Local month, YYYY-MM")
+]

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from api.schemas import Lat, Lon, Output, StrictInput, UtcInput, UtcOutput
+from api.schemas import DateInput, Lat, Lon, Output, StrictInput, UtcInput, UtcOutput
 from grassroots import clock
 from models.correction import (
     CheckInKind,
@@ -55,8 +55,8 @@ class SupervisionCreate(StrictInput):
     officer_id: uuid.UUID
     permitted_zone_id: uuid.UUID
     level: Level
-    starts_on: date
-    ends_on: date
+    starts_on: DateInput
+    ends_on: DateInput
 
 
 class LevelUpdate(StrictInput):
@@ -64,7 +64,7 @@ class LevelUpdate(StrictInput):
 
 
 class SupervisionEnd(StrictInput):
-    ended_on: date = Field(description="The last local day under supervision, not after today")
+    ended_on: DateInput = Field(description="The last local day under supervision, not after today")
     reason: EndReason
     note: Annotated[str, Field(max_length=1000)] | None = None
 

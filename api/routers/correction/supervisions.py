@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
@@ -18,7 +17,7 @@ from api.routers.correction.schemas import (
     SupervisionPublic,
     supervision_public,
 )
-from api.schemas import Page
+from api.schemas import DateInput, Page
 from grassroots import clock
 from services.correction import supervisions
 
@@ -54,7 +53,7 @@ async def list_supervisions(
     officer_id: Annotated[uuid.UUID | None, Query()] = None,
     subject_user_id: Annotated[uuid.UUID | None, Query()] = None,
     active_on: Annotated[
-        date | None, Query(description="Only supervisions running that day")
+        DateInput | None, Query(description="Only supervisions running that day")
     ] = None,
 ) -> Page[SupervisionPublic]:
     """Supervisions in my org subtree (officers, supervisors, admins)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -15,6 +14,7 @@ from api.routers.patrol.schemas import (
     PositionPublic,
     ZoneReportPublic,
 )
+from api.schemas import DateInput
 from services.patrol import reports
 
 router = APIRouter()
@@ -27,7 +27,7 @@ router = APIRouter()
 )
 async def zone_report(
     zone: ManagedZone,
-    day: Annotated[date, Query(alias="date", description="Local date YYYY-MM-DD")],
+    day: Annotated[DateInput, Query(alias="date", description="Local date YYYY-MM-DD")],
     format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> Any:
     """A zone's local day: rounds, time on patrol, coverage, checkpoint tallies, incidents."""

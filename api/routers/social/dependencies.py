@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from fastapi import Depends, Query
 
 from api.deps import CurrentUser, SettingsDep
+from api.schemas import DateInput
 from grassroots import clock
 from models.org import Team
 from models.social import Client, TeamTask
@@ -50,9 +51,11 @@ ScopedTask = Annotated[TeamTask, Depends(scoped_task)]
 async def task_range(
     today: Today,
     from_on: Annotated[
-        date | None, Query(alias="from", description="First due date (local)")
+        DateInput | None, Query(alias="from", description="First due date (local)")
     ] = None,
-    to_on: Annotated[date | None, Query(alias="to", description="Last due date (local)")] = None,
+    to_on: Annotated[
+        DateInput | None, Query(alias="to", description="Last due date (local)")
+    ] = None,
 ) -> tuple[date, date]:
     """`?from=&to=` (due dates, inclusive), by default the current local year."""
     default_from, default_to = sixones.default_range(today=today)

@@ -11,6 +11,7 @@ from pydantic import Field
 from pydantic_core import to_json
 
 from api.schemas import (
+    DateInput,
     Lat,
     Lon,
     LongText,
@@ -98,7 +99,7 @@ class WorkerAssign(StrictInput):
 
 
 class CaseClose(StrictInput):
-    closed_on: date = Field(
+    closed_on: DateInput = Field(
         description="Local date, not in the future nor before registration, assignment or reopening"
     )
     reason: CloseReason
@@ -111,13 +112,13 @@ class CaseReopen(StrictInput):
 
 class DelegationCreate(StrictInput):
     org_unit_id: uuid.UUID
-    starts_on: date
-    ends_on: date | None = None
+    starts_on: DateInput
+    ends_on: DateInput | None = None
     note: Note = ""
 
 
 class DelegationEnd(StrictInput):
-    ends_on: date
+    ends_on: DateInput
 
 
 class DelegationPublic(Output):
