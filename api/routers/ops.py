@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from api.problems import problem_for
 from grassroots import db
+from services.jobs import render_rows_failed
 
 router = APIRouter(tags=["operations"])
 
@@ -29,7 +30,8 @@ async def readyz(request: Request) -> JSONResponse:
 
 @router.get("/metrics", operation_id="metrics", response_class=PlainTextResponse)
 async def metrics(request: Request) -> PlainTextResponse:
-    """Prometheus text: request counts and latencies per route."""
+    """Prometheus text: request counts and latencies per route, rows skipped by jobs."""
     return PlainTextResponse(
-        request.app.state.metrics.render(), media_type="text/plain; version=0.0.4"
+        request.app.state.metrics.render() + render_rows_failed(),
+        media_type="text/plain; version=0.0.4",
     )
