@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     # Key for identity numbers at rest; unset derives one from secret_key (set it before rotating).
     identity_key: SecretStr | None = None
     caseload_cap: int = 50
+    # A location check-in less precise than this proves nothing (stored `unverified`, retried).
+    checkin_max_accuracy_m: float = Field(default=100.0, gt=0)
+    # A check-in arriving this long after it was taken is `late`: it counts once confirmed.
+    checkin_late_after_h: float = Field(default=72.0, gt=0)
 
     @field_validator("timezone")
     @classmethod

@@ -31,11 +31,18 @@ class CheckInKind(StrEnum):
 
 
 class CheckInStatus(StrEnum):
-    """`violation` when the position lies outside the permitted area with no approved leave."""
+    """`violation` when the position lies outside the permitted area with no approved leave;
+    `unverified` when the position proves nothing (too imprecise, or no area to judge it by);
+    `late` when it arrived too long after it was taken, until the assigned officer confirms it."""
 
     ok = "ok"
     violation = "violation"
     unverified = "unverified"
+    late = "late"
+
+
+# The statuses whose check-ins count as done for an obligation.
+COUNTING_STATUSES = (CheckInStatus.ok, CheckInStatus.violation)
 
 
 class LeaveStatus(StrEnum):
@@ -146,6 +153,9 @@ class CheckIn(TimestampedModel):
     status = fields.CharEnumField(CheckInStatus, max_length=16)
     org_path = fields.CharField(max_length=1000)
     request_hash = fields.CharField(max_length=64)
+    # A late check-in's confirmation by the assigned officer (then it counts).
+    confirmed_at = fields.DatetimeField(null=True)
+    confirmed_by_id = fields.UUIDField(null=True)
 
     class Meta:
         table = "correction_checkin"

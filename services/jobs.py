@@ -3,6 +3,10 @@
 A job runs in its own transaction. A worker claims a run by moving the job's lease forward with
 one conditional UPDATE, so any number of workers (in-process or `grassroots worker`) may run at
 once on PostgreSQL or SQLite without running a job twice in the same period.
+
+Within a job each row's work runs through `isolated`: in a savepoint of its own (a transaction of
+its own in a non-transactional job), so one bad row is rolled back alone, logged by id (never its
+content), counted in `grassroots_job_rows_failed_total` and skipped; the others go on.
 """
 
 from __future__ import annotations
@@ -12,9 +16,11 @@ import importlib
 import logging
 import os
 import socket
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
@@ -26,6 +32,7 @@ from services.domains import DOMAINS
 log = logging.getLogger("grassroots.worker")
 
 JobFunc = Callable[[datetime], Awaitable[str | None]]
+R = TypeVar("R")
 
 # Modules whose import registers jobs: each domain's `jobs` module, and the shared ones.
 JOB_MODULES: list[str] = [
@@ -72,6 +79,43 @@ def load_jobs() -> dict[str, Job]:
     for module in JOB_MODULES:
         importlib.import_module(module)
     return REGISTRY
+
+
+# Rows a job skipped because their work failed, by job name, since the process started.
+ROWS_FAILED: defaultdict[str, int] = defaultdict(int)
+
+
+async def isolated(
+    *, job_name: str, row_id: object, work: Callable[[], Awaitable[R]], atomic: bool = True
+) -> R | None:
+    """Run one row's work alone: a failure is rolled back, logged, counted and gives None.
+
+    `atomic` puts the work in a savepoint (or a transaction of its own outside one); work that
+    manages its own transactions passes False. Only the row's id and the exception's type are
+    logged: an exception's message may quote personal data.
+    """
+    try:
+        if atomic:
+            async with in_transaction():
+                return await work()
+        return await work()
+    except Exception as exc:  # noqa: BLE001 - one bad row must not stop the others
+        ROWS_FAILED[job_name] += 1
+        log.warning("job %s skipped row %s: %s", job_name, row_id, type(exc).__name__)
+        return None
+
+
+def render_rows_failed() -> str:
+    """The skipped-row counters as Prometheus text (empty before the first failure)."""
+    if not ROWS_FAILED:
+        return ""
+    lines = [
+        "# HELP grassroots_job_rows_failed_total Rows a job skipped because their work failed.",
+        "# TYPE grassroots_job_rows_failed_total counter",
+    ]
+    for name, count in sorted(ROWS_FAILED.items()):
+        lines.append(f'grassroots_job_rows_failed_total{{job="{name}"}} {count}')
+    return "\n".join(lines) + "\n"
 
 
 def worker_name() -> str:

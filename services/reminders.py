@@ -42,7 +42,7 @@ from notifications.recurrence import (
 from notifications.worker import push_enabled, quiet_hours
 from services import audit
 from services.errors import Invalid
-from services.jobs import job
+from services.jobs import isolated, job
 from services.messages import register_messages
 from services.scope import in_subtree, is_admin
 
@@ -411,5 +411,13 @@ async def fire_due_reminders(now: datetime) -> str:
     )
     reached = 0
     for reminder in due:
-        reached += await fire_reminder(reminder=reminder, now=now)
+
+        async def fire(reminder: Reminder = reminder) -> int:
+            return await fire_reminder(reminder=reminder, now=now)
+
+        # fire_reminder holds its own transaction: a failure there is already rolled back.
+        reached += (
+            await isolated(job_name="reminders.fire", row_id=reminder.id, work=fire, atomic=False)
+            or 0
+        )
     return f"fired {len(due)} reminders to {reached} inboxes"

@@ -14,7 +14,7 @@ from grassroots.settings import get_settings
 from models.correction import CheckIn
 from models.social import Visit
 from services import audit
-from services.jobs import job
+from services.jobs import isolated, job
 
 
 @job("privacy.location_retention", every_s=3600)
@@ -22,12 +22,21 @@ async def erase_old_locations(now: datetime) -> str:
     """Blank the positions of check-ins and visits older than the retention period."""
     days = get_settings().retention_days
     cutoff = now - timedelta(days=days)
-    checkins = await CheckIn.filter(occurred_at__lt=cutoff, lon__isnull=False).update(
-        lon=None, lat=None, accuracy_m=None
-    )
-    visits = await Visit.filter(occurred_at__lt=cutoff, lon__isnull=False).update(
-        lon=None, lat=None, accuracy_m=None
-    )
+
+    async def erase_checkins() -> int:
+        return await CheckIn.filter(occurred_at__lt=cutoff, lon__isnull=False).update(
+            lon=None, lat=None, accuracy_m=None
+        )
+
+    async def erase_visits() -> int:
+        return await Visit.filter(occurred_at__lt=cutoff, lon__isnull=False).update(
+            lon=None, lat=None, accuracy_m=None
+        )
+
+    # One set-based statement per table, each isolated: a failure on one leaves the other done.
+    name = "privacy.location_retention"
+    checkins = await isolated(job_name=name, row_id="checkins", work=erase_checkins) or 0
+    visits = await isolated(job_name=name, row_id="visits", work=erase_visits) or 0
     await audit.record(
         action="erase_location",
         resource_type="location",

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from api.deps import metrics_reader
 from api.problems import problem_for
 from grassroots import db
+from services.jobs import render_rows_failed
 
 router = APIRouter(tags=["operations"])
 
@@ -36,8 +37,9 @@ async def readyz(request: Request) -> JSONResponse:
     responses={401: {"description": "Neither GRASSROOTS_METRICS_TOKEN nor an admin's token"}},
 )
 async def metrics(request: Request) -> PlainTextResponse:
-    """Prometheus text: request counts and latencies per route (GRASSROOTS_METRICS_TOKEN or an
-    admin's access token as the bearer token)."""
+    """Prometheus text: request counts and latencies per route, rows skipped by jobs
+    (GRASSROOTS_METRICS_TOKEN or an admin's access token as the bearer token)."""
     return PlainTextResponse(
-        request.app.state.metrics.render(), media_type="text/plain; version=0.0.4"
+        request.app.state.metrics.render() + render_rows_failed(),
+        media_type="text/plain; version=0.0.4",
     )

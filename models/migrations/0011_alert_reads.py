@@ -5,7 +5,7 @@ from uuid import uuid4
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0007_account_trust')]
+    dependencies = [('models', '0010_checkin_trust')]
 
     initial = False
 

@@ -1,21 +1,27 @@
 """Who may see and change what in community correction: every scope rule of the domain.
 
-Officers, supervisors and admins see the supervisions in their org subtree; an officer decides
-the leave of their own subjects only; a subject sees only their own leave. The org-subtree test
-itself is `services.scope`'s.
+Officers, supervisors and admins see the supervisions in their org subtree; only the assigned
+officer (or a supervisor of the subtree, or an admin) acts on a supervision: ends it, changes its
+level, assesses it, decides its leave, confirms its late check-ins. A subject sees only their own
+leave. A client named in a body is found by the same rules as a path id: in the caller's subtree
+or visible to it in social work, else a 404. The org-subtree test itself is `services.scope`'s.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Any
 
+from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
-from models.correction import LeaveRequest, Supervision
+from models.correction import CheckIn, LeaveRequest, Supervision
 from models.org import OrgUnit, Role, User
+from models.social import Client
 from services.errors import NotFound
 from services.scope import Access, in_subtree, is_admin, overlaps, subtree
+from services.social.access import client_scope
 
 OFFICER_ROLES = (Role.officer, Role.supervisor, Role.admin)
 
@@ -27,12 +33,29 @@ def leave_scope(qs: QuerySet[Any], user: User) -> QuerySet[Any]:
     return qs.filter(supervision__officer_id=user.id)
 
 
+def assigned_scope(qs: QuerySet[Any], user: User) -> QuerySet[Any]:
+    """Supervisions the caller acts on: its own as officer; a supervisor's subtree; admins all."""
+    if is_admin(user) or user.has_role(Role.supervisor):
+        return subtree()(qs, user)
+    return qs.filter(officer_id=user.id)
+
+
+def assigned_checkin_scope(qs: QuerySet[Any], user: User) -> QuerySet[Any]:
+    """Check-ins of the supervisions the caller acts on (see `assigned_scope`)."""
+    if is_admin(user) or user.has_role(Role.supervisor):
+        return subtree()(qs, user)
+    return qs.filter(supervision__officer_id=user.id)
+
+
 def own_leave_scope(qs: QuerySet[Any], user: User) -> QuerySet[Any]:
     """A subject's own leave requests."""
     return qs.filter(subject_id=user.id)
 
 
 SUPERVISION_ACCESS = Access(Supervision, roles=OFFICER_ROLES, scope=subtree())
+# The same supervisions, for acting on them (end, level, assessment): the assigned officer only.
+MANAGED_SUPERVISION_ACCESS = Access(Supervision, roles=OFFICER_ROLES, scope=assigned_scope)
+MANAGED_CHECKIN_ACCESS = Access(CheckIn, roles=OFFICER_ROLES, scope=assigned_checkin_scope)
 LEAVE_ACCESS = Access(LeaveRequest, roles=OFFICER_ROLES, scope=leave_scope)
 MY_LEAVE_ACCESS = Access(LeaveRequest, roles=[Role.subject], scope=own_leave_scope)
 
@@ -61,3 +84,17 @@ async def load_office(*, org_unit_id: uuid.UUID, user: User) -> OrgUnit:
     if unit is None or not in_subtree(user=user, org_path=unit.path):
         raise NotFound()
     return unit
+
+
+async def load_client(*, actor: User, client_id: uuid.UUID, today: date) -> Client:
+    """A client named in a body: in the caller's subtree or visible to it in social work, else
+    a 404, the same for a missing id as for one out of scope (no existence oracle)."""
+    qs = Client.filter(id=client_id)
+    if not is_admin(actor):
+        cond = Q(org_path__startswith=actor.org_path)
+        social = client_scope(actor, today=today)
+        qs = qs.filter(cond if social is None else cond | social)
+    client = await qs.first()
+    if client is None:
+        raise NotFound()
+    return client

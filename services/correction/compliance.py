@@ -16,7 +16,14 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 import services.correction.messages  # noqa: F401  (registers the codes raised here)
-from models.correction import Assessment, CheckIn, CheckInStatus, Grade, Supervision
+from models.correction import (
+    COUNTING_STATUSES,
+    Assessment,
+    CheckIn,
+    CheckInStatus,
+    Grade,
+    Supervision,
+)
 from models.org import User
 from services import audit
 from services.correction.dates import local_date, local_zone, month_bounds_utc, next_month
@@ -72,9 +79,15 @@ class ComplianceResult:
 def tally(
     due: Sequence[DueObligation], checkins: Sequence[Mapping[str, Any]], tz: ZoneInfo
 ) -> list[tuple[DueObligation, float, datetime]]:
-    """(obligation, done, end instant) for each due interval, counting or summing hours."""
+    """(obligation, done, end instant) for each due interval, counting or summing hours.
+
+    Only check-ins that prove something count: not `unverified` ones, nor `late` ones until
+    the officer confirms them.
+    """
     by_kind: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for row in checkins:
+        if row["status"] not in COUNTING_STATUSES:
+            continue
         by_kind[str(row["kind"])].append(row)
     out: list[tuple[DueObligation, float, datetime]] = []
     for item in due:

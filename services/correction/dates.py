@@ -33,11 +33,19 @@ def next_month(month: date) -> date:
     return date(month.year + (month.month == 12), month.month % 12 + 1, 1)
 
 
+# Months are of this century or the next: outside them a month's first instant may not exist in
+# every zone (0001-01 at +08:00 is before the first UTC instant), and no supervision runs there.
+FIRST_YEAR, LAST_YEAR = 1900, 2200
+
+
 def parse_month(text: str) -> date:
-    """'2026-03' -> date(2026, 3, 1); anything else is a 422 `month_invalid`."""
+    """'2026-03' -> date(2026, 3, 1); anything else (or outside 1900..2200) is a 422
+    `month_invalid`."""
     try:
         year_text, month_text = text.split("-")
         if len(year_text) != 4 or len(month_text) != 2:
+            raise ValueError(text)
+        if not FIRST_YEAR <= int(year_text) <= LAST_YEAR:
             raise ValueError(text)
         return date(int(year_text), int(month_text), 1)
     except ValueError:

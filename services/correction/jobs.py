@@ -28,7 +28,7 @@ from services.correction.rules import (
     interval_bounds_utc,
     obligations_for_month,
 )
-from services.jobs import job
+from services.jobs import isolated, job
 from services.notices import Notice, notice_source
 
 CLOSE_BATCH = 500
@@ -145,12 +145,22 @@ async def close_intervals(now: datetime) -> str:
         .order_by("id")
         .limit(CLOSE_BATCH)
     )
-    closed = missed = 0
+    closed = missed = failed = 0
     for supervision in pending:
-        c, m = await close_supervision_intervals(supervision=supervision, through=through, tz=tz)
-        closed += c
-        missed += m
-    return f"{len(pending)} supervisions, {closed} intervals closed, {missed} missed"
+        # Bound at each turn: the row's own work, in a savepoint of its own.
+        async def work(row: Supervision = supervision) -> tuple[int, int]:
+            return await close_supervision_intervals(supervision=row, through=through, tz=tz)
+
+        done = await isolated(
+            job_name="correction.close_intervals", row_id=supervision.id, work=work
+        )
+        if done is None:
+            failed += 1
+            continue
+        closed += done[0]
+        missed += done[1]
+    failures = f", {failed} failed" if failed else ""
+    return f"{len(pending)} supervisions, {closed} intervals closed, {missed} missed{failures}"
 
 
 # --- reminders ----------------------------------------------------------------------------------
@@ -173,6 +183,39 @@ DAILY_REMINDER_FROM = time(18, 0)
 NOTICE_BATCH = 5000
 
 
+def _due_soon(
+    *, supervision: Supervision, local_now: datetime, tz: ZoneInfo
+) -> list[DueObligation]:
+    """The subject's obligations of a running interval that ends soon enough to remind."""
+    today = local_now.date()
+    rules, history = levels.rule_set(supervision), levels.history(supervision)
+    this_month = today.replace(day=1)
+    out: list[DueObligation] = []
+    for month in (this_month, next_month(this_month)):
+        if month > supervision.ends_on:
+            continue
+        for item in obligations_for_month(
+            rules=rules,
+            history=history,
+            month=month,
+            supervision_starts_on=supervision.starts_on,
+            supervision_ends_on=supervision.ends_on,
+        ):
+            if item.rule.kind not in SUBJECT_OBLIGATIONS:
+                continue
+            if not item.interval.starts_on <= today <= item.interval.ends_on:
+                continue
+            lead = REMIND_BEFORE_DAYS.get(item.rule.interval, REMIND_BEFORE_DAYS_DEFAULT)
+            if (item.interval.ends_on - today).days > lead:
+                continue
+            if item.rule.interval is IntervalKind.DAY and local_now.time() < DAILY_REMINDER_FROM:
+                continue
+            # The interval's instants must exist (a date near year 1 or 9999 has none).
+            interval_bounds_utc(interval=item.interval, tz=tz)
+            out.append(item)
+    return out
+
+
 @notice_source("correction.checkins_due")
 async def checkins_due(now: datetime) -> list[Notice]:
     """Subjects' obligations whose interval ends soon and is not yet met (one notice each)."""
@@ -185,37 +228,20 @@ async def checkins_due(now: datetime) -> list[Notice]:
     ).limit(NOTICE_BATCH)
     wanted: list[tuple[Supervision, DueObligation]] = []
     for s in supervisions:
-        rules, history = levels.rule_set(s), levels.history(s)
-        this_month = today.replace(day=1)
-        for month in (this_month, next_month(this_month)):
-            if month > s.ends_on:
-                continue
-            for item in obligations_for_month(
-                rules=rules,
-                history=history,
-                month=month,
-                supervision_starts_on=s.starts_on,
-                supervision_ends_on=s.ends_on,
-            ):
-                if item.rule.kind not in SUBJECT_OBLIGATIONS:
-                    continue
-                if not item.interval.starts_on <= today <= item.interval.ends_on:
-                    continue
-                lead = REMIND_BEFORE_DAYS.get(item.rule.interval, REMIND_BEFORE_DAYS_DEFAULT)
-                if (item.interval.ends_on - today).days > lead:
-                    continue
-                if (
-                    item.rule.interval is IntervalKind.DAY
-                    and local_now.time() < DAILY_REMINDER_FROM
-                ):
-                    continue
-                wanted.append((s, item))
+
+        async def due_soon(row: Supervision = s) -> list[DueObligation]:
+            return _due_soon(supervision=row, local_now=local_now, tz=tz)
+
+        items = await isolated(
+            job_name="correction.checkins_due", row_id=s.id, work=due_soon, atomic=False
+        )
+        wanted.extend((s, item) for item in items or ())
     if not wanted:
         return []
     lo = min(interval_bounds_utc(interval=i.interval, tz=tz)[0] for _, i in wanted)
     rows = await CheckIn.filter(
         supervision_id__in=list({s.id for s, _ in wanted}), occurred_at__gte=lo
-    ).values("supervision_id", "kind", "occurred_at", "hours")
+    ).values("supervision_id", "kind", "occurred_at", "hours", "status")
     by_supervision: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         by_supervision[row["supervision_id"]].append(row)

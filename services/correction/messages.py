@@ -27,8 +27,10 @@ register_messages(
             "The client does not exist or is not in the community-correction category",
         ),
         "supervision_dates_invalid": (
-            "矫正期限无效：结束日期须不早于开始日期，且不超过十年",
-            "Invalid period: the end may not precede the start and the period is at most 10 years",
+            "矫正期限无效：日期须在 1900 至 2200 年间，结束不早于开始，期限不超过十年，"
+            "开始日期距今不超过十年、不晚于一年后",
+            "Invalid period: dates within 1900..2200, the end not before the start, at most 10 "
+            "years long, starting at most 10 years ago and at most a year ahead",
         ),
         "supervision_overlaps": (
             "该矫正对象在此期间已有矫正记录",
@@ -65,6 +67,14 @@ register_messages(
         "hours_not_allowed": (
             "只有公益活动和教育学习可以填写时长",
             "Only service and study entries take hours",
+        ),
+        "hours_over_daily_cap": (
+            "同一天的公益活动和教育学习合计不能超过 24 小时",
+            "Service and study hours of one local day may not exceed 24 in total",
+        ),
+        "checkin_not_late": (
+            "该签到不是迟交签到，无需确认",
+            "The check-in is not late: there is nothing to confirm",
         ),
         "text_required": ("思想汇报须填写内容", "A thought report needs its text"),
         "leave_times_invalid": (

@@ -14,7 +14,7 @@ from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 
 from models.alerts import Alert, AlertStatus
-from models.correction import CheckIn, CheckInStatus, Supervision
+from models.correction import COUNTING_STATUSES, CheckIn, CheckInStatus, Supervision
 from models.org import User
 from services import audit
 from services.correction import access
@@ -65,7 +65,7 @@ async def subjects_today(
     checked: set[uuid.UUID] = set()
     outside: set[uuid.UUID] = set()
     for row in todays:
-        if row["recorded_by_id"] == row["subject_id"]:
+        if row["recorded_by_id"] == row["subject_id"] and row["status"] in COUNTING_STATUSES:
             checked.add(row["supervision_id"])
         if row["status"] == CheckInStatus.violation:
             outside.add(row["supervision_id"])

@@ -24,7 +24,7 @@ from models.correction import (
     Supervision,
 )
 from models.org import OrgUnit, Role, User
-from models.social import CaseStatus, Client, ClientCategory
+from models.social import CaseStatus, ClientCategory
 from services import audit
 from services.correction import access
 from services.correction.area import area_record
@@ -36,15 +36,41 @@ from services.scope import in_subtree
 MAX_SUPERVISION_DAYS = 3660
 
 
-async def _client_case(client_id: uuid.UUID) -> str:
+# Supervision dates are calendar days of this century or the next: a date outside them cannot be
+# turned into an instant in every zone, and no real supervision runs there.
+EARLIEST_ON = date(1900, 1, 1)
+LATEST_ON = date(2200, 12, 31)
+# A supervision is entered around its start: up to this long after it began, or before it begins.
+MAX_START_PAST_DAYS = MAX_SUPERVISION_DAYS
+MAX_START_AHEAD_DAYS = 366
+
+
+async def _client_case(*, actor: User, client_id: uuid.UUID, today: date) -> str:
     """'open', 'closed' (the case is closed, 结案) or 'invalid' for a supervision's client.
 
-    Only clients in the community_correction category are valid.
+    A client outside the caller's scope is a 404 like a missing one (`access.load_client`); only
+    clients in the community_correction category are valid.
     """
-    client = await Client.get_or_none(id=client_id)
-    if client is None or client.category != ClientCategory.community_correction:
+    client = await access.load_client(actor=actor, client_id=client_id, today=today)
+    if client.category != ClientCategory.community_correction:
         return "invalid"
     return "closed" if client.status == CaseStatus.closed else "open"
+
+
+def _check_dates(*, starts_on: date, ends_on: date, today: date) -> None:
+    """422 `supervision_dates_invalid` for dates out of bounds, reversed or too far apart."""
+    if (
+        not EARLIEST_ON <= starts_on <= LATEST_ON
+        or not EARLIEST_ON <= ends_on <= LATEST_ON
+        or ends_on < starts_on
+        or (ends_on - starts_on).days > MAX_SUPERVISION_DAYS
+        or (today - starts_on).days > MAX_START_PAST_DAYS
+        or (starts_on - today).days > MAX_START_AHEAD_DAYS
+    ):
+        raise Invalid(
+            "supervision_dates_invalid",
+            errors=[{"loc": ["body", "starts_on"], "msg": "supervision_dates_invalid"}],
+        )
 
 
 async def create_supervision(
@@ -61,10 +87,13 @@ async def create_supervision(
 ) -> Supervision:
     """A new supervision with the office's rules in force; the subject may not have two at once.
 
-    The client's social-work case must be open: a closed case is a 409 `case_closed`.
+    The client must be in the caller's scope (else a 404, as for a path id) and its social-work
+    case open: a closed case is a 409 `case_closed`.
     """
-    if ends_on < starts_on or (ends_on - starts_on).days > MAX_SUPERVISION_DAYS:
-        raise Invalid("supervision_dates_invalid")
+    today = local_date(now)
+    _check_dates(starts_on=starts_on, ends_on=ends_on, today=today)
+    # The client first: an id out of scope answers 404 whatever else the body holds.
+    case = await _client_case(actor=actor, client_id=client_id, today=today)
     people = {
         u.id: u
         for u in await User.filter(
@@ -98,7 +127,6 @@ async def create_supervision(
             "permitted_zone_invalid",
             errors=[{"loc": ["body", "permitted_zone_id"], "msg": "permitted_zone_invalid"}],
         )
-    case = await _client_case(client_id)
     if case == "invalid":
         raise Invalid(
             "client_invalid", errors=[{"loc": ["body", "client_id"], "msg": "client_invalid"}]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta
 
 from tortoise.expressions import F, Q
@@ -11,10 +10,8 @@ from tortoise.transactions import in_transaction
 from grassroots.settings import get_settings
 from models.patrol import Assignment, Round, RoundStatus, TrackPoint
 from services import audit
-from services.jobs import job
+from services.jobs import isolated, job
 from services.patrol import alerting, analysis, rules
-
-log = logging.getLogger("grassroots.patrol")
 
 
 @job("patrol.zone_exits", every_s=30, transactional=False)
@@ -36,17 +33,25 @@ async def zone_exit_job(now: datetime) -> str:
     )
     raised = failed = 0
     for round in pending:
-        try:
+
+        async def judge(round: Round = round) -> int:
             summary = await analysis.round_summary(round=round)
             async with in_transaction():
-                raised += await alerting.raise_round_alerts(
+                count = await alerting.raise_round_alerts(
                     summary=summary, now=now, ended=round.status == RoundStatus.ended
                 )
                 # `now` is when the run began: points arriving meanwhile make it judged again.
                 await Round.filter(id=round.id).update(analysed_at=now)
-        except Exception:  # noqa: BLE001 - one round must not hold back the others
+            return count
+
+        # Analysis runs outside any transaction (see above): the work opens its own.
+        done = await isolated(
+            job_name="patrol.zone_exits", row_id=round.id, work=judge, atomic=False
+        )
+        if done is None:
             failed += 1
-            log.exception("zone exits of round %s not judged", round.id)
+        else:
+            raised += done
     failures = f", {failed} failed (judged again next run)" if failed else ""
     return f"judged {len(pending) - failed} rounds, raised {raised} alerts{failures}"
 
@@ -62,8 +67,15 @@ async def missed_checkpoints_job(now: datetime) -> str:
     )
     raised = 0
     for shift in shifts:
-        raised += await alerting.judge_shift(shift=shift)
-        await Assignment.filter(id=shift.id).update(checked_at=now)
+
+        async def judge(shift: Assignment = shift) -> int:
+            count = await alerting.judge_shift(shift=shift)
+            await Assignment.filter(id=shift.id).update(checked_at=now)
+            return count
+
+        raised += (
+            await isolated(job_name="patrol.missed_checkpoints", row_id=shift.id, work=judge) or 0
+        )
     return f"judged {len(shifts)} shifts, raised {raised} alerts"
 
 
@@ -72,7 +84,12 @@ async def retention_job(now: datetime) -> str:
     """Delete track points older than the retention period (precise locations: PIPL)."""
     days = get_settings().retention_days
     cutoff = now - timedelta(days=days)
-    deleted = await TrackPoint.filter(ts__lt=cutoff).delete()
+
+    async def delete_points() -> int:
+        return await TrackPoint.filter(ts__lt=cutoff).delete()
+
+    deleted = await isolated(job_name="patrol.retention", row_id="track_points", work=delete_points)
+    deleted = deleted or 0
     await audit.record(
         action="delete",
         resource_type="track_point",

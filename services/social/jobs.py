@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 from grassroots.settings import get_settings
 from models.org import OrgUnit, Team, TeamMember, User
@@ -14,7 +14,7 @@ from models.social import (
     TeamTask,
 )
 from services import alerts
-from services.jobs import job
+from services.jobs import isolated, job
 from services.notices import Notice, notice_source
 from services.org import supervisors_for
 from services.social.cadence import local_today
@@ -54,24 +54,31 @@ async def alert_overdue_visits(now: datetime) -> str:
     supervisors = _Supervisors()
     count = 0
     for c in todo:
-        assert c.social_worker_id is not None
-        recipients: list[User | uuid.UUID] = [c.social_worker_id, *await supervisors.of(c.org_path)]
-        alert = await alerts.raise_alert(
-            kind="overdue_visit",
-            subject_type="client",
-            subject_id=c.id,
-            org_unit=units[c.org_unit_id],
-            recipients=recipients,
-            title=f"走访逾期：{CATEGORY_NAMES_ZH[c.category]}，应于 {c.visit_due_on} 前走访",
-            dedup_key=keys[c.id],
-            detail={
-                "client_id": str(c.id),
-                "due_on": str(c.visit_due_on),
-                "risk_level": c.risk_level.value,
-            },
-            occurred_at=now,
-        )
-        count += alert is not None
+
+        async def alert_one(c: Client = c) -> bool:
+            assert c.social_worker_id is not None
+            recipients: list[User | uuid.UUID] = [
+                c.social_worker_id,
+                *await supervisors.of(c.org_path),
+            ]
+            alert = await alerts.raise_alert(
+                kind="overdue_visit",
+                subject_type="client",
+                subject_id=c.id,
+                org_unit=units[c.org_unit_id],
+                recipients=recipients,
+                title=f"走访逾期：{CATEGORY_NAMES_ZH[c.category]}，应于 {c.visit_due_on} 前走访",
+                dedup_key=keys[c.id],
+                detail={
+                    "client_id": str(c.id),
+                    "due_on": str(c.visit_due_on),
+                    "risk_level": c.risk_level.value,
+                },
+                occurred_at=now,
+            )
+            return alert is not None
+
+        count += bool(await isolated(job_name="social.overdue_visits", row_id=c.id, work=alert_one))
     return f"{count} overdue visits alerted"
 
 
@@ -80,15 +87,22 @@ async def alert_overdue_tasks(now: datetime) -> str:
     """Alert a team's lead and supervisors once per six-ones task left undone past its due date."""
     today = local_today(now=now, tz=get_settings().tz)
     teams = await Team.all()
-    pairs = [
-        (t, p)
-        for t in teams
-        for p in team_periods(
-            t,
-            from_on=today - timedelta(days=OVERDUE_TASK_LOOKBACK_DAYS),
-            to_on=today - timedelta(days=1),
+    pairs: list[tuple[Team, Any]] = []
+    for t in teams:
+
+        async def periods(t: Team = t) -> list[Any]:
+            return list(
+                team_periods(
+                    t,
+                    from_on=today - timedelta(days=OVERDUE_TASK_LOOKBACK_DAYS),
+                    to_on=today - timedelta(days=1),
+                )
+            )
+
+        found = await isolated(
+            job_name="social.overdue_tasks", row_id=t.id, work=periods, atomic=False
         )
-    ]
+        pairs.extend((t, p) for p in found or ())
     rows = await materialise(pairs)
     undone = [r for r in rows.values() if r.completed_at is None]
     raised = await alerts.raised_keys(kind="overdue_task", dedup_keys=[str(r.id) for r in undone])
@@ -99,25 +113,31 @@ async def alert_overdue_tasks(now: datetime) -> str:
     for row in sorted(undone, key=lambda r: (r.due_on, r.kind)):
         if str(row.id) in raised:
             continue
-        team = team_by_id[row.team_id]
-        name = KIND_NAMES_ZH[TaskKind(row.kind)]
-        alert = await alerts.raise_alert(
-            kind="overdue_task",
-            subject_type="team_task",
-            subject_id=row.id,
-            org_unit=units[team.org_unit_id],  # type: ignore[attr-defined]
-            recipients=[team.lead_id, *await supervisors.of(team.org_path)],  # type: ignore[attr-defined]
-            title=f"{team.name}：{name}（{row.period}）已逾期",
-            dedup_key=str(row.id),
-            detail={
-                "team_id": str(team.id),
-                "kind": row.kind,
-                "period": row.period,
-                "due_on": str(row.due_on),
-            },
-            occurred_at=now,
+
+        async def alert_one(row: TeamTask = row) -> bool:
+            team = team_by_id[row.team_id]
+            name = KIND_NAMES_ZH[TaskKind(row.kind)]
+            alert = await alerts.raise_alert(
+                kind="overdue_task",
+                subject_type="team_task",
+                subject_id=row.id,
+                org_unit=units[team.org_unit_id],  # type: ignore[attr-defined]
+                recipients=[team.lead_id, *await supervisors.of(team.org_path)],  # type: ignore[attr-defined]
+                title=f"{team.name}：{name}（{row.period}）已逾期",
+                dedup_key=str(row.id),
+                detail={
+                    "team_id": str(team.id),
+                    "kind": row.kind,
+                    "period": row.period,
+                    "due_on": str(row.due_on),
+                },
+                occurred_at=now,
+            )
+            return alert is not None
+
+        count += bool(
+            await isolated(job_name="social.overdue_tasks", row_id=row.id, work=alert_one)
         )
-        count += alert is not None
     return f"{count} overdue tasks alerted"
 
 

@@ -145,10 +145,14 @@ async def test_checkin_inside_outside_accuracy_and_single_alert(client, auth, wo
     body = r.json()
     assert body["inside_permitted_area"] is True and body["status"] == "ok"
     assert body["on_approved_leave"] is False
-    # About 95 m east of the edge: inside with an accuracy of 150 m, outside with 20 m.
+    assert body["retry"] is False
+    # About 95 m east of the edge: inside with an accuracy of 99 m, outside with 20 m; with
+    # 150 m (worse than the 100 m bound) it proves nothing and the app is asked to retry.
     edge = (120.901, 32.0)
-    r = await client.post("/me/checkins", json=checkin(lonlat=edge, accuracy_m=150), headers=h)
+    r = await client.post("/me/checkins", json=checkin(lonlat=edge, accuracy_m=99), headers=h)
     assert r.json()["inside_permitted_area"] is True and r.json()["status"] == "ok"
+    r = await client.post("/me/checkins", json=checkin(lonlat=edge, accuracy_m=150), headers=h)
+    assert r.json()["status"] == "unverified" and r.json()["retry"] is True
     c = checkin(lonlat=edge, accuracy_m=20)
     r = await client.post("/me/checkins", json=c, headers=h)
     assert r.status_code == 201

@@ -29,6 +29,7 @@ from tests.trust.world import (
     INSIDE,
     LOGIN_PASSWORD,
     ZONE_GEOJSON,
+    BodyId,
     Req,
     Row,
     World,
@@ -697,6 +698,17 @@ async def _put_obligation_rules(w: World) -> Req:
     return Req(path={"id": w.unit.id}, json={"rules": rules["rules"]})
 
 
+async def _late_checkin(w: World) -> Req:
+    # Taken four days before it arrives: stored `late`, waiting for the officer's confirmation.
+    # Shared: a confirmation is idempotent, so every success answers the same 200.
+    async def make() -> dict[str, Any]:
+        body = (await _my_checkin(w)).json
+        body["occurred_at"] = iso(datetime.now(UTC) - timedelta(days=4))
+        return await w.call("subject", "POST", "/me/checkins", json=body)
+
+    return Req(path={"id": (await w.shared("late_checkin", make))["id"]})
+
+
 OFFICERS = ("admin", "supervisor", "officer")
 # A supervision in the community: the officers of its subtree; any other role may not.
 ON_SUPERVISION = only(200, *OFFICERS)
@@ -704,8 +716,8 @@ ON_SUPERVISION = only(200, *OFFICERS)
 SUBJECT_OWN = only(200, "subject", twins=200)
 
 CORRECTION_ROWS: dict[str, Row] = {
-    # A subject outside the supervisor's subtree is an invalid reference (422), as a missing one.
-    "create_supervision": Row(_new_supervision, only(201, *OFFICERS, twins=422)),
+    # The body's client outside the caller's scope is a 404, as a missing one (see BODY_IDS).
+    "create_supervision": Row(_new_supervision, only(201, *OFFICERS)),
     "list_supervisions": Row(
         _listing(_supervision_id),
         only(200, *OFFICERS, twins=200),
@@ -722,6 +734,7 @@ CORRECTION_ROWS: dict[str, Row] = {
     "export_supervision_compliance_csv": Row(_compliance, ON_SUPERVISION),
     "put_supervision_assessment": Row(_assessment, only(201, *OFFICERS)),
     "decide_leave_request": Row(_decide_leave, ON_SUPERVISION),
+    "confirm_checkin": Row(_late_checkin, ON_SUPERVISION),
     "list_officer_subjects": Row(
         _listing(_supervision_id),
         only(200, *OFFICERS, twins=200),
@@ -742,6 +755,38 @@ CORRECTION_ROWS: dict[str, Row] = {
         _listing(_leave_id), SUBJECT_OWN, shows=_leave_id, seen_by=("subject",)
     ),
     "cancel_my_leave_request": Row(_cancel_leave, only(200, "subject")),
+}
+
+
+async def _client_elsewhere(w: World) -> str:
+    client = await w.new_client(
+        category="community_correction", worker=None, unit="community_other"
+    )
+    return str(client.id)
+
+
+async def _subject_elsewhere(w: World) -> str:
+    return str((await w.new_user("subject", unit="community_other")).id)
+
+
+async def _officer_elsewhere(w: World) -> str:
+    return w.id("officer_other")
+
+
+async def _area_elsewhere(w: World) -> str:
+    return str((await w.new_zone("permitted_area", unit="community_other"))["id"])
+
+
+# Ids in bodies: a real object outside the caller's scope answers as a random id does. A client
+# is reached like a path id (404); the people and the area are references checked as inputs
+# (422 with the field's code).
+CORRECTION_BODY_IDS: dict[str, list[BodyId]] = {
+    "create_supervision": [
+        BodyId("client_id", _client_elsewhere, 404, "not_found", "officer"),
+        BodyId("subject_user_id", _subject_elsewhere, 422, "subject_invalid", "officer"),
+        BodyId("officer_id", _officer_elsewhere, 422, "officer_invalid", "officer"),
+        BodyId("permitted_zone_id", _area_elsewhere, 422, "permitted_zone_invalid", "officer"),
+    ],
 }
 
 # --- notifications: devices, inbox, reminders ----------------------------------------------------
@@ -846,3 +891,5 @@ for _section in SECTIONS:
     if _twice:
         raise ValueError(f"operations with two rows: {sorted(_twice)}")
     ROWS.update(_section)
+
+BODY_IDS: dict[str, list[BodyId]] = {**CORRECTION_BODY_IDS}

@@ -8,13 +8,14 @@ inside it): the database is emptied between tests, and every cell builds its own
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.trust.authz_table import ROWS, ROWS_OWED
+from tests.trust.authz_table import BODY_IDS, ROWS, ROWS_OWED
 from tests.trust.world import BAD_TOKENS, PRINCIPALS, SIGNED_IN, TALLY, TWINS, World, build_world
 
 METHODS = {"get", "put", "post", "patch", "delete"}
@@ -121,3 +122,58 @@ async def test_authorization_matrix(operation_id: str, world: World):
 def test_no_operation_owes_a_row():
     """Every capability's operations have their rows: the list of owed rows stays empty."""
     assert not ROWS_OWED, f"operations still without a row: {sorted(ROWS_OWED)}"
+
+
+BODY_ID_CASES = [(op, body_id.field) for op, ids in sorted(BODY_IDS.items()) for body_id in ids]
+
+
+def _comparable(answer: httpx.Response) -> Any:
+    """A problem body without what differs per request (its instance, its trace)."""
+    body = answer.json()
+    return {k: v for k, v in body.items() if k not in {"instance", "trace_id", "request_id"}}
+
+
+@pytest.mark.parametrize(("operation_id", "field"), BODY_ID_CASES)
+async def test_body_ids_answer_as_a_random_id(operation_id: str, field: str, world: World):
+    """An id in a body, outside the caller's scope, is refused exactly as a random id: same
+    status, same code, same body, so a body reveals no more than a path does."""
+    [body_id] = [b for b in BODY_IDS[operation_id] if b.field == field]
+    method, template, _ = OPERATIONS[operation_id]
+    answers = []
+    for target in (await body_id.outside(world), str(uuid.uuid4())):
+        req = await ROWS[operation_id].request(world)
+        assert isinstance(req.json, dict) and field in req.json, (operation_id, field)
+        path = template.format(**{k: str(v) for k, v in req.path.items()})
+        answer = await world.client.request(
+            method,
+            path,
+            params=req.query,
+            json={**req.json, field: target},
+            headers=world.headers[body_id.principal],
+        )
+        assert answer.status_code == body_id.status, (target, answer.status_code, answer.text)
+        assert answer.json()["code"] == body_id.code, answer.text
+        answers.append(_comparable(answer))
+    assert answers[0] == answers[1]
+    # And the row's own body succeeds for the same principal: the refusal is the field's.
+    req = await ROWS[operation_id].request(world)
+    path = template.format(**{k: str(v) for k, v in req.path.items()})
+    ok = await world.client.request(
+        method, path, params=req.query, json=req.json, headers=world.headers[body_id.principal]
+    )
+    assert ok.is_success, ok.text
+
+
+def test_every_body_id_names_a_field_of_its_operation():
+    """A body-id row names an operation of the spec and a field of its request body."""
+    for operation_id, ids in BODY_IDS.items():
+        assert operation_id in OPERATIONS, operation_id
+        schema = OPERATIONS[operation_id][2]["requestBody"]["content"]["application/json"]
+        ref = schema["schema"]["$ref"].rsplit("/", 1)[-1]
+        from api.app import create_app
+        from grassroots.settings import Settings
+
+        spec = create_app(Settings(), manage_db=False).openapi()
+        fields = spec["components"]["schemas"][ref]["properties"]
+        for body_id in ids:
+            assert body_id.field in fields, (operation_id, body_id.field)

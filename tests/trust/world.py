@@ -155,6 +155,22 @@ class Row:
         return await built if inspect.isawaitable(built) else built
 
 
+@dataclass(frozen=True)
+class BodyId:
+    """An id carried in a request body: a real object outside the caller's scope (`outside`)
+    and a random id must get the same answer, `status` with `code`; no existence oracle.
+
+    The request is the operation's row request, as `principal` (who succeeds with the row's own
+    body), with `field` replaced.
+    """
+
+    field: str
+    outside: Callable[[World], Awaitable[str]]
+    status: int
+    code: str
+    principal: str
+
+
 # --- the seeded world ---------------------------------------------------------------------------
 
 # A 944 m x 888 m rectangle near 濠河: the patrol zone and the permitted area.
@@ -241,12 +257,12 @@ class World:
 
     # --- patrol: zones, checkpoints, shifts, rounds (owned by `patrol`) ---------------------
 
-    async def new_zone(self, kind: str = "patrol") -> dict[str, Any]:
-        """A fresh zone in the community, made by the admin through the API."""
+    async def new_zone(self, kind: str = "patrol", unit: str = "community") -> dict[str, Any]:
+        """A fresh zone in the community (or `unit`), made by the admin through the API."""
         body = {
             "name": self.unique("区域"),
             "kind": kind,
-            "org_unit_id": str(self.unit.id),
+            "org_unit_id": str(self.units[unit].id),
             "geometry": ZONE_GEOJSON,
         }
         return await self.call("admin", "POST", "/zones", json=body)
@@ -359,9 +375,14 @@ class World:
     # --- social work: clients of `social_worker`, its team --------------------------------
 
     async def new_client(
-        self, *, category: str = "released_prisoner", worker: str | None = "social_worker"
+        self,
+        *,
+        category: str = "released_prisoner",
+        worker: str | None = "social_worker",
+        unit: str = "community",
     ) -> Client:
-        """A fresh client in the community, given to `worker` by the admin (when named)."""
+        """A fresh client in the community (or `unit`), given to `worker` by the admin."""
+        org_unit = self.units[unit]
         client = await Client.create(
             full_name="矩阵对象",
             category=ClientCategory(category),
@@ -369,8 +390,8 @@ class World:
             home_lon=HOME[0],
             home_lat=HOME[1],
             risk_level=RiskLevel.medium,
-            org_unit=self.unit,
-            org_path=self.unit.path,
+            org_unit=org_unit,
+            org_path=org_unit.path,
         )
         if worker is not None:
             body = {"user_id": self.id(worker)}

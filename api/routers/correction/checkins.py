@@ -5,8 +5,18 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from api.pagination import PageParams, paginate
-from api.routers.correction.dependencies import LoadedSupervision, OfficerUser, SubjectUser
-from api.routers.correction.schemas import CheckInCreate, CheckInPublic, OfficerCheckInCreate
+from api.routers.correction.dependencies import (
+    LoadedSupervision,
+    ManagedCheckIn,
+    OfficerUser,
+    SubjectUser,
+)
+from api.routers.correction.schemas import (
+    CheckInCreate,
+    CheckInPublic,
+    OfficerCheckInCreate,
+    checkin_public,
+)
 from api.schemas import Page
 from grassroots import clock
 from models.correction import CheckInKind
@@ -25,7 +35,14 @@ router = APIRouter()
 async def create_my_checkin(
     body: CheckInCreate, user: SubjectUser, response: Response
 ) -> CheckInPublic:
-    """Check in; a position is judged against the permitted area (with its accuracy) and leave."""
+    """Check in; a position is judged against the permitted area (with its accuracy) and leave.
+
+    A position less precise than GRASSROOTS_CHECKIN_MAX_ACCURACY_M is stored `unverified` with
+    `retry: true` (take another fix, send a new check-in); one taken more than
+    GRASSROOTS_CHECKIN_LATE_AFTER_H before it arrives is stored `late` and counts once the
+    assigned officer confirms it. Hours are capped at 24 per local day across entries (422
+    `hours_over_daily_cap`, nothing stored).
+    """
     checkin, created = await checkins.record_checkin(
         user=user,
         checkin_id=body.id,
@@ -41,14 +58,14 @@ async def create_my_checkin(
     )
     if not created:
         response.status_code = status.HTTP_200_OK
-    return CheckInPublic.model_validate(checkin)
+    return checkin_public(checkin)
 
 
 @router.get("/me/checkins", operation_id="list_my_checkins")
 async def list_my_checkins(user: SubjectUser, page: PageParams) -> Page[CheckInPublic]:
     """My check-ins, newest first."""
     rows, cursor = await paginate(checkins.my_checkins(user=user), page)
-    return Page(items=[CheckInPublic.model_validate(c) for c in rows], next_cursor=cursor)
+    return Page(items=[checkin_public(c) for c in rows], next_cursor=cursor)
 
 
 @router.post(
@@ -79,7 +96,7 @@ async def create_officer_checkin(
     )
     if not created:
         response.status_code = status.HTTP_200_OK
-    return CheckInPublic.model_validate(checkin)
+    return checkin_public(checkin)
 
 
 @router.get("/supervisions/{id}/checkins", operation_id="list_supervision_checkins")
@@ -89,4 +106,15 @@ async def list_supervision_checkins(
     """Check-ins of one supervision, newest first."""
     qs = await checkins.supervision_checkins(supervision=supervision)
     rows, cursor = await paginate(qs, page)
-    return Page(items=[CheckInPublic.model_validate(c) for c in rows], next_cursor=cursor)
+    return Page(items=[checkin_public(c) for c in rows], next_cursor=cursor)
+
+
+@router.post("/checkins/{id}/confirm", operation_id="confirm_checkin")
+async def confirm_checkin(user: OfficerUser, checkin: ManagedCheckIn) -> CheckInPublic:
+    """Confirm a late check-in of a subject I supervise, so that it counts (idempotent).
+
+    Only the assigned officer, a supervisor of the subtree or an admin (others: 404). A check-in
+    that is not late is a 409 `checkin_not_late`.
+    """
+    confirmed = await checkins.confirm_checkin(actor=user, checkin=checkin, now=clock.now())
+    return checkin_public(confirmed)

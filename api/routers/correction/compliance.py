@@ -8,6 +8,7 @@ from fastapi.responses import Response as RawResponse
 from api.responses import csv_response, csv_responses
 from api.routers.correction.dependencies import (
     LoadedSupervision,
+    ManagedSupervision,
     MonthPath,
     MonthText,
     OfficerUser,
@@ -66,7 +67,7 @@ async def get_my_compliance(user: SubjectUser, month: MonthText) -> CompliancePu
 async def put_supervision_assessment(
     body: AssessmentPut,
     user: OfficerUser,
-    supervision: LoadedSupervision,
+    supervision: ManagedSupervision,
     month: MonthPath,
     response: Response,
 ) -> AssessmentPublic:

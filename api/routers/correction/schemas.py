@@ -13,6 +13,7 @@ from pydantic import Field
 from api.schemas import DateInput, Lat, Lon, Output, StrictInput, UtcInput, UtcOutput
 from grassroots import clock
 from models.correction import (
+    CheckIn,
     CheckInKind,
     CheckInStatus,
     EndReason,
@@ -130,8 +131,30 @@ class CheckInPublic(Output):
     inside_permitted_area: bool | None
     distance_outside_m: float | None
     on_approved_leave: bool
-    status: CheckInStatus
+    status: CheckInStatus = Field(
+        description="ok; violation (outside, no leave); unverified (proves nothing: too "
+        "imprecise, or no area to judge by); late (taken more than "
+        "GRASSROOTS_CHECKIN_LATE_AFTER_H before it arrived: counts once the officer confirms)"
+    )
+    retry: bool = Field(
+        default=False,
+        description="True when the position was too imprecise to count: the app should take "
+        "another fix and send a new check-in (a new id)",
+    )
+    confirmed_at: UtcOutput | None = None
+    confirmed_by_id: uuid.UUID | None = None
     created_at: UtcOutput
+
+
+def checkin_public(checkin: CheckIn) -> CheckInPublic:
+    """The public view of a check-in, telling the app to retry one that proves nothing."""
+    public = CheckInPublic.model_validate(checkin)
+    # Unverified with a judged position means the fix was too imprecise (a retry may succeed);
+    # unverified without one means no area to judge by (a retry would not help).
+    public.retry = (
+        checkin.status == CheckInStatus.unverified and checkin.inside_permitted_area is not None
+    )
+    return public
 
 
 class LeaveCreate(StrictInput):

@@ -9,7 +9,12 @@ from fastapi import APIRouter, Query, status
 
 from api.deps import CurrentUser
 from api.pagination import PageParams, paginate
-from api.routers.correction.dependencies import LoadedSupervision, OfficerUser, SubjectUser
+from api.routers.correction.dependencies import (
+    LoadedSupervision,
+    ManagedSupervision,
+    OfficerUser,
+    SubjectUser,
+)
 from api.routers.correction.schemas import (
     LevelUpdate,
     SupervisionCreate,
@@ -73,7 +78,7 @@ async def get_supervision(supervision: LoadedSupervision) -> SupervisionPublic:
 
 @router.patch("/supervisions/{id}/level", operation_id="change_supervision_level")
 async def change_supervision_level(
-    body: LevelUpdate, user: OfficerUser, supervision: LoadedSupervision
+    body: LevelUpdate, user: OfficerUser, supervision: ManagedSupervision
 ) -> SupervisionPublic:
     """Change the level; each obligation follows it from its next interval, history is kept."""
     now = clock.now()
@@ -85,7 +90,7 @@ async def change_supervision_level(
 
 @router.post("/supervisions/{id}/end", operation_id="end_supervision")
 async def end_supervision(
-    body: SupervisionEnd, user: OfficerUser, supervision: LoadedSupervision
+    body: SupervisionEnd, user: OfficerUser, supervision: ManagedSupervision
 ) -> SupervisionPublic:
     """End a supervision early or at its planned end (解除/终止社区矫正).
 
