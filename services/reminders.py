@@ -32,7 +32,7 @@ from models.org import OrgUnit, Team, TeamMember, User
 from notifications.inbox import Message, dedup_key, fan_out
 from notifications.outbox import PENDING
 from notifications.recurrence import InvalidRecurrence, next_occurrence, validate_rrule
-from notifications.worker import push_enabled, quiet_hours
+from notifications.worker import enabled_channels, push_enabled, quiet_hours
 from services import audit
 from services.errors import Invalid
 from services.jobs import job
@@ -335,6 +335,7 @@ async def fire_reminder(*, reminder: Reminder, now: datetime) -> int:
                 now=now,
                 push=push_enabled(settings),
                 quiet=quiet_hours(settings),
+                channels=enabled_channels(settings),  # [push branch, issue 16] FCM, JPush, SMS
             )
             await ReminderFiring.filter(id=firing.id).update(recipients=result.notifications)
             moved = await Reminder.filter(
