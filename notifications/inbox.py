@@ -275,6 +275,18 @@ async def mark_received(*, user: User, notification_id: uuid.UUID) -> None:
         )
 
 
+async def read_times(*, notification_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, datetime]:
+    """When each of these notifications was read (unread ones are absent)."""
+    ids = list(notification_ids)
+    out: dict[uuid.UUID, datetime] = {}
+    for start in range(0, len(ids), _CHUNK):
+        rows = await Notification.filter(
+            id__in=ids[start : start + _CHUNK], read_at__isnull=False
+        ).values_list("id", "read_at")
+        out.update({row[0]: row[1] for row in rows})
+    return out
+
+
 async def deliveries_by_notification(
     *, notification_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, list[Delivery]]:
