@@ -91,7 +91,8 @@ def zone_for(*, endpoint: str | None) -> str:
     base = endpoint.rstrip("/")
     if not base.startswith(("https://", "http://")):
         raise ValueError("JPush endpoint must be an http(s) base URL")
-    name = "GRASSROOTS-" + hashlib.sha256(base.encode()).hexdigest()[:12]
+    # get_url upper-cases the zone it is given, so the key is upper case throughout.
+    name = ("GRASSROOTS-" + hashlib.sha256(base.encode()).hexdigest()[:12]).upper()
     jpush_common.ZONES[name] = {
         "PUSH": f"{base}/v3/",
         "REPORT": f"{base}/v3/report/",
@@ -102,7 +103,7 @@ def zone_for(*, endpoint: str | None) -> str:
         "ADMIN": f"{base}/v1/",
     }
     assert set(_ZONE_URLS) == set(jpush_common.ZONES[name])
-    return name.lower()  # get_url upper-cases the zone it is given
+    return name
 
 
 def build_payload(*, push: PushMessage) -> dict[str, Any]:
