@@ -131,6 +131,9 @@ class Delivery(TimestampedModel):
     # The SMS template kind (alert, reminder, missed_checkin, leave_decision) on SMS rows.
     template = fields.CharField(max_length=32, null=True)
     sms_for = fields.UUIDField(null=True, unique=True)
+    # The provider's idempotency key, fixed before the first send and reused by every retry:
+    # JPush's cid, under which JPush sends a message once however often it is posted.
+    push_ref = fields.CharField(max_length=100, null=True)
     urgent = fields.BooleanField(default=False)
     attempts = fields.SmallIntField(default=0)
     next_attempt_at = fields.DatetimeField(db_index=True)

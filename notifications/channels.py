@@ -102,6 +102,14 @@ class PushRouter:
                 list(pool.map(run, groups))
         return [result for result in results if result is not None]
 
+    def reserve_keys_for(self, provider: str, count: int) -> list[str] | None:
+        """Idempotency keys from the provider's sender, or None when it has none to give."""
+        reserve = getattr(self.senders.get(provider), "reserve_keys", None)
+        if not callable(reserve):
+            return None
+        keys = reserve(count)
+        return [str(key) for key in keys]
+
     def close(self) -> None:
         """Close every sender that can be closed."""
         for sender in self.senders.values():

@@ -81,6 +81,8 @@ class PushMessage:
     ttl_s: int
     urgent: bool
     provider: str = "fcm"  # which Sender takes it: "fcm" or "jpush" (the device's provider)
+    # The provider's idempotency key when it has one (JPush's cid), the same on every retry.
+    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True)

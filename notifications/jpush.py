@@ -4,6 +4,11 @@ Phones sold in China mostly lack Google Play services, so FCM never reaches them
 SDK registers the phone with its vendor channel (Huawei, Honor, Xiaomi, OPPO, vivo, ...) and the
 server sends through JPush's REST API to the phone's registration id.
 
+Idempotency. A cid is also JPush's guard against duplicates: a message posted again under the same
+cid is not sent again. The outbox asks for the cids (`reserve_keys`) and stores one per delivery
+before the first send; every retry, including one after a worker died mid-send, reuses it, so a
+JPush push reaches the phone once even across a crash (FCM and SMS have no such key).
+
 Batching. Every push carries its own inbox notification id, so the messages of a batch differ and
 JPush's plain push (one content for up to 1,000 registration ids) does not fit. JPush's batch single
 push (`/v3/push/batch/regid/single`) takes up to 1,000 different messages in one request, keyed by
@@ -211,19 +216,31 @@ class JPushSender:
             results.extend(self._send_each(batch=batch))
         return results
 
+    def reserve_keys(self, count: int) -> list[str]:
+        """Fetch ``count`` cids from JPush: idempotency keys to store before the first send."""
+        cids: list[str] = []
+        push_api = self._client.create_push()
+        while len(cids) < count:
+            want = min(MAX_BATCH, count - len(cids))
+            got = list(push_api.get_cid(want, "push").payload["cidlist"])
+            if len(got) != want:
+                raise ValueError(f"JPush gave {len(got)} cids for {want}")
+            cids.extend(got)
+        return cids
+
     # batch single push ---------------------------------------------------------------------
 
     def _send_batch(self, *, batch: Sequence[PushMessage]) -> list[SendResult]:
-        """Fetch one cid per message and post them all in one batch single push."""
+        """Post the batch in one batch single push, each message under its cid."""
         try:
             payloads = [build_payload(push=push) for push in batch]
         except ValueError:
             return [self._one_by_one_malformed(push=push) for push in batch]
-        push_api = self._client.create_push()
         try:
-            cids: list[str] = list(push_api.get_cid(len(batch), "push").payload["cidlist"])
-            if len(cids) != len(batch):
-                raise ValueError(f"JPush gave {len(cids)} cids for {len(batch)} messages")
+            missing = [i for i, push in enumerate(batch) if not push.idempotency_key]
+            fresh = iter(self.reserve_keys(len(missing)) if missing else [])
+            # A message whose cid was stored beforehand keeps it: JPush sends each cid once.
+            cids = [push.idempotency_key or next(fresh) for push in batch]
             body = json.dumps(
                 {"pushlist": dict(zip(cids, payloads, strict=True))}, ensure_ascii=False
             )
@@ -277,6 +294,8 @@ class JPushSender:
         except ValueError:
             return self._one_by_one_malformed(push=push)
         push_api = self._client.create_push()
+        if push.idempotency_key:
+            push_api.cid = push.idempotency_key
         push_api.audience = jpush.audience(jpush.registration_id(payload.pop("target")))
         push_api.platform = payload["platform"]
         push_api.notification = payload["notification"]

@@ -24,6 +24,7 @@ worker never has its batch taken over while it is still sending.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import random
@@ -60,6 +61,7 @@ BACKOFF_CAP_S = 3600.0
 DEFAULT_BATCH = 500
 DEFAULT_LEASE_S = 120.0
 _ERROR_MAX = 100
+_KEY_CHUNK = 500
 
 PENDING = (DeliveryStatus.queued, DeliveryStatus.held)
 # The SMS template kind of the fallback for a reminder no device confirmed: a push that arrives
@@ -219,6 +221,7 @@ async def _load(*, claim_id: str, now: datetime) -> list[_Claimed]:
         "urgent",
         "device__token",
         "device__provider",
+        "push_ref",
         "notification__title",
         "notification__body",
         "notification__data",
@@ -279,6 +282,7 @@ async def _load(*, claim_id: str, now: datetime) -> list[_Claimed]:
                     ttl_s=ttl_left,
                     urgent=bool(row["urgent"]),
                     provider=str(row["device__provider"] or PushProvider.fcm),
+                    idempotency_key=row["push_ref"],
                 )
         claimed.append(
             _Claimed(
@@ -447,6 +451,8 @@ async def deliver_batch(
         report.held += len(held)
     if texts:
         texts = await _within_cap(texts=texts, claim_id=claim_id, now=now, report=report)
+    if pushes and sender is not None:
+        pushes = await _fix_idempotency_keys(pushes=pushes, sender=sender)
     messages = [item.push for item in pushes if item.push is not None]
     sms_messages = [item.sms for item in texts if item.sms is not None]
 
@@ -487,6 +493,40 @@ async def deliver_batch(
             rng=rng,
         )
     return report
+
+
+async def _fix_idempotency_keys(*, pushes: list[_Claimed], sender: Sender) -> list[_Claimed]:
+    """Store a provider idempotency key (JPush's cid) on each push that has none, before sending.
+
+    Committed before the send, the key is what a retry after a crash posts again, and the
+    provider sends a key once. Without keys (the provider gave none) the push goes as before.
+    """
+    reserve = getattr(sender, "reserve_keys_for", None)
+    if not callable(reserve):
+        return pushes
+    wanted: dict[str, list[int]] = {}
+    for index, item in enumerate(pushes):
+        if item.push is not None and item.push.idempotency_key is None:
+            wanted.setdefault(item.push.provider, []).append(index)
+    out = list(pushes)
+    for provider, indexes in wanted.items():
+        try:
+            keys = await asyncio.to_thread(reserve, provider, len(indexes))
+        except Exception:  # noqa: BLE001 - no keys: the sender fetches its own, as before
+            log.warning("no idempotency keys from %s; sending without", provider, exc_info=True)
+            continue
+        if not keys:
+            continue
+        rows = []
+        for index, key in zip(indexes, keys, strict=True):
+            item = out[index]
+            assert item.push is not None
+            out[index] = dataclasses.replace(
+                item, push=dataclasses.replace(item.push, idempotency_key=key)
+            )
+            rows.append(Delivery(id=item.delivery_id, push_ref=key))
+        await Delivery.bulk_update(rows, fields=["push_ref"], batch_size=_KEY_CHUNK)
+    return out
 
 
 # --- the SMS daily cap -----------------------------------------------------------------------

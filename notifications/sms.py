@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -49,6 +50,31 @@ TRANSIENT_CODES = frozenset(
         "SignatureNonceUsed",
     }
 )
+
+
+_PHONE_PARAM = re.compile(r"(PhoneNumbers=)[^&\s\"']*")
+
+
+class _RedactPhoneNumbers(logging.Filter):
+    """Blank the PhoneNumbers parameter out of urllib3's request lines (logged at DEBUG)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record when it carries the parameter; never drop it."""
+        text = record.getMessage()
+        if "PhoneNumbers=" in text:
+            record.msg = _PHONE_PARAM.sub(r"\1<redacted>", text)
+            record.args = ()
+        return True
+
+
+_REDACT = _RedactPhoneNumbers()
+
+
+def _keep_numbers_out_of_http_logs() -> None:
+    """The SDK puts the number in the query string, which urllib3 logs whole at DEBUG."""
+    http_log = logging.getLogger("urllib3.connectionpool")
+    if _REDACT not in http_log.filters:
+        http_log.addFilter(_REDACT)
 
 
 @dataclass(frozen=True)
@@ -106,6 +132,7 @@ class SmsSender:
         timeout_s: float = DEFAULT_TIMEOUT_S,
     ) -> None:
         """Make the SDK client; ``templates`` maps notification kind to template code."""
+        _keep_numbers_out_of_http_logs()
         self._client = DysmsClient(
             sms_config(
                 access_key_id=access_key_id,

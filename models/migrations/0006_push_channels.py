@@ -45,6 +45,11 @@ class Migration(migrations.Migration):
         ),
         ops.AddField(
             model_name='Delivery',
+            name='push_ref',
+            field=fields.CharField(null=True, max_length=100),
+        ),
+        ops.AddField(
+            model_name='Delivery',
             name='sms_for',
             field=fields.UUIDField(null=True, unique=True),
         ),
