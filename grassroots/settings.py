@@ -56,6 +56,9 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = 1024 * 1024
     worker_poll_s: float = 2.0
+    # How long a worker holds the deliveries it claimed: a worker that died is taken over after
+    # it. Keep it well above a send's timeouts (10 s), or a slow live worker is taken over too.
+    delivery_lease_s: float = Field(default=120.0, gt=0)
     retention_days: int = 180
     log_level: str = "INFO"
     db_pool_max: int = 10

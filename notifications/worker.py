@@ -249,7 +249,13 @@ async def run_worker(*, stop: asyncio.Event, settings: Settings, announce: bool)
     tasks = [jobs.run_forever(stop=stop, poll_s=settings.worker_poll_s)]
     if router is not None or sms is not None:
         tasks.append(
-            run_delivery_loop(stop=stop, sender=router, sms=sms, quiet=quiet_hours(settings))
+            run_delivery_loop(
+                stop=stop,
+                sender=router,
+                sms=sms,
+                quiet=quiet_hours(settings),
+                lease_s=settings.delivery_lease_s,
+            )
         )
     try:
         await asyncio.gather(*tasks)

@@ -58,6 +58,7 @@ class FakeJPush(LoopbackServer):
         self.master_secret = master_secret
         self.delay_s = delay_s
         self._lock = threading.Lock()
+        self.batches_in_flight = 0
         self.reset()
 
     # scripting -------------------------------------------------------------------------------
@@ -117,10 +118,20 @@ class FakeJPush(LoopbackServer):
 
     async def handle(self, scope: Scope, body: bytes) -> tuple[int, dict[str, str], bytes]:
         """Route one request."""
-        if self.delay_s > 0:
-            await asyncio.sleep(self.delay_s)
         path: str = scope["path"]
         method: str = scope["method"]
+        batch = path == "/v3/push/batch/regid/single"
+        self.batches_in_flight += batch  # only the server's event loop thread touches it
+        try:
+            if self.delay_s > 0:
+                await asyncio.sleep(self.delay_s)
+            return self._route(scope, body, path=path, method=method)
+        finally:
+            self.batches_in_flight -= batch
+
+    def _route(
+        self, scope: Scope, body: bytes, *, path: str, method: str
+    ) -> tuple[int, dict[str, str], bytes]:
         with self._lock:
             self.requests += 1
         if not self._authorised(header(scope, "authorization")):
