@@ -13,6 +13,7 @@ Every SMS passes the user's daily cap (`GRASSROOTS_SMS_DAILY_CAP`) in the outbox
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,6 +41,18 @@ LEAVE_LOOKBACK = timedelta(days=2)
 FALLBACK_LOOKBACK = timedelta(days=1)
 FALLBACK_BATCH = 5000
 _CHUNK = 1000
+
+
+def _reminder_id(data: Any) -> uuid.UUID | None:
+    """The campaign a reminder notification came from (its deep link's id), when it names one."""
+    if isinstance(data, str):
+        data = json.loads(data)
+    if not isinstance(data, dict) or data.get("type") != "reminder":
+        return None
+    try:
+        return uuid.UUID(str(data.get("id")))
+    except ValueError:
+        return None
 
 
 def alert_sms_template(kind: str) -> str:
@@ -125,13 +138,13 @@ async def text_unconfirmed_reminders(now: datetime) -> str:
             continue  # deactivated since: nothing to text
         has_phone = bool(phones[row["user_id"]])
         go_at = first_attempt_at(now=now, urgent=bool(row["urgent"]), quiet=quiet)
-        reminder_id = (row["data"] or {}).get("id") if isinstance(row["data"], dict) else None
+        reminder_id = _reminder_id(row["data"])
         deliveries.append(
             Delivery(
                 id=uuid.uuid4(),
                 notification_id=row["id"],
                 user_id=row["user_id"],
-                reminder_id=uuid.UUID(reminder_id) if reminder_id else None,
+                reminder_id=reminder_id,
                 channel=Channel.sms,
                 provider=SMS_PROVIDER,
                 template=SMS_FALLBACK_TEMPLATE,
