@@ -28,6 +28,8 @@ from models.notifications import (
     DeliveryStatus,
     Notification,
     NotificationKind,
+    Reminder,
+    ReminderStatus,
 )
 from models.org import Role, User
 from notifications.channels import Channels
@@ -121,6 +123,15 @@ async def text_unconfirmed_reminders(now: datetime) -> str:
         .values("id", "user_id", "urgent", "ttl_s", "created_at", "data")
     )
     rows = [r for r in rows if r["created_at"] + timedelta(seconds=r["ttl_s"]) > now]
+    campaigns = {_reminder_id(r["data"]) for r in rows} - {None}
+    if campaigns:
+        # A campaign cancelled since it fired sends nothing more, not even its fallback.
+        cancelled = set(
+            await Reminder.filter(
+                id__in=list(campaigns), status=ReminderStatus.cancelled
+            ).values_list("id", flat=True)
+        )
+        rows = [r for r in rows if _reminder_id(r["data"]) not in cancelled]
     if not rows:
         return "texted 0 reminders"
     users = {r["user_id"] for r in rows}

@@ -480,16 +480,19 @@ async def test_two_workers_never_exceed_the_cap(people, stand_ins, settings, mon
 # --- the reminder fallback, delivery truth, read on every channel ----------------------------
 
 
-async def make_reminder(client, auth, people, *, first_at):
+async def make_reminder(client, auth, people, *, first_at, rrule=None):
+    body = {
+        "title": "月度例会",
+        "body": "本周五下午三点开会",
+        "audience": {"user_ids": [str(people["patrol"].id), str(people["supervisor"].id)]},
+        "first_at": first_at.isoformat(),
+        "ttl_s": 24 * 3600,
+    }
+    if rrule:
+        body["rrule"] = rrule
     created = await client.post(
         "/reminders",
-        json={
-            "title": "月度例会",
-            "body": "本周五下午三点开会",
-            "audience": {"user_ids": [str(people["patrol"].id), str(people["supervisor"].id)]},
-            "first_at": first_at.isoformat(),
-            "ttl_s": 24 * 3600,
-        },
+        json=body,
         headers=auth(people["scheduler"]),
     )
     assert created.status_code == 201, created.text
@@ -575,6 +578,23 @@ async def test_a_reminder_the_app_confirmed_is_not_texted(
     assert stand_ins["sms"].messages == []
     inbox = await client.get("/me/notifications", headers=auth(patrol))
     assert inbox.json()["items"][0]["received_at"] is not None
+
+
+async def test_a_cancelled_reminder_is_not_texted(client, auth, people, stand_ins, router, texter):
+    first_at = datetime.now(UTC) + timedelta(minutes=1)
+    # A recurring campaign, cancelled after its first occurrence fired.
+    reminder_id = await make_reminder(client, auth, people, first_at=first_at, rrule="FREQ=MONTHLY")
+    at = first_at + timedelta(seconds=1)
+    if (end := QUIET.end_after(at)) is not None:
+        at = end + timedelta(seconds=1)
+    await reminders.fire_due_reminders(at)
+    cancelled = await client.delete(f"/reminders/{reminder_id}", headers=auth(people["scheduler"]))
+    assert cancelled.status_code == 204
+    later = at + timedelta(hours=3)
+    if (end := QUIET.end_after(later)) is not None:
+        later = end + timedelta(seconds=1)
+    assert await text_unconfirmed_reminders(later) == "texted 0 reminders"
+    assert not await Delivery.filter(channel=Channel.sms).exists()
 
 
 async def test_what_was_read_is_not_sent_on_any_channel(
