@@ -59,6 +59,11 @@ def cmd_serve(args: argparse.Namespace) -> None:
         log.info(
             "GRASSROOTS_FCM_CREDENTIALS is not set: notifications go to inboxes only, no pushes"
         )
+    # [push branch, issue 16] the China channels, said once as for FCM.
+    if not settings.jpush_enabled:
+        log.info("GRASSROOTS_JPUSH_APP_KEY / GRASSROOTS_JPUSH_MASTER_SECRET are not set: no JPush")
+    if not settings.sms_enabled:
+        log.info("GRASSROOTS_SMS_* are not set: no SMS")
     os.environ["GRASSROOTS_INPROCESS_WORKER"] = "0" if args.no_worker else "1"
     uvicorn.run(
         "api.app:create_app_from_env",

@@ -42,6 +42,22 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     fcm_credentials: str | None = None
     fcm_endpoint: str | None = None
+    # JPush (mainland China): both keys set = JPush devices get pushes; the endpoint replaces
+    # https://api.jpush.cn for staging and tests.
+    jpush_app_key: str | None = None
+    jpush_master_secret: SecretStr | None = None
+    jpush_endpoint: str | None = None
+    # SMS on Alibaba Cloud: id, secret, sign name and at least one template = SMS is on.
+    sms_access_key_id: str | None = None
+    sms_access_key_secret: SecretStr | None = None
+    sms_sign_name: str | None = None
+    # "kind=TEMPLATE_CODE,..." with kinds alert, reminder, missed_checkin, leave_decision.
+    sms_templates: str = ""
+    sms_endpoint: str | None = None
+    sms_daily_cap: int = Field(default=10, ge=0)
+    # A reminder no device confirmed (received or read) this long after it was made is texted;
+    # 0 turns the fallback off.
+    sms_fallback_after_s: int = Field(default=7200, ge=0)
     quiet_hours: str = "22:00-07:00"
 
     access_token_ttl_s: int = 15 * 60
@@ -64,6 +80,9 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = 1024 * 1024
     worker_poll_s: float = 2.0
+    # How long a worker holds the deliveries it claimed: a worker that died is taken over after
+    # it. Keep it well above a send's timeouts (10 s), or a slow live worker is taken over too.
+    delivery_lease_s: float = Field(default=120.0, gt=0)
     retention_days: int = 180
     log_level: str = "INFO"
     db_pool_max: int = 10
@@ -87,6 +106,32 @@ class Settings(BaseSettings):
     def _known_timezone(cls, value: str) -> str:
         ZoneInfo(value)
         return value
+
+    @field_validator("sms_templates")
+    @classmethod
+    def _known_sms_templates(cls, value: str) -> str:
+        parse_sms_templates(value)
+        return value
+
+    @property
+    def jpush_enabled(self) -> bool:
+        """True when JPush's app key and master secret are both set."""
+        return bool(self.jpush_app_key and self.jpush_master_secret)
+
+    @property
+    def sms_enabled(self) -> bool:
+        """True when the SMS service's keys, a sign name and at least one template are set."""
+        return bool(
+            self.sms_access_key_id
+            and self.sms_access_key_secret
+            and self.sms_sign_name
+            and self.sms_template_codes
+        )
+
+    @property
+    def sms_template_codes(self) -> dict[str, str]:
+        """Template code per notification kind."""
+        return parse_sms_templates(self.sms_templates)
 
     @property
     def is_sqlite(self) -> bool:
@@ -179,6 +224,25 @@ class Settings(BaseSettings):
                 "GRASSROOTS_PREVIOUS_SECRET_KEYS holds a weak or default key: "
                 f"each needs at least {MIN_SECRET_LENGTH} random characters"
             )
+
+
+SMS_TEMPLATE_KINDS = ("alert", "reminder", "missed_checkin", "leave_decision")
+
+
+def parse_sms_templates(spec: str) -> dict[str, str]:
+    """Parse "kind=CODE,kind=CODE"; an unknown kind or a missing code is a ValueError."""
+    codes: dict[str, str] = {}
+    for part in spec.split(","):
+        if not part.strip():
+            continue
+        kind, sep, code = part.partition("=")
+        kind, code = kind.strip(), code.strip()
+        if not sep or not code:
+            raise ValueError(f"SMS template {part.strip()!r} must look like kind=TEMPLATE_CODE")
+        if kind not in SMS_TEMPLATE_KINDS:
+            raise ValueError(f"unknown SMS template kind {kind!r}; known: {SMS_TEMPLATE_KINDS}")
+        codes[kind] = code
+    return codes
 
 
 def _weak(secret: str) -> bool:

@@ -13,15 +13,18 @@ from models.correction import (
 )
 from models.jobs import JobState
 from models.notifications import (
+    Channel,
     Delivery,
     DeliveryStatus,
     Device,
     Notification,
     NotificationKind,
     Platform,
+    PushProvider,
     Reminder,
     ReminderFiring,
     ReminderStatus,
+    SmsDailyCount,
 )
 from models.org import OrgUnit, Role, Team, TeamMember, User
 from models.patrol import (
@@ -44,6 +47,9 @@ from models.social import (
 )
 
 __all__ = [
+    "Channel",
+    "PushProvider",
+    "SmsDailyCount",
     "Alert",
     "AlertRead",
     "AlertRecipient",

@@ -19,14 +19,25 @@ class Platform(StrEnum):
     web = "web"
 
 
+class PushProvider(StrEnum):
+    """The push service a device token belongs to: FCM, or JPush (mainland China)."""
+
+    fcm = "fcm"
+    jpush = "jpush"
+
+
 class Device(TimestampedModel):
-    """A phone or browser that registered an FCM token, owned by one user at a time."""
+    """A phone or browser that registered a push token, owned by one user at a time.
+
+    A token belongs to one provider: an FCM registration token or a JPush registration id.
+    """
 
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="devices", on_delete=fields.CASCADE
     )
     token = fields.CharField(max_length=512, unique=True)
     platform = fields.CharEnumField(Platform, max_length=16)
+    provider = fields.CharEnumField(PushProvider, max_length=16, default=PushProvider.fcm)
     app_version = fields.CharField(max_length=64, null=True)
     locale = fields.CharField(max_length=35, null=True)
     last_seen_at = fields.DatetimeField()
@@ -62,6 +73,8 @@ class Notification(TimestampedModel):
     ttl_s = fields.IntField(default=86400)
     dedup_key = fields.CharField(max_length=255)
     read_at = fields.DatetimeField(null=True)
+    # The app confirmed that a push of it arrived (or it was read): no SMS fallback after that.
+    received_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "notification"
@@ -69,17 +82,35 @@ class Notification(TimestampedModel):
 
 
 class DeliveryStatus(StrEnum):
-    """Where a push stands: held waits for the end of quiet hours."""
+    """Where a delivery stands: held waits for the end of quiet hours.
+
+    `sent` is a push the provider accepted, `sms_sent` an SMS the SMS service accepted;
+    `no_device` / `no_phone` say the user had nothing to deliver to on that channel; `read` is a
+    delivery dropped unsent because the notification was opened in the app first.
+    """
 
     queued = "queued"
     held = "held"
     sent = "sent"
+    sms_sent = "sms_sent"
     failed = "failed"
     no_device = "no_device"
+    no_phone = "no_phone"
+    read = "read"
+
+
+class Channel(StrEnum):
+    """How a delivery reaches the user: a push to one device, or an SMS to the user's phone."""
+
+    push = "push"
+    sms = "sms"
 
 
 class Delivery(TimestampedModel):
-    """One push of a notification to one device (no device: one no_device row per user).
+    """One delivery of a notification: a push to one device, or one SMS to the user's phone.
+
+    No device: one no_device row per user. `sms_for` is the notification id on SMS rows only,
+    unique, so that a notification is never texted twice however many jobs ask for it.
 
     A worker claims a row by moving `claimed_until` forward (its lease) and writing its claim id
     into `claimed_by`, sends, then records the outcome.
@@ -94,6 +125,15 @@ class Delivery(TimestampedModel):
     user_id = fields.UUIDField(db_index=True)
     reminder_id = fields.UUIDField(null=True, db_index=True)
     status = fields.CharEnumField(DeliveryStatus, max_length=16, db_index=True)
+    channel = fields.CharEnumField(Channel, max_length=8, default=Channel.push)
+    # fcm / jpush for pushes, aliyun for SMS; null on no_device rows.
+    provider = fields.CharField(max_length=16, null=True)
+    # The SMS template kind (alert, reminder, missed_checkin, leave_decision) on SMS rows.
+    template = fields.CharField(max_length=32, null=True)
+    sms_for = fields.UUIDField(null=True, unique=True)
+    # The provider's idempotency key, fixed before the first send and reused by every retry:
+    # JPush's cid, under which JPush sends a message once however often it is posted.
+    push_ref = fields.CharField(max_length=100, null=True)
     urgent = fields.BooleanField(default=False)
     attempts = fields.SmallIntField(default=0)
     next_attempt_at = fields.DatetimeField(db_index=True)
@@ -153,3 +193,15 @@ class ReminderFiring(TimestampedModel):
     class Meta:
         table = "reminder_firing"
         unique_together = (("reminder", "occurrence_at"),)
+
+
+class SmsDailyCount(TimestampedModel):
+    """How many SMS a user was sent on one local day, the counter behind the daily cap."""
+
+    user_id = fields.UUIDField()
+    day = fields.DateField()
+    sent = fields.IntField(default=0)
+
+    class Meta:
+        table = "sms_daily_count"
+        unique_together = (("user_id", "day"),)

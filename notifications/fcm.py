@@ -80,6 +80,9 @@ class PushMessage:
     collapse_key: str | None
     ttl_s: int
     urgent: bool
+    provider: str = "fcm"  # which Sender takes it: "fcm" or "jpush" (the device's provider)
+    # The provider's idempotency key when it has one (JPush's cid), the same on every retry.
+    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,11 @@ class SendResult:
 
 
 class Sender(Protocol):
-    """Anything that can push messages and say, per message, what happened."""
+    """Anything that can push messages and say, per message, what happened.
+
+    Implementations: FcmSender (here), notifications.jpush.JPushSender, and
+    notifications.channels.PushRouter, which hands each message to its provider's sender.
+    """
 
     def send(self, messages: Sequence[PushMessage]) -> list[SendResult]:
         """Send the messages and return one result per message, in the same order."""

@@ -17,23 +17,37 @@ from datetime import datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
 from grassroots import clock
 from models.notifications import (
+    Channel,
     Delivery,
     DeliveryStatus,
     Device,
     Notification,
     NotificationKind,
     Platform,
+    PushProvider,
 )
 from models.org import User
+from notifications.channels import FCM_ONLY, Channels
+from notifications.channels import NONE as NO_CHANNELS
 from notifications.outbox import PENDING, QuietHours, first_attempt_at
-from services.errors import NotFound
+from notifications.sms import PROVIDER as SMS_PROVIDER
+from services.errors import Conflict, NotFound
 from services.messages import register_messages
 
-register_messages({"device_not_found": ("设备未注册", "The device is not registered")})
+register_messages(
+    {
+        "device_not_found": ("设备未注册", "The device is not registered"),
+        "device_provider_conflict": (
+            "该推送令牌已登记为 {provider} 设备，请先注销",
+            "This token is registered with {provider}; delete the device first",
+        ),
+    }
+)
 
 _DEDUP_MAX = 255
 _CHUNK = 1000
@@ -51,6 +65,11 @@ class Message:
     collapse_key: str | None = None
     ttl_s: int = 24 * 3600
     reminder_id: uuid.UUID | None = None
+    # The SMS template kind when this message must also go by SMS at once (alert,
+    # missed_checkin, leave_decision); None: no SMS (reminders get theirs later, as a fallback).
+    sms_template: str | None = None
+    # Only recipients holding one of these roles get the SMS (None: every recipient).
+    sms_roles: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -61,6 +80,8 @@ class FanOut:
     deliveries: int = 0
     no_device: int = 0
     held: int = 0
+    sms: int = 0
+    no_phone: int = 0
 
 
 def dedup_key(prefix: str, key: str) -> str:
@@ -80,17 +101,25 @@ async def fan_out(
     now: datetime,
     push: bool,
     quiet: QuietHours | None,
+    channels: Channels | None = None,
 ) -> FanOut:
-    """Store the message in each active recipient's inbox once and queue its pushes."""
+    """Store the message in each active recipient's inbox once and queue its deliveries.
+
+    `channels` says which push providers and SMS kinds are configured; without it, `push` means
+    FCM only (as before JPush and SMS existed).
+    """
+    if channels is None:
+        channels = FCM_ONLY if push else NO_CHANNELS
+    elif not push:
+        channels = NO_CHANNELS
     wanted = set(user_ids)
     report = FanOut()
     if not wanted:
         return report
-    active: set[Any] = set(
-        await User.filter(id__in=list(wanted), is_active=True, deleted_at=None).values_list(
-            "id", flat=True
-        )
+    people = await User.filter(id__in=list(wanted), is_active=True, deleted_at=None).values_list(
+        "id", "phone", "roles_text"
     )
+    active: set[Any] = {row[0] for row in people}
     already: set[Any] = set(
         await Notification.filter(user_id__in=list(active), dedup_key=dedup).values_list(
             "user_id", flat=True
@@ -122,15 +151,19 @@ async def fan_out(
         )
     await Notification.bulk_create(notifications, batch_size=_CHUNK)
     report.notifications = len(notifications)
-    if not push:
+    if not channels.any:
         return report
-    devices: dict[uuid.UUID, list[uuid.UUID]] = {}
-    for chunk_start in range(0, len(recipients), _CHUNK):
-        chunk = recipients[chunk_start : chunk_start + _CHUNK]
-        for device_id, user_id in await Device.filter(user_id__in=chunk).values_list(
-            "id", "user_id"
-        ):
-            devices.setdefault(user_id, []).append(device_id)
+    devices: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = {}
+    if channels.push:
+        for chunk_start in range(0, len(recipients), _CHUNK):
+            chunk = recipients[chunk_start : chunk_start + _CHUNK]
+            for device_id, user_id, provider in await Device.filter(
+                user_id__in=chunk, provider__in=sorted(channels.providers)
+            ).values_list("id", "user_id", "provider"):
+                devices.setdefault(user_id, []).append((device_id, str(provider)))
+    texted = channels.sms_for(message.sms_template)
+    phones = {row[0]: row[1] for row in people}
+    roles = {row[0]: row[2] for row in people}
     go_at = first_attempt_at(now=now, urgent=message.urgent, quiet=quiet)
     status = DeliveryStatus.held if go_at > now else DeliveryStatus.queued
     deliveries: list[Delivery] = []
@@ -142,6 +175,25 @@ async def fan_out(
             "urgent": message.urgent,
             "created_at": now,
         }
+        if texted and _may_text(roles.get(user_id) or "", message.sms_roles):
+            has_phone = bool(phones.get(user_id))
+            deliveries.append(
+                Delivery(
+                    id=uuid.uuid4(),
+                    device_id=None,
+                    channel=Channel.sms,
+                    provider=SMS_PROVIDER,
+                    template=message.sms_template,
+                    sms_for=by_user[user_id],
+                    status=status if has_phone else DeliveryStatus.no_phone,
+                    next_attempt_at=go_at,
+                    **common,
+                )
+            )
+            report.sms += has_phone
+            report.no_phone += not has_phone
+        if not channels.push:
+            continue
         user_devices = devices.get(user_id, [])
         if not user_devices:
             deliveries.append(
@@ -155,11 +207,12 @@ async def fan_out(
             )
             report.no_device += 1
             continue
-        for device_id in user_devices:
+        for device_id, provider in user_devices:
             deliveries.append(
                 Delivery(
                     id=uuid.uuid4(),
                     device_id=device_id,
+                    provider=provider,
                     status=status,
                     next_attempt_at=go_at,
                     **common,
@@ -169,6 +222,11 @@ async def fan_out(
             report.held += status == DeliveryStatus.held
     await Delivery.bulk_create(deliveries, batch_size=_CHUNK)
     return report
+
+
+def _may_text(roles_text: str, wanted: tuple[str, ...] | None) -> bool:
+    """True when a user with these roles (",a,b,") is one the SMS is meant for."""
+    return wanted is None or any(f",{role}," in roles_text for role in wanted)
 
 
 # --- the user's side -------------------------------------------------------------------------
@@ -183,14 +241,63 @@ def my_notifications(*, user: User, unread: bool) -> QuerySet[Notification]:
 
 
 async def mark_read(*, user: User, notification_id: uuid.UUID) -> None:
-    """Mark one of my notifications read (again is a no-op); someone else's is a 404."""
+    """Mark one of my notifications read on every channel (again is a no-op); another's is a 404.
+
+    What is still waiting to go (a push held for quiet hours, an SMS) is dropped as `read`:
+    nobody gets a text about what they have already opened.
+    """
     found = await Notification.filter(id=notification_id, user_id=user.id).first()
     if found is None:
         raise NotFound()
+    now = clock.now()
     if found.read_at is None:
-        await Notification.filter(id=notification_id, read_at__isnull=True).update(
-            read_at=clock.now()
+        await Notification.filter(id=notification_id, read_at__isnull=True).update(read_at=now)
+    if found.received_at is None:
+        await Notification.filter(id=notification_id, received_at__isnull=True).update(
+            received_at=now
         )
+    # Rows a worker holds right now are in flight: they are recorded as what they became.
+    await Delivery.filter(
+        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
+        notification_id=notification_id,
+        status__in=list(PENDING),
+    ).update(status=DeliveryStatus.read, last_error="read")
+
+
+async def mark_received(*, user: User, notification_id: uuid.UUID) -> None:
+    """The app confirms a push of my notification arrived: no SMS fallback for it (idempotent)."""
+    found = await Notification.filter(id=notification_id, user_id=user.id).first()
+    if found is None:
+        raise NotFound()
+    if found.received_at is None:
+        await Notification.filter(id=notification_id, received_at__isnull=True).update(
+            received_at=clock.now()
+        )
+
+
+async def read_times(*, notification_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, datetime]:
+    """When each of these notifications was read (unread ones are absent)."""
+    ids = list(notification_ids)
+    out: dict[uuid.UUID, datetime] = {}
+    for start in range(0, len(ids), _CHUNK):
+        rows = await Notification.filter(
+            id__in=ids[start : start + _CHUNK], read_at__isnull=False
+        ).values_list("id", "read_at")
+        out.update({row[0]: row[1] for row in rows})
+    return out
+
+
+async def deliveries_by_notification(
+    *, notification_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, list[Delivery]]:
+    """Each notification's deliveries (every channel), oldest first."""
+    ids = list(notification_ids)
+    out: dict[uuid.UUID, list[Delivery]] = {i: [] for i in ids}
+    if not ids:
+        return out
+    for delivery in await Delivery.filter(notification_id__in=ids).order_by("created_at", "id"):
+        out[delivery.notification_id].append(delivery)  # type: ignore[attr-defined]
+    return out
 
 
 async def register_device(
@@ -200,16 +307,23 @@ async def register_device(
     platform: Platform,
     app_version: str | None,
     locale: str | None,
+    provider: PushProvider = PushProvider.fcm,
 ) -> tuple[Device, bool]:
-    """Upsert a device by token for the user; returns (device, created for this user)."""
+    """Upsert a device by token for the user; returns (device, created for this user).
+
+    A token belongs to one provider: registering it again under another is a 409.
+    """
     now = clock.now()
     for _ in range(3):
         device = await Device.get_or_none(token=token)
+        if device is not None and device.provider != provider:
+            raise Conflict("device_provider_conflict", params={"provider": str(device.provider)})
         if device is None:
             try:
                 created = await Device.create(
                     user_id=user.id,
                     token=token,
+                    provider=provider,
                     platform=platform,
                     app_version=app_version,
                     locale=locale,

@@ -1,4 +1,8 @@
-"""The push outbox: claim due deliveries, send them with a Sender, record what happened.
+"""The delivery outbox: claim due deliveries, send them with a Sender, record what happened.
+
+Pushes (FCM or JPush, routed by the device's provider) and SMS share the outbox: the same claims,
+leases, retries with backoff, quiet hours and TTL; SMS also pass each user's daily cap, reserved
+with a conditional UPDATE before the text is sent and given back when it is not.
 
 Claiming. A worker takes a batch by writing a fresh claim id into `claimed_by` and moving
 `claimed_until` (its lease) forward. On PostgreSQL the candidates are selected with
@@ -10,8 +14,9 @@ A worker that dies after claiming leaves rows whose lease expires: the next clai
 Sending twice. The outcome of a push is written right after ``Sender.send`` returns, for the whole
 batch in one UPDATE. If the process dies after FCM accepted a message and before that UPDATE
 commits, the lease expires and the message is sent again: at most one duplicate per delivery, only
-on a crash inside that window (milliseconds for a batch). FCM has no idempotency key, so this
-cannot be closed from our side; the collapse key limits the damage to one visible notification on
+on a crash inside that window (milliseconds for a batch). FCM and Alibaba's SendSms have no
+idempotency key, and JPush's cids are fetched per request by its client, so this cannot be closed
+from our side; the collapse key limits the damage to one visible notification on
 Android and iOS. The lease is much longer than a send can take (timeouts), so a slow but alive
 worker never has its batch taken over while it is still sending.
 """
@@ -19,22 +24,35 @@ worker never has its batch taken over while it is still sending.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import random
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tortoise import connections
+from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 from grassroots import clock, db
-from models.notifications import Delivery, DeliveryStatus, Device
+from grassroots.settings import get_settings
+from models.notifications import (
+    Channel,
+    Delivery,
+    DeliveryStatus,
+    Device,
+    PushProvider,
+    SmsDailyCount,
+)
+from models.org import User
 from notifications.fcm import PushMessage, Sender, SendResult, token_hint
+from notifications.sms import SmsMessage, SmsSender
 
 log = logging.getLogger("grassroots.push")
 
@@ -46,6 +64,9 @@ DEFAULT_LEASE_S = 120.0
 _ERROR_MAX = 100
 
 PENDING = (DeliveryStatus.queued, DeliveryStatus.held)
+# The SMS template kind of the fallback for a reminder no device confirmed: a push that arrives
+# (received) makes it unnecessary; for the urgent kinds only reading the notification does.
+SMS_FALLBACK_TEMPLATE = "reminder"
 
 
 # --- quiet hours -----------------------------------------------------------------------------
@@ -161,6 +182,8 @@ class BatchReport:
     failed: int = 0
     pruned_devices: int = 0
     held: int = 0
+    sms_sent: int = 0  # of `sent`, how many were SMS
+    skipped: int = 0  # dropped unsent for a reason that is no failure (read, no phone)
     errors: dict[str, int] = field(default_factory=dict)
 
 
@@ -168,10 +191,14 @@ class BatchReport:
 class _Claimed:
     delivery_id: uuid.UUID
     device_id: uuid.UUID | None
+    user_id: uuid.UUID
+    channel: Channel
     attempts: int
     urgent: bool
-    push: PushMessage | None  # None: nothing to send (no device any more, or expired)
+    push: PushMessage | None  # a push to send
+    sms: SmsMessage | None  # or an SMS to send; neither: nothing to send (see error)
     error: str | None
+    skip_status: DeliveryStatus = DeliveryStatus.failed  # what an unsendable row becomes
 
 
 def _as_str_dict(raw: Any) -> dict[str, str]:
@@ -183,60 +210,109 @@ def _as_str_dict(raw: Any) -> dict[str, str]:
 
 
 async def _load(*, claim_id: str, now: datetime) -> list[_Claimed]:
-    """The claimed deliveries with what their pushes need."""
+    """The claimed deliveries with what their pushes and SMS need."""
     rows = await Delivery.filter(claimed_by=claim_id, status__in=list(PENDING)).values(
         "id",
         "device_id",
+        "user_id",
+        "channel",
+        "template",
         "attempts",
         "urgent",
         "device__token",
+        "device__provider",
+        "push_ref",
         "notification__title",
         "notification__body",
         "notification__data",
         "notification__collapse_key",
         "notification__ttl_s",
         "notification__created_at",
+        "notification__read_at",
+        "notification__received_at",
     )
+    sms_users = {row["user_id"] for row in rows if row["channel"] == Channel.sms}
+    phones: dict[Any, str | None] = {}
+    if sms_users:
+        phones = dict(
+            await User.filter(id__in=list(sms_users), is_active=True, deleted_at=None).values_list(
+                "id", "phone"
+            )
+        )
     claimed: list[_Claimed] = []
     for row in rows:
-        token = row["device__token"]
         created_at: datetime = row["notification__created_at"]
         ttl_left = int(row["notification__ttl_s"] - (now - created_at).total_seconds())
-        error = None
-        if row["device_id"] is None or not token:
-            error = "device_removed"
-        elif ttl_left <= 0:
-            error = "expired"
-        push = None
-        if error is None:
-            push = PushMessage(
-                delivery_id=str(row["id"]),
-                token=token,
-                title=row["notification__title"],
-                body=row["notification__body"],
-                data=_as_str_dict(row["notification__data"]),
-                collapse_key=row["notification__collapse_key"],
-                ttl_s=ttl_left,
-                urgent=bool(row["urgent"]),
-            )
+        channel = Channel(row["channel"])
+        error: str | None = None
+        skip = DeliveryStatus.failed
+        push = sms = None
+        if row["notification__read_at"] is not None:
+            # Opened in the app already: nothing more to say on any channel.
+            error, skip = "read", DeliveryStatus.read
+        elif channel == Channel.sms:
+            phone = phones.get(row["user_id"])
+            if row["template"] == SMS_FALLBACK_TEMPLATE and row["notification__received_at"]:
+                error, skip = "received", DeliveryStatus.read
+            elif not phone:
+                error, skip = "no_phone", DeliveryStatus.no_phone
+            elif ttl_left <= 0:
+                error = "expired"
+            else:
+                sms = SmsMessage(
+                    delivery_id=str(row["id"]),
+                    phone=phone,
+                    template=row["template"] or "",
+                    title=row["notification__title"],
+                )
+        else:
+            token = row["device__token"]
+            if row["device_id"] is None or not token:
+                error = "device_removed"
+            elif ttl_left <= 0:
+                error = "expired"
+            else:
+                push = PushMessage(
+                    delivery_id=str(row["id"]),
+                    token=token,
+                    title=row["notification__title"],
+                    body=row["notification__body"],
+                    data=_as_str_dict(row["notification__data"]),
+                    collapse_key=row["notification__collapse_key"],
+                    ttl_s=ttl_left,
+                    urgent=bool(row["urgent"]),
+                    provider=str(row["device__provider"] or PushProvider.fcm),
+                    idempotency_key=row["push_ref"],
+                )
         claimed.append(
             _Claimed(
                 delivery_id=row["id"],
                 device_id=row["device_id"],
+                user_id=row["user_id"],
+                channel=channel,
                 attempts=row["attempts"],
                 urgent=bool(row["urgent"]),
                 push=push,
+                sms=sms,
                 error=error,
+                skip_status=skip,
             )
         )
     return claimed
 
 
-async def _fail(ids: Sequence[uuid.UUID], *, claim_id: str, error: str, attempts: bool) -> None:
+async def _fail(
+    ids: Sequence[uuid.UUID],
+    *,
+    claim_id: str,
+    error: str,
+    attempts: bool,
+    status: DeliveryStatus = DeliveryStatus.failed,
+) -> None:
     if not ids:
         return
     changes: dict[str, Any] = {
-        "status": DeliveryStatus.failed,
+        "status": status,
         "last_error": error[:_ERROR_MAX],
         "claimed_until": None,
     }
@@ -254,10 +330,12 @@ async def _record(
     quiet: QuietHours | None,
     report: BatchReport,
     rng: random.Random | None,
-) -> None:
-    """Write the outcome of every push of the batch."""
+    sent_status: DeliveryStatus = DeliveryStatus.sent,
+) -> list[_Claimed]:
+    """Write the outcome of every push (or SMS) of the batch; returns the items not sent."""
     by_id = {str(c.delivery_id): c for c in claimed}
     sent: list[uuid.UUID] = []
+    not_sent: list[_Claimed] = []
     failed: dict[str, list[uuid.UUID]] = {}
     dead_devices: set[uuid.UUID] = set()
     retries: list[tuple[_Claimed, str]] = []
@@ -265,21 +343,22 @@ async def _record(
         item = by_id[result.delivery_id]
         if result.outcome == "sent":
             sent.append(item.delivery_id)
-        elif result.outcome == "transient" and item.attempts + 1 < MAX_TRIES:
+            continue
+        not_sent.append(item)
+        if result.outcome == "transient" and item.attempts + 1 < MAX_TRIES:
             retries.append((item, result.error or "transient"))
         else:
             code = result.error or result.outcome
             failed.setdefault(code, []).append(item.delivery_id)
             if result.outcome in ("unregistered", "invalid") and item.device_id is not None:
                 dead_devices.add(item.device_id)
-        if result.outcome != "sent":
-            report.errors[result.error or result.outcome] = (
-                report.errors.get(result.error or result.outcome, 0) + 1
-            )
+        report.errors[result.error or result.outcome] = (
+            report.errors.get(result.error or result.outcome, 0) + 1
+        )
     if sent:
-        # By id only: a push FCM accepted is sent, whoever holds the lease by now.
+        # By id only: a push the provider accepted is sent, whoever holds the lease by now.
         await Delivery.filter(id__in=sent).update(
-            status=DeliveryStatus.sent,
+            status=sent_status,
             sent_at=now,
             attempts=F("attempts") + 1,
             claimed_until=None,
@@ -303,6 +382,7 @@ async def _record(
     report.sent += len(sent)
     report.retry += len(retries)
     report.failed += sum(len(ids) for ids in failed.values())
+    return not_sent
 
 
 async def prune_devices(*, device_ids: Iterable[uuid.UUID]) -> int:
@@ -320,14 +400,15 @@ async def prune_devices(*, device_ids: Iterable[uuid.UUID]) -> int:
 
 async def deliver_batch(
     *,
-    sender: Sender,
+    sender: Sender | None,
+    sms: SmsSender | None = None,
     now: datetime | None = None,
     limit: int = DEFAULT_BATCH,
     lease_s: float = DEFAULT_LEASE_S,
     quiet: QuietHours | None = None,
     rng: random.Random | None = None,
 ) -> BatchReport:
-    """Claim one batch of due deliveries, push them in a worker thread and record the outcomes."""
+    """Claim one batch of due deliveries, send them in worker threads and record the outcomes."""
     now = now or clock.now()
     claim_id = uuid.uuid4().hex
     report = BatchReport()
@@ -336,36 +417,177 @@ async def deliver_batch(
         return report
     claimed = await _load(claim_id=claim_id, now=now)
     quiet_end = quiet.end_after(now) if quiet is not None else None
-    to_send: list[_Claimed] = []
+    pushes: list[_Claimed] = []
+    texts: list[_Claimed] = []
     held: list[uuid.UUID] = []
-    unsendable: dict[str, list[uuid.UUID]] = {}
+    unsendable: dict[tuple[str, DeliveryStatus], list[uuid.UUID]] = {}
     for item in claimed:
-        if item.push is None:
-            unsendable.setdefault(item.error or "unsendable", []).append(item.delivery_id)
+        if item.push is None and item.sms is None:
+            key = (item.error or "unsendable", item.skip_status)
+            unsendable.setdefault(key, []).append(item.delivery_id)
         elif quiet_end is not None and not item.urgent:
             held.append(item.delivery_id)
+        elif item.push is not None and sender is None:
+            unsendable.setdefault(("push_disabled", DeliveryStatus.failed), []).append(
+                item.delivery_id
+            )
+        elif item.sms is not None and sms is None:
+            unsendable.setdefault(("sms_disabled", DeliveryStatus.failed), []).append(
+                item.delivery_id
+            )
+        elif item.push is not None:
+            pushes.append(item)
         else:
-            to_send.append(item)
-    for code, ids in unsendable.items():
-        await _fail(ids, claim_id=claim_id, error=code, attempts=False)
-        report.failed += len(ids)
+            texts.append(item)
+    for (code, status), ids in unsendable.items():
+        await _fail(ids, claim_id=claim_id, error=code, attempts=False, status=status)
+        report.failed += len(ids) if status == DeliveryStatus.failed else 0
+        report.skipped += len(ids) if status != DeliveryStatus.failed else 0
     if held:
         # Claimed inside quiet hours (a backlog or a retry): wait for their end.
         await Delivery.filter(id__in=held, claimed_by=claim_id).update(
             status=DeliveryStatus.held, next_attempt_at=quiet_end, claimed_until=None
         )
         report.held += len(held)
-    if not to_send:
-        return report
-    pushes = [item.push for item in to_send if item.push is not None]
-    results = await asyncio.to_thread(sender.send, pushes)
-    await _record(
-        claim_id=claim_id,
-        claimed=to_send,
-        results=results,
-        now=now,
-        quiet=quiet,
-        report=report,
-        rng=rng,
-    )
+    if texts:
+        texts = await _within_cap(texts=texts, claim_id=claim_id, now=now, report=report)
+    if pushes and sender is not None:
+        pushes = await _fix_idempotency_keys(pushes=pushes, sender=sender)
+    messages = [item.push for item in pushes if item.push is not None]
+    sms_messages = [item.sms for item in texts if item.sms is not None]
+
+    async def send_pushes() -> list[SendResult]:
+        if not messages or sender is None:
+            return []
+        return await asyncio.to_thread(sender.send, messages)
+
+    async def send_texts() -> list[SendResult]:
+        if not sms_messages or sms is None:
+            return []
+        return await asyncio.to_thread(sms.send, sms_messages)
+
+    # Both channels at once, each in its thread; the outcomes are written after both return.
+    push_results, sms_results = await asyncio.gather(send_pushes(), send_texts())
+    if texts:
+        not_sent = await _record(
+            claim_id=claim_id,
+            claimed=texts,
+            results=sms_results,
+            now=now,
+            quiet=quiet,
+            report=report,
+            rng=rng,
+            sent_status=DeliveryStatus.sms_sent,
+        )
+        report.sms_sent += len(texts) - len(not_sent)
+        # What was not sent does not count against the user's cap (a retry reserves again).
+        await _release_cap(items=not_sent, now=now)
+    if pushes:
+        await _record(
+            claim_id=claim_id,
+            claimed=pushes,
+            results=push_results,
+            now=now,
+            quiet=quiet,
+            report=report,
+            rng=rng,
+        )
     return report
+
+
+async def _fix_idempotency_keys(*, pushes: list[_Claimed], sender: Sender) -> list[_Claimed]:
+    """Store a provider idempotency key (JPush's cid) on each push that has none, before sending.
+
+    Committed before the send, the key is what a retry after a crash posts again, and the
+    provider sends a key once. Without keys (the provider gave none) the push goes as before.
+    """
+    reserve = getattr(sender, "reserve_keys_for", None)
+    if not callable(reserve):
+        return pushes
+    wanted: dict[str, list[int]] = {}
+    for index, item in enumerate(pushes):
+        if item.push is not None and item.push.idempotency_key is None:
+            wanted.setdefault(item.push.provider, []).append(index)
+    out = list(pushes)
+    for provider, indexes in wanted.items():
+        try:
+            keys = await asyncio.to_thread(reserve, provider, len(indexes))
+        except Exception:  # noqa: BLE001 - no keys: the sender fetches its own, as before
+            log.warning("no idempotency keys from %s; sending without", provider, exc_info=True)
+            continue
+        if not keys:
+            continue
+        pairs: list[tuple[str, uuid.UUID]] = []
+        for index, key in zip(indexes, keys, strict=True):
+            item = out[index]
+            assert item.push is not None
+            out[index] = dataclasses.replace(
+                item, push=dataclasses.replace(item.push, idempotency_key=key)
+            )
+            pairs.append((key, item.delivery_id))
+        await _store_push_refs(pairs)
+    return out
+
+
+async def _store_push_refs(pairs: Sequence[tuple[str, uuid.UUID]]) -> None:
+    """UPDATE delivery SET push_ref = key WHERE id = delivery id, for every pair, in one batch."""
+    # One prepared statement run for all pairs: less than half the time of Tortoise's
+    # bulk_update (a CASE per row built by pypika) on a 500-row batch here.
+    conn = connections.get("default")
+    if db.dialect() == "postgres":
+        sql = 'UPDATE "delivery" SET "push_ref" = $1 WHERE "id" = $2'
+        values: list[list[Any]] = [[key, delivery_id] for key, delivery_id in pairs]
+    else:
+        sql = 'UPDATE "delivery" SET "push_ref" = ? WHERE "id" = ?'
+        values = [[key, str(delivery_id)] for key, delivery_id in pairs]
+    await conn.execute_many(sql, values)
+
+
+# --- the SMS daily cap -----------------------------------------------------------------------
+
+
+def _local_day(now: datetime) -> date:
+    return now.astimezone(get_settings().tz).date()
+
+
+async def _within_cap(
+    *, texts: Sequence[_Claimed], claim_id: str, now: datetime, report: BatchReport
+) -> list[_Claimed]:
+    """Reserve one SMS of each user's daily cap per text; those over the cap fail."""
+    cap = get_settings().sms_daily_cap
+    day = _local_day(now)
+    allowed: list[_Claimed] = []
+    over: list[uuid.UUID] = []
+    for item in texts:
+        if await reserve_sms(user_id=item.user_id, day=day, cap=cap):
+            allowed.append(item)
+        else:
+            over.append(item.delivery_id)
+    if over:
+        await _fail(over, claim_id=claim_id, error="daily_cap", attempts=False)
+        report.failed += len(over)
+        report.errors["daily_cap"] = report.errors.get("daily_cap", 0) + len(over)
+    return allowed
+
+
+async def reserve_sms(*, user_id: uuid.UUID, day: date, cap: int) -> bool:
+    """Count one more SMS for the user today if that stays within `cap`; False when it would not."""
+    if cap <= 0:
+        return False
+    try:
+        await SmsDailyCount.get_or_create(user_id=user_id, day=day)
+    except IntegrityError:  # made by another worker at the same moment: it exists now
+        pass
+    # One conditional UPDATE: two workers can never both take the last SMS of the day.
+    taken = await SmsDailyCount.filter(user_id=user_id, day=day, sent__lt=cap).update(
+        sent=F("sent") + 1
+    )
+    return taken == 1
+
+
+async def _release_cap(*, items: Sequence[_Claimed], now: datetime) -> None:
+    day = _local_day(now)
+    for item in items:
+        await SmsDailyCount.filter(user_id=item.user_id, day=day, sent__gt=0).update(
+            sent=F("sent") - 1
+        )

@@ -19,9 +19,12 @@ from grassroots import clock
 from grassroots.settings import Settings, get_settings
 from models.alerts import Alert
 from models.notifications import NotificationKind
-from notifications import outbox
+from notifications import outbox, urgent
+from notifications.channels import Channels, PushRouter
 from notifications.fcm import Sender, make_sender
 from notifications.inbox import Message, dedup_key, fan_out
+from notifications.jpush import make_jpush_sender
+from notifications.sms import SmsSender, make_sms_sender
 from services import alerts as alert_service
 from services import jobs, notices
 
@@ -41,9 +44,14 @@ ALERT_BODIES = {
 }
 
 
+def enabled_channels(settings: Settings) -> Channels:
+    """The push providers and SMS kinds the settings configure (deliveries are made only then)."""
+    return Channels.from_settings(settings)
+
+
 def push_enabled(settings: Settings) -> bool:
-    """True when FCM credentials are configured (deliveries are made only then)."""
-    return bool(settings.fcm_credentials)
+    """True when any delivery channel (FCM, JPush, SMS) is configured."""
+    return enabled_channels(settings).any
 
 
 def quiet_hours(settings: Settings) -> outbox.QuietHours | None:
@@ -59,6 +67,7 @@ async def store_notices(now: datetime) -> str:
     """Run every notice source and store each notice once per (cause_key, user)."""
     settings = get_settings()
     quiet = quiet_hours(settings)
+    channels = enabled_channels(settings)
     stored = 0
     for name, source in sorted(notices.SOURCES.items()):
         try:
@@ -75,6 +84,7 @@ async def store_notices(now: datetime) -> str:
                 urgent=notice.urgent,
                 collapse_key=notice.collapse_key,
                 ttl_s=notice.ttl_s,
+                sms_template=notice.sms_template,
             )
             async with in_transaction():
                 result = await fan_out(
@@ -82,8 +92,9 @@ async def store_notices(now: datetime) -> str:
                     user_ids=notice.user_ids,
                     dedup=dedup_key("notice", notice.cause_key),
                     now=now,
-                    push=push_enabled(settings),
+                    push=channels.any,
                     quiet=quiet,
+                    channels=channels,
                 )
             stored += result.notifications
     return f"stored {stored} notices"
@@ -94,6 +105,7 @@ async def fan_out_alerts(now: datetime) -> str:
     """Put every alert not yet notified in its recipients' inboxes (urgent ones push at once)."""
     settings = get_settings()
     quiet = quiet_hours(settings)
+    channels = enabled_channels(settings)
     pending = await Alert.filter(notified=False).order_by("created_at").limit(ALERT_BATCH)
     recipients = await alert_service.recipient_ids([alert.id for alert in pending])
     stored = 0
@@ -106,6 +118,8 @@ async def fan_out_alerts(now: datetime) -> str:
             urgent=alert.urgent,
             collapse_key=f"alert-{alert.id}",
             ttl_s=ALERT_TTL_S,
+            sms_template=urgent.alert_sms_template(alert.kind),
+            sms_roles=urgent.ALERT_SMS_ROLES,
         )
         async with in_transaction():
             result = await fan_out(
@@ -113,8 +127,9 @@ async def fan_out_alerts(now: datetime) -> str:
                 user_ids=recipients.get(alert.id, []),
                 dedup=dedup_key("alert", str(alert.id)),
                 now=now,
-                push=push_enabled(settings),
+                push=channels.any,
                 quiet=quiet,
+                channels=channels,
             )
             await Alert.filter(id=alert.id).update(notified=True)
         stored += result.notifications
@@ -127,8 +142,9 @@ async def fan_out_alerts(now: datetime) -> str:
 async def run_delivery_loop(
     *,
     stop: asyncio.Event,
-    sender: Sender,
+    sender: Sender | None,
     quiet: outbox.QuietHours | None,
+    sms: SmsSender | None = None,
     lanes: int = 2,
     batch_size: int = outbox.DEFAULT_BATCH,
     lease_s: float = outbox.DEFAULT_LEASE_S,
@@ -143,6 +159,7 @@ async def run_delivery_loop(
             try:
                 report = await outbox.deliver_batch(
                     sender=sender,
+                    sms=sms,
                     now=clock.now(),
                     limit=batch_size,
                     lease_s=lease_s,
@@ -152,9 +169,11 @@ async def run_delivery_loop(
                 claimed = report.claimed
                 if claimed:
                     log.info(
-                        "pushed %d: %d sent, %d to retry, %d failed, %d held, %d devices pruned",
+                        "delivered %d: %d sent (%d by SMS), %d to retry, %d failed, %d held, "
+                        "%d devices pruned",
                         report.claimed,
                         report.sent,
+                        report.sms_sent,
                         report.retry,
                         report.failed,
                         report.held,
@@ -171,29 +190,76 @@ async def run_delivery_loop(
     await asyncio.gather(*(lane() for _ in range(lanes)))
 
 
-async def run_worker(*, stop: asyncio.Event, settings: Settings, announce: bool) -> None:
-    """The whole background worker: periodic jobs, and the delivery loop when FCM is configured.
-
-    `announce` logs the "no pushes" notice; `grassroots serve` already logged it once at start.
-    """
-    sender: Sender | None = None
-    if push_enabled(settings):
+async def _start_senders(
+    *, settings: Settings, announce: bool
+) -> tuple[PushRouter | None, SmsSender | None]:
+    """Build a sender per configured channel; each missing one is logged once (`announce`)."""
+    push_senders: dict[str, Sender] = {}
+    if settings.fcm_credentials:
         try:
-            sender = await asyncio.to_thread(
+            fcm = await asyncio.to_thread(
                 make_sender,
                 credentials_path=settings.fcm_credentials,
                 endpoint=settings.fcm_endpoint,
             )
+            if fcm is not None:
+                push_senders["fcm"] = fcm
         except Exception:  # noqa: BLE001 - a bad credentials file must not stop the other jobs
-            log.exception("FCM sender could not start: no pushes until the worker restarts")
+            log.exception("FCM sender could not start: no FCM pushes until the worker restarts")
     elif announce:
-        log.warning("GRASSROOTS_FCM_CREDENTIALS is not set: notifications go to inboxes only")
+        log.warning("GRASSROOTS_FCM_CREDENTIALS is not set: no FCM pushes (inbox only)")
+    if settings.jpush_enabled and settings.jpush_master_secret is not None:
+        try:
+            jpush_sender = make_jpush_sender(
+                app_key=settings.jpush_app_key,
+                master_secret=settings.jpush_master_secret.get_secret_value(),
+                endpoint=settings.jpush_endpoint,
+            )
+            if jpush_sender is not None:
+                push_senders["jpush"] = jpush_sender
+        except Exception:  # noqa: BLE001
+            log.exception("JPush sender could not start: no JPush pushes until the worker restarts")
+    elif announce:
+        log.warning(
+            "GRASSROOTS_JPUSH_APP_KEY / GRASSROOTS_JPUSH_MASTER_SECRET are not set: no JPush pushes"
+        )
+    sms: SmsSender | None = None
+    if settings.sms_enabled and settings.sms_access_key_secret is not None:
+        try:
+            sms = make_sms_sender(
+                access_key_id=settings.sms_access_key_id,
+                access_key_secret=settings.sms_access_key_secret.get_secret_value(),
+                sign_name=settings.sms_sign_name,
+                templates=settings.sms_template_codes,
+                endpoint=settings.sms_endpoint,
+            )
+        except Exception:  # noqa: BLE001
+            log.exception("SMS sender could not start: no SMS until the worker restarts")
+    elif announce:
+        log.warning("GRASSROOTS_SMS_* are not set: no SMS")
+    router = PushRouter(push_senders) if push_senders else None
+    return router, sms
+
+
+async def run_worker(*, stop: asyncio.Event, settings: Settings, announce: bool) -> None:
+    """The whole background worker: periodic jobs, and the delivery loop when a channel is set.
+
+    `announce` logs the "no pushes" / "no SMS" notices; `grassroots serve` logged them at start.
+    """
+    router, sms = await _start_senders(settings=settings, announce=announce)
     tasks = [jobs.run_forever(stop=stop, poll_s=settings.worker_poll_s)]
-    if sender is not None:
-        tasks.append(run_delivery_loop(stop=stop, sender=sender, quiet=quiet_hours(settings)))
+    if router is not None or sms is not None:
+        tasks.append(
+            run_delivery_loop(
+                stop=stop,
+                sender=router,
+                sms=sms,
+                quiet=quiet_hours(settings),
+                lease_s=settings.delivery_lease_s,
+            )
+        )
     try:
         await asyncio.gather(*tasks)
     finally:
-        close = getattr(sender, "close", None)
-        if callable(close):
-            await asyncio.to_thread(close)
+        if router is not None:
+            await asyncio.to_thread(router.close)

@@ -25,6 +25,9 @@ class Notice:
     urgent: bool = False
     collapse_key: str | None = None
     ttl_s: int = 24 * 3600
+    # [push branch, issue 16] The SMS template kind when the notice must also go by SMS
+    # (e.g. "leave_decision"); None: push and inbox only.
+    sms_template: str | None = None
 
 
 NoticeSource = Callable[[datetime], Awaitable[list[Notice]]]

@@ -39,7 +39,7 @@ from notifications.recurrence import (
     skipped_periods,
     validate_series,
 )
-from notifications.worker import push_enabled, quiet_hours
+from notifications.worker import enabled_channels, push_enabled, quiet_hours
 from services import audit
 from services.errors import Invalid
 from services.jobs import isolated, job
@@ -384,6 +384,7 @@ async def fire_reminder(*, reminder: Reminder, now: datetime) -> int:
                 now=now,
                 push=push_enabled(settings),
                 quiet=quiet_hours(settings),
+                channels=enabled_channels(settings),  # [push branch, issue 16] FCM, JPush, SMS
             )
             await ReminderFiring.filter(id=firing.id).update(recipients=result.notifications)
             moved = await Reminder.filter(

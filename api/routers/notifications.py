@@ -11,7 +11,15 @@ from pydantic import Field
 from api.deps import CurrentUser, loader, roles
 from api.pagination import PageParams, paginate
 from api.schemas import Output, Page, StrictInput, UtcInput, UtcOutput
-from models.notifications import Delivery, DeliveryStatus, Platform, Reminder
+from models.notifications import (
+    Channel,
+    Delivery,
+    DeliveryStatus,
+    Notification,
+    Platform,
+    PushProvider,
+    Reminder,
+)
 from models.org import Role
 from notifications import inbox
 from services import reminders
@@ -30,10 +38,16 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"description": "Invalid input"},
 }
 
-# FCM registration tokens are about 160-200 characters of [A-Za-z0-9_:-]; a little room is left.
+# FCM registration tokens are about 160-200 characters of [A-Za-z0-9_:-], JPush registration ids
+# about 20 of [0-9a-z]; a little room is left.
 FcmToken = Annotated[
     str,
-    Path(min_length=1, max_length=512, pattern=r"^[A-Za-z0-9_:\-.]+$", description="FCM token"),
+    Path(
+        min_length=1,
+        max_length=512,
+        pattern=r"^[A-Za-z0-9_:\-.]+$",
+        description="The device's push token: an FCM registration token or a JPush registration id",
+    ),
 ]
 
 
@@ -42,6 +56,10 @@ FcmToken = Annotated[
 
 class DeviceUpsert(StrictInput):
     platform: Platform
+    provider: PushProvider = Field(
+        default=PushProvider.fcm,
+        description="Who carries pushes to this token: fcm, or jpush (phones in mainland China)",
+    )
     app_version: Annotated[str, Field(max_length=64)] | None = None
     locale: Annotated[str, Field(max_length=35)] | None = None
 
@@ -51,6 +69,7 @@ class DevicePublic(Output):
 
     id: uuid.UUID
     platform: Platform
+    provider: PushProvider
     app_version: str | None
     locale: str | None
     last_seen_at: UtcOutput
@@ -60,15 +79,23 @@ class DevicePublic(Output):
 @router.put(
     "/me/devices/{fcm_token}",
     operation_id="put_my_device",
-    responses={201: {"description": "Registered for me", "model": DevicePublic}, **ERRORS},
+    responses={
+        201: {"description": "Registered for me", "model": DevicePublic},
+        409: {"description": "The token is registered with another provider"},
+        **ERRORS,
+    },
 )
 async def put_my_device(
     user: CurrentUser, fcm_token: FcmToken, body: DeviceUpsert, response: Response
 ) -> DevicePublic:
-    """Register my device's FCM token (201) or refresh it (200); a token moves to its new owner."""
+    """Register my device's push token (201) or refresh it (200); a token moves to its new owner.
+
+    A token belongs to one provider: the same token under another provider is a 409.
+    """
     device, created = await inbox.register_device(
         user=user,
         token=fcm_token,
+        provider=body.provider,
         platform=body.platform,
         app_version=body.app_version,
         locale=body.locale,
@@ -92,6 +119,19 @@ async def delete_my_device(user: CurrentUser, fcm_token: FcmToken) -> Response:
 # --- inbox -----------------------------------------------------------------------------------
 
 
+class ChannelOutcome(Output):
+    """One delivery of a notification on one channel: a push to one device, or an SMS."""
+
+    channel: str = Field(description="push or sms")
+    provider: str | None = Field(description="fcm, jpush or aliyun (SMS); null for no_device")
+    status: str = Field(
+        description="queued, sent, sms_sent, failed, no_device, no_phone, or read "
+        "(dropped unsent: the notification was opened first)"
+    )
+    sent_at: UtcOutput | None
+    error: str | None
+
+
 class NotificationPublic(Output):
     id: uuid.UUID
     kind: str
@@ -101,6 +141,53 @@ class NotificationPublic(Output):
     urgent: bool
     created_at: UtcOutput
     read_at: UtcOutput | None
+    received_at: UtcOutput | None = Field(
+        description="When the app confirmed a push arrived (or the notification was read)"
+    )
+    deliveries: list[ChannelOutcome] = Field(description="Each channel's outcome, oldest first")
+
+
+def channel_outcome(delivery: Delivery) -> ChannelOutcome:
+    """A delivery as its recipient and the scheduler see it: held counts as queued."""
+    status_text = (
+        DeliveryStatus.queued.value
+        if delivery.status == DeliveryStatus.held
+        else str(delivery.status)
+    )
+    return ChannelOutcome(
+        channel=str(delivery.channel),
+        provider=_provider(delivery),
+        status=status_text,
+        sent_at=delivery.sent_at,
+        error=delivery.last_error,
+    )
+
+
+def _provider(delivery: Delivery) -> str | None:
+    if delivery.provider:
+        return delivery.provider
+    # Pushes made before providers existed went through FCM.
+    if delivery.channel == Channel.push and delivery.status != DeliveryStatus.no_device:
+        return PushProvider.fcm.value
+    return None
+
+
+def notification_public(
+    notification: Notification, deliveries: list[Delivery]
+) -> NotificationPublic:
+    """An inbox entry with its deliveries."""
+    return NotificationPublic(
+        id=notification.id,
+        kind=str(notification.kind),
+        title=notification.title,
+        body=notification.body,
+        data={str(k): str(v) for k, v in (notification.data or {}).items()},
+        urgent=notification.urgent,
+        created_at=notification.created_at,
+        read_at=notification.read_at,
+        received_at=notification.received_at,
+        deliveries=[channel_outcome(d) for d in deliveries],
+    )
 
 
 @router.get("/me/notifications", operation_id="list_my_notifications", responses=ERRORS)
@@ -109,9 +196,13 @@ async def list_my_notifications(
     page: PageParams,
     unread: Annotated[bool, Query(description="Only what I have not read")] = False,
 ) -> Page[NotificationPublic]:
-    """Everything addressed to me, newest first, whether or not a push arrived."""
+    """Everything addressed to me, newest first, whether or not a push arrived, per channel."""
     rows, cursor = await paginate(inbox.my_notifications(user=user, unread=unread), page)
-    return Page(items=[NotificationPublic.model_validate(n) for n in rows], next_cursor=cursor)
+    deliveries = await inbox.deliveries_by_notification(notification_ids=[n.id for n in rows])
+    return Page(
+        items=[notification_public(n, deliveries.get(n.id, [])) for n in rows],
+        next_cursor=cursor,
+    )
 
 
 @router.post(
@@ -121,8 +212,20 @@ async def list_my_notifications(
     responses=ERRORS,
 )
 async def read_my_notification(user: CurrentUser, id: uuid.UUID) -> Response:  # noqa: A002
-    """Mark one of my notifications read."""
+    """Mark one of my notifications read on every channel: nothing still waiting is sent."""
     await inbox.mark_read(user=user, notification_id=id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/me/notifications/{id}/received",
+    operation_id="confirm_my_notification_received",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=ERRORS,
+)
+async def confirm_my_notification_received(user: CurrentUser, id: uuid.UUID) -> Response:  # noqa: A002
+    """The app says a push of this notification arrived: no SMS fallback for it."""
+    await inbox.mark_received(user=user, notification_id=id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -189,12 +292,18 @@ class ReminderPublic(Output):
 
 class DeliveryPublic(Output):
     user_id: uuid.UUID
-    status: str
+    channel: str = Field(description="push or sms")
+    provider: str | None = Field(description="fcm, jpush or aliyun (SMS); null for no_device")
+    status: str = Field(
+        description="queued, sent, sms_sent, failed, no_device, no_phone, or read "
+        "(dropped unsent: the notification was opened first)"
+    )
     sent_at: UtcOutput | None
     error: str | None
     notification_id: uuid.UUID
     attempts: int
     held_until: UtcOutput | None
+    read_at: UtcOutput | None = Field(description="When the recipient opened it in the app")
     created_at: UtcOutput
 
 
@@ -228,17 +337,21 @@ def reminder_public(reminder: Reminder) -> ReminderPublic:
     )
 
 
-def delivery_public(delivery: Delivery) -> DeliveryPublic:
-    """A push as the scheduler sees it: held counts as queued, with the time it waits for."""
+def delivery_public(delivery: Delivery, read_at: Any = None) -> DeliveryPublic:
+    """A delivery as the scheduler sees it: held counts as queued, with the time it waits for."""
     held = delivery.status == DeliveryStatus.held
+    outcome = channel_outcome(delivery)
     return DeliveryPublic(
         user_id=delivery.user_id,
-        status=DeliveryStatus.queued.value if held else str(delivery.status),
+        channel=outcome.channel,
+        provider=outcome.provider,
+        status=outcome.status,
         sent_at=delivery.sent_at,
         error=delivery.last_error,
         notification_id=delivery.notification_id,  # type: ignore[attr-defined]
         attempts=delivery.attempts,
         held_until=delivery.next_attempt_at if held else None,
+        read_at=read_at,
         created_at=delivery.created_at,
     )
 
@@ -309,8 +422,10 @@ async def list_reminder_deliveries(
     ),
     since: Annotated[UtcInput | None, Query(description="Only pushes made at or after")] = None,
 ) -> list[DeliveryPublic]:
-    """Each push of the campaign per recipient device: queued, sent, failed or no_device."""
+    """Each delivery of the campaign per recipient and channel (push per device, SMS)."""
     qs = reminders.reminder_deliveries(reminder=reminder)
     if since is not None:
         qs = qs.filter(created_at__gte=since)
-    return [delivery_public(d) for d in await qs.limit(limit)]
+    rows = await qs.limit(limit)
+    read = await inbox.read_times(notification_ids={d.notification_id for d in rows})  # type: ignore[attr-defined]
+    return [delivery_public(d, read.get(d.notification_id)) for d in rows]  # type: ignore[attr-defined]

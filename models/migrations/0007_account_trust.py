@@ -4,7 +4,7 @@ from uuid import uuid4
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0005_supervision_end')]
+    dependencies = [('models', '0006_push_channels')]
 
     initial = False
 

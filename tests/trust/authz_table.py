@@ -845,6 +845,8 @@ NOTIFICATION_ROWS: dict[str, Row] = {
         _listing(_notification_id), everyone(200), shows=_notification_id, seen_by=("patrol",)
     ),
     "read_my_notification": Row(_read_notification, only(204, "patrol", others=404)),
+    # The app confirms a push arrived: only the recipient, anyone else's is a 404.
+    "confirm_my_notification_received": Row(_read_notification, only(204, "patrol", others=404)),
     # An audience outside the scheduler's subtree is invalid (422), as a missing one.
     "create_reminder": Row(_new_reminder, only(201, "admin", "scheduler", twins=422)),
     "list_reminders": Row(
