@@ -19,7 +19,7 @@ from tortoise.contrib.fastapi import RegisterTortoise
 
 from api import links, problems
 from api.deps import current_user
-from api.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware
+from api.middleware import BodyLimitMiddleware, MetricsMiddleware
 from api.routers import (
     admin,
     alerts,
@@ -33,7 +33,7 @@ from api.routers import (
     privacy,
     social,
 )
-from grassroots import db
+from grassroots import db, metrics
 from grassroots.settings import Settings, get_settings
 from notifications import worker as notifications_worker
 from services import group_commit
@@ -95,6 +95,8 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
+            stack.callback(metrics.process_exited)
+            await stack.enter_async_context(metrics.loop_lag_monitor())
             if manage_db:
                 await stack.enter_async_context(
                     RegisterTortoise(app, config=db.tortoise_config(settings))
@@ -126,7 +128,6 @@ def create_app(
         openapi_url="/openapi.json",
         generate_unique_id_function=_operation_id,
     )
-    app.state.metrics = Metrics()
     app.state.settings = settings
     problems.install(app)
 
@@ -158,7 +159,7 @@ def create_app(
     app.openapi = openapi_with_problems  # type: ignore[method-assign]
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(MetricsMiddleware)
     return app
 
 

@@ -57,6 +57,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
             "GRASSROOTS_FCM_CREDENTIALS is not set: notifications go to inboxes only, no pushes"
         )
     os.environ["GRASSROOTS_INPROCESS_WORKER"] = "0" if args.no_worker else "1"
+    from grassroots import metrics
+
+    metrics.share_between_processes(args.workers)
     uvicorn.run(
         "api.app:create_app_from_env",
         factory=True,

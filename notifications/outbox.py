@@ -30,9 +30,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tortoise.expressions import F, Q
+from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
-from grassroots import clock, db
+from grassroots import clock, db, metrics
 from models.notifications import Delivery, DeliveryStatus, Device
 from notifications.fcm import PushMessage, Sender, SendResult, token_hint
 
@@ -318,6 +319,49 @@ async def prune_devices(*, device_ids: Iterable[uuid.UUID]) -> int:
     return len(found)
 
 
+def _provider(sender: Sender) -> str:
+    """The push service behind a sender, as a metrics label (FCM unless it says otherwise)."""
+    return str(getattr(sender, "provider", "fcm"))
+
+
+def _count_outcomes(sender: Sender, results: Sequence[SendResult]) -> None:
+    provider = _provider(sender)
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result.outcome] = counts.get(result.outcome, 0) + 1
+    for outcome, n in counts.items():
+        metrics.DELIVERIES.labels(provider=provider, outcome=outcome).inc(n)
+
+
+async def outbox_figures(*, now: datetime) -> tuple[dict[str, int], float]:
+    """Deliveries waiting by status, and the age in seconds of the oldest one due by `now`."""
+    depth = {str(status): 0 for status in PENDING}
+    rows = await (
+        Delivery.filter(status__in=list(PENDING))
+        .group_by("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    for status, n in rows:
+        depth[str(status)] = int(n)
+    oldest = (
+        await Delivery.filter(status__in=list(PENDING), next_attempt_at__lte=now)
+        .order_by("next_attempt_at")
+        .first()
+        .values_list("next_attempt_at", flat=True)
+    )
+    age = (now - oldest).total_seconds() if isinstance(oldest, datetime) else 0.0
+    return depth, max(0.0, age)
+
+
+async def export_metrics(*, now: datetime) -> None:
+    """Set the outbox gauges (depth by status, oldest due age) for a scrape."""
+    depth, age = await outbox_figures(now=now)
+    for status, n in depth.items():
+        metrics.OUTBOX_DEPTH.labels(status=status).set(n)
+    metrics.OUTBOX_OLDEST_AGE.set(age)
+
+
 async def deliver_batch(
     *,
     sender: Sender,
@@ -349,6 +393,7 @@ async def deliver_batch(
     for code, ids in unsendable.items():
         await _fail(ids, claim_id=claim_id, error=code, attempts=False)
         report.failed += len(ids)
+        metrics.DELIVERIES.labels(provider=_provider(sender), outcome="unsendable").inc(len(ids))
     if held:
         # Claimed inside quiet hours (a backlog or a retry): wait for their end.
         await Delivery.filter(id__in=held, claimed_by=claim_id).update(
@@ -359,6 +404,7 @@ async def deliver_batch(
         return report
     pushes = [item.push for item in to_send if item.push is not None]
     results = await asyncio.to_thread(sender.send, pushes)
+    _count_outcomes(sender, results)
     await _record(
         claim_id=claim_id,
         claimed=to_send,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from api.problems import problem_for
-from grassroots import db
+from grassroots import clock, db
+from grassroots import metrics as metrics_registry
+from notifications import outbox
 
 router = APIRouter(tags=["operations"])
 
@@ -28,8 +30,9 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 @router.get("/metrics", operation_id="metrics", response_class=PlainTextResponse)
-async def metrics(request: Request) -> PlainTextResponse:
-    """Prometheus text: request counts and latencies per route."""
-    return PlainTextResponse(
-        request.app.state.metrics.render(), media_type="text/plain; version=0.0.4"
-    )
+async def metrics() -> Response:
+    """Prometheus text: requests, event-loop lag, jobs, outbox, deliveries, pool and process."""
+    await outbox.export_metrics(now=clock.now())
+    metrics_registry.export_pool(db.pool_figures())
+    body, content_type = metrics_registry.render()
+    return Response(body, media_type=content_type)
