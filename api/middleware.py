@@ -49,16 +49,18 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
-        language = language_of(headers.get(b"accept-language", b"").decode("latin-1"))
-        declared = headers.get(b"content-length")
+        declared = None
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                declared = value
+                break
         if declared is not None:
             try:
                 too_big = int(declared) > self.max_bytes
             except ValueError:
                 too_big = False
             if too_big:
-                await self._reject(send, language)
+                await self._reject(send, scope)
                 return
         received = 0
         started = False
@@ -82,9 +84,12 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await self._reject(send, language)
+                await self._reject(send, scope)
 
-    async def _reject(self, send: Send, language: str) -> None:
+    async def _reject(self, send: Send, scope: Scope) -> None:
+        # The language is looked up only for the rare 413, not on every request.
+        headers = dict(scope["headers"])
+        language = language_of(headers.get(b"accept-language", b"").decode("latin-1"))
         body = _problem_bytes(
             "body_too_large",
             413,
@@ -102,6 +107,9 @@ class BodyLimitMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 def _route_template(scope: Scope) -> str:
@@ -151,7 +159,10 @@ class MetricsMiddleware:
                 timer = metrics.REQUEST_SECONDS.labels(method=method, route=template)
                 self._timers[(method, template)] = timer
             timer.observe(elapsed)
-            if access_log.isEnabledFor(logging.INFO):
+            # Probes are called every few seconds by load balancers and Prometheus: their counts
+            # and latencies are in the metrics above, a log line each would be noise (and was
+            # half the cost of a /healthz, bench/b7_stack_cost.py).
+            if template not in QUIET_ROUTES and access_log.isEnabledFor(logging.INFO):
                 access_log.info(
                     "request",
                     extra={
