@@ -1,6 +1,6 @@
 """B7: GET /healthz on the service started as the README starts it, against the bare endpoint.
 
-    python bench/b7_healthz.py [--duration 10] [--connections 32] [--rounds 2] [--db sqlite|postgres]
+    python bench/b7_healthz.py [--duration 10] [--connections 32] [--rounds 2] [--db sqlite]
 
 The service runs as `grassroots serve` runs it (one process, uvloop and httptools, the background
 worker inside, JSON logs at the default level to standard error), the ceiling is the bare FastAPI
