@@ -33,12 +33,7 @@ PG_URL = os.environ.get("GRASSROOTS_TEST_DATABASE_URL")
 pg_only = pytest.mark.skipif(not PG_URL, reason="PostgreSQL run only")
 
 
-@pytest.fixture(autouse=True)
-async def restore_partitions(request):
-    """Put back the months a retention run dropped: the database is shared by the session."""
-    yield
-    if not PG_URL or "db" not in request.fixturenames:
-        return
+async def _recreate_partitions() -> None:
     from tortoise import connections
 
     from models.patrol import track_partition_sql
@@ -47,6 +42,17 @@ async def restore_partitions(request):
     while month <= month_start(datetime.now(UTC)):
         await connections.get("default").execute_script(track_partition_sql(month))
         month = next_month(month)
+
+
+@pytest.fixture(autouse=True)
+async def restore_partitions(request):
+    """The past year's months exist before and after each test: any retention run in the
+    session (these tests, the patrol job tests) drops the expired ones from the shared database."""
+    if PG_URL and "db" in request.fixturenames:
+        await _recreate_partitions()
+    yield
+    if PG_URL and "db" in request.fixturenames:
+        await _recreate_partitions()
 
 
 @pytest.fixture
