@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: client addresses, bounded request bodies, metrics and access logs."""
+"""Pure ASGI middleware: client addresses, bounded request bodies, request metrics
+(prometheus_client) and access logs."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import ipaddress
 import json
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import language_headers, language_of
+from grassroots import metrics
 from services.messages import message_for
 
 access_log = logging.getLogger("grassroots.access")
@@ -50,16 +51,18 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
-        language = language_of(headers.get(b"accept-language", b"").decode("latin-1"))
-        declared = headers.get(b"content-length")
+        declared = None
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                declared = value
+                break
         if declared is not None:
             try:
                 too_big = int(declared) > self.max_bytes
             except ValueError:
                 too_big = False
             if too_big:
-                await self._reject(send, language)
+                await self._reject(send, scope)
                 return
         received = 0
         started = False
@@ -83,9 +86,12 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await self._reject(send, language)
+                await self._reject(send, scope)
 
-    async def _reject(self, send: Send, language: str) -> None:
+    async def _reject(self, send: Send, scope: Scope) -> None:
+        # The language is looked up only for the rare 413, not on every request.
+        headers = dict(scope["headers"])
+        language = language_of(headers.get(b"accept-language", b"").decode("latin-1"))
         body = _problem_bytes(
             "body_too_large",
             413,
@@ -148,66 +154,7 @@ class CleanTextMiddleware:
         await self.app(scope, receive, send)
 
 
-LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
-
-
-class Metrics:
-    """Request counts and latency histograms per route, in Prometheus text."""
-
-    def __init__(self) -> None:
-        self.counts: dict[tuple[str, str, int], int] = defaultdict(int)
-        self.latency_sum: dict[tuple[str, str], float] = defaultdict(float)
-        self.latency_count: dict[tuple[str, str], int] = defaultdict(int)
-        self.latency_buckets: dict[tuple[str, str], list[int]] = defaultdict(
-            lambda: [0] * len(LATENCY_BUCKETS_S)
-        )
-
-    def observe(self, *, method: str, route: str, status: int, seconds: float) -> None:
-        """Count one finished request."""
-        self.counts[(method, route, status)] += 1
-        key = (method, route)
-        self.latency_sum[key] += seconds
-        self.latency_count[key] += 1
-        buckets = self.latency_buckets[key]
-        for i, bound in enumerate(LATENCY_BUCKETS_S):
-            if seconds <= bound:
-                buckets[i] += 1
-
-    def render(self, extra: dict[str, float] | None = None) -> str:
-        """The Prometheus exposition text."""
-        lines = [
-            "# HELP grassroots_requests_total Requests answered, by route and status.",
-            "# TYPE grassroots_requests_total counter",
-        ]
-        for (method, route, status), n in sorted(self.counts.items()):
-            lines.append(
-                f'grassroots_requests_total{{method="{method}",route="{route}",'
-                f'status="{status}"}} {n}'
-            )
-        lines += [
-            "# HELP grassroots_request_duration_seconds Time to answer, by route.",
-            "# TYPE grassroots_request_duration_seconds histogram",
-        ]
-        for (method, route), count in sorted(self.latency_count.items()):
-            labels = f'method="{method}",route="{route}"'
-            for bound, n in zip(
-                LATENCY_BUCKETS_S, self.latency_buckets[(method, route)], strict=True
-            ):
-                lines.append(
-                    f'grassroots_request_duration_seconds_bucket{{{labels},le="{bound}"}} {n}'
-                )
-            lines.append(
-                f'grassroots_request_duration_seconds_bucket{{{labels},le="+Inf"}} {count}'
-            )
-            lines.append(
-                f"grassroots_request_duration_seconds_sum{{{labels}}} "
-                f"{self.latency_sum[(method, route)]:.6f}"
-            )
-            lines.append(f"grassroots_request_duration_seconds_count{{{labels}}} {count}")
-        for name, value in sorted((extra or {}).items()):
-            lines.append(f"# TYPE {name} gauge")
-            lines.append(f"{name} {value}")
-        return "\n".join(lines) + "\n"
+QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 def _route_template(scope: Scope) -> str:
@@ -215,18 +162,18 @@ def _route_template(scope: Scope) -> str:
     route: Any = scope.get("route")
     if route is None:
         return "unmatched"
-    path: str = scope.get("path", "")
-    for name, value in (scope.get("path_params") or {}).items():
-        path = path.replace(f"/{value}", f"/{{{name}}}", 1)
-    return path
+    # Included routes carry their full path template (prefix and all).
+    return str(getattr(route, "path", "unmatched"))
 
 
 class MetricsMiddleware:
     """Times every request, labels it by its route template (never the raw path), logs it."""
 
-    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.metrics = metrics
+        # labels() takes a lock and builds a key each call: keep the children per label set.
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._timers: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -238,7 +185,7 @@ class MetricsMiddleware:
         async def capture(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
-                status = int(message["status"])
+                status = message["status"]
             await send(message)
 
         try:
@@ -246,17 +193,30 @@ class MetricsMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             template = _route_template(scope)
-            method = scope.get("method", "GET")
-            self.metrics.observe(method=method, route=template, status=status, seconds=elapsed)
-            access_log.info(
-                "request",
-                extra={
-                    "method": method,
-                    "route": template,
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 2),
-                },
-            )
+            method = scope["method"]
+            counter = self._counters.get((method, template, status))
+            if counter is None:
+                counter = metrics.REQUESTS.labels(method=method, route=template, status=status)
+                self._counters[(method, template, status)] = counter
+            counter.inc()
+            timer = self._timers.get((method, template))
+            if timer is None:
+                timer = metrics.REQUEST_SECONDS.labels(method=method, route=template)
+                self._timers[(method, template)] = timer
+            timer.observe(elapsed)
+            # Probes are called every few seconds by load balancers and Prometheus: their counts
+            # and latencies are in the metrics above, a log line each would be noise (and was
+            # half the cost of a /healthz, bench/b7_stack_cost.py).
+            if template not in QUIET_ROUTES and access_log.isEnabledFor(logging.INFO):
+                access_log.info(
+                    "request",
+                    extra={
+                        "method": method,
+                        "route": template,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                    },
+                )
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

@@ -65,6 +65,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
     if not settings.sms_enabled:
         log.info("GRASSROOTS_SMS_* are not set: no SMS")
     os.environ["GRASSROOTS_INPROCESS_WORKER"] = "0" if args.no_worker else "1"
+    from grassroots import metrics
+
+    metrics.share_between_processes(args.workers)
     uvicorn.run(
         "api.app:create_app_from_env",
         factory=True,

@@ -87,3 +87,24 @@ def registered_model(name: str) -> Any | None:
     if apps is None or "models" not in apps:
         return None
     return apps["models"].get(name)
+
+
+def pool_figures() -> dict[str, int]:
+    """Connections of this process's database client: in_use, idle and max.
+
+    PostgreSQL: asyncpg's pool as it stands (0s before it is opened). SQLite: Tortoise's one
+    connection behind a lock, in use while the lock is held.
+    """
+    try:
+        client: Any = connections.get("default")
+    except Exception:  # noqa: BLE001 - not initialised yet: nothing to count
+        return {"in_use": 0, "idle": 0, "max": 0}
+    pool = getattr(client, "_pool", None)
+    if pool is not None:
+        size, idle = pool.get_size(), pool.get_idle_size()
+        return {"in_use": size - idle, "idle": idle, "max": pool.get_max_size()}
+    if getattr(client, "_connection", None) is not None:
+        lock = getattr(client, "_lock", None)
+        busy = 1 if lock is not None and lock.locked() else 0
+        return {"in_use": busy, "idle": 1 - busy, "max": 1}
+    return {"in_use": 0, "idle": 0, "max": 0}

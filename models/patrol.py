@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from tortoise import fields
@@ -118,7 +119,11 @@ class TrackPoint(Model):
     """One GPS fix of a round, the only large table.
 
     Deliberately lean (no updated_at, two indexes) so batches insert fast. Rows are never
-    updated, and the retention job deletes them by `ts`.
+    updated, and the retention job deletes them by `ts`. On PostgreSQL the table is partitioned
+    by month of `ts` (migration 0009, `track_partitioning_sql`): its primary key there is
+    (id, ts), because a partitioned table's keys must hold the partition key. Tortoise still
+    models `id` alone as the key, which holds for every read and write this code makes (lookups
+    by id, by round and time); ids are client-made UUIDs, so an id never repeats across months.
     """
 
     id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
@@ -148,7 +153,7 @@ class CheckpointVisit(TimestampedModel):
     checkpoint: fields.ForeignKeyRelation[Checkpoint] = fields.ForeignKeyField(
         "models.Checkpoint", related_name="visits", on_delete=fields.CASCADE
     )
-    ts = fields.DatetimeField()
+    ts = fields.DatetimeField(db_index=True)  # retention coarsens positions by age
     lon = fields.FloatField()
     lat = fields.FloatField()
     accuracy_m = fields.FloatField(null=True)
@@ -180,3 +185,79 @@ class Incident(TimestampedModel):
 
     class Meta:
         table = "patrol_incident"
+
+
+# --- PostgreSQL partitions of the track points ------------------------------------------------
+# Monthly ranges of `ts` in UTC (the retention cutoff is an instant, not a local date), created
+# ahead of time by the worker (`patrol.track_partitions`), dropped whole by retention. There is
+# no DEFAULT partition on purpose: it would make every later CREATE ... PARTITION OF scan it, and
+# forbid DETACH ... CONCURRENTLY; a point outside every partition is refused by the database.
+
+TRACK_POINT_TABLE = "patrol_track_point"
+TRACK_PARTITIONS_AHEAD = 2  # months created beyond the current one
+
+
+def month_start(at: datetime) -> datetime:
+    """The first instant (UTC) of the calendar month (UTC) holding `at`."""
+    at = at.astimezone(UTC)
+    return datetime(at.year, at.month, 1, tzinfo=UTC)
+
+
+def next_month(month: datetime) -> datetime:
+    """The first instant of the month after `month` (itself a month start)."""
+    if month.month == 12:
+        return month.replace(year=month.year + 1, month=1)
+    return month.replace(month=month.month + 1)
+
+
+def track_partition_name(month: datetime) -> str:
+    """The partition holding the points of `month`: patrol_track_point_p2026_12."""
+    return f"{TRACK_POINT_TABLE}_p{month.year:04d}_{month.month:02d}"
+
+
+def track_partition_sql(month: datetime, *, parent: str = TRACK_POINT_TABLE) -> str:
+    """CREATE the partition of `month` unless it exists."""
+    return (
+        f'CREATE TABLE IF NOT EXISTS "{track_partition_name(month)}" PARTITION OF "{parent}" '
+        f"FOR VALUES FROM ('{month.isoformat()}') TO ('{next_month(month).isoformat()}')"
+    )
+
+
+def track_partitioning_sql(*, first_month: datetime, last_month: datetime) -> str:
+    """Turn the plain track-point table into a partitioned one, keeping every row.
+
+    The new table is built beside the old, filled, and renamed into place, so the old table's
+    index and constraint names never clash with the new ones. Months `first_month` to
+    `last_month` (month starts) get a partition each.
+    """
+    new = f"{TRACK_POINT_TABLE}_partitioned"
+    months = [first_month]
+    while months[-1] < last_month:
+        months.append(next_month(months[-1]))
+    parts = ";\n".join(track_partition_sql(m, parent=new) for m in months)
+    return f"""
+CREATE TABLE "{new}" (
+    "id" UUID NOT NULL,
+    "ts" TIMESTAMPTZ NOT NULL,
+    "lon" DOUBLE PRECISION NOT NULL,
+    "lat" DOUBLE PRECISION NOT NULL,
+    "accuracy_m" DOUBLE PRECISION,
+    "speed_mps" DOUBLE PRECISION,
+    "is_mock" BOOL NOT NULL DEFAULT False,
+    "in_zone" BOOL NOT NULL,
+    "received_at" TIMESTAMPTZ NOT NULL,
+    "round_id" UUID NOT NULL,
+    CONSTRAINT "{TRACK_POINT_TABLE}_id_ts_pk" PRIMARY KEY ("id", "ts"),
+    CONSTRAINT "{TRACK_POINT_TABLE}_round_fk" FOREIGN KEY ("round_id")
+        REFERENCES "patrol_round" ("id") ON DELETE CASCADE
+) PARTITION BY RANGE ("ts");
+{parts};
+INSERT INTO "{new}" (id, ts, lon, lat, accuracy_m, speed_mps, is_mock, in_zone, received_at,
+    round_id)
+    SELECT id, ts, lon, lat, accuracy_m, speed_mps, is_mock, in_zone, received_at, round_id
+    FROM "{TRACK_POINT_TABLE}";
+DROP TABLE "{TRACK_POINT_TABLE}";
+ALTER TABLE "{new}" RENAME TO "{TRACK_POINT_TABLE}";
+CREATE INDEX "{TRACK_POINT_TABLE}_round_ts" ON "{TRACK_POINT_TABLE}" ("round_id", "ts");
+CREATE INDEX "{TRACK_POINT_TABLE}_ts" ON "{TRACK_POINT_TABLE}" ("ts");
+"""

@@ -38,9 +38,10 @@ from zoneinfo import ZoneInfo
 from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
+from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
-from grassroots import clock, db
+from grassroots import clock, db, metrics
 from grassroots.settings import get_settings
 from models.notifications import (
     Channel,
@@ -398,6 +399,44 @@ async def prune_devices(*, device_ids: Iterable[uuid.UUID]) -> int:
     return len(found)
 
 
+def _count_outcomes(providers: Sequence[str], results: Sequence[SendResult]) -> None:
+    """Count each send's outcome by the provider it went through (for /metrics)."""
+    counts: dict[tuple[str, str], int] = {}
+    for provider, result in zip(providers, results, strict=False):
+        counts[(provider, result.outcome)] = counts.get((provider, result.outcome), 0) + 1
+    for (provider, outcome), n in counts.items():
+        metrics.DELIVERIES.labels(provider=provider, outcome=outcome).inc(n)
+
+
+async def outbox_figures(*, now: datetime) -> tuple[dict[str, int], float]:
+    """Deliveries waiting by status, and the age in seconds of the oldest one due by `now`."""
+    depth = {str(status): 0 for status in PENDING}
+    rows = await (
+        Delivery.filter(status__in=list(PENDING))
+        .group_by("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    for status, n in rows:
+        depth[str(status)] = int(n)
+    oldest = (
+        await Delivery.filter(status__in=list(PENDING), next_attempt_at__lte=now)
+        .order_by("next_attempt_at")
+        .first()
+        .values_list("next_attempt_at", flat=True)
+    )
+    age = (now - oldest).total_seconds() if isinstance(oldest, datetime) else 0.0
+    return depth, max(0.0, age)
+
+
+async def export_metrics(*, now: datetime) -> None:
+    """Set the outbox gauges (depth by status, oldest due age) for a scrape."""
+    depth, age = await outbox_figures(now=now)
+    for status, n in depth.items():
+        metrics.OUTBOX_DEPTH.labels(status=status).set(n)
+    metrics.OUTBOX_OLDEST_AGE.set(age)
+
+
 async def deliver_batch(
     *,
     sender: Sender | None,
@@ -468,6 +507,8 @@ async def deliver_batch(
 
     # Both channels at once, each in its thread; the outcomes are written after both return.
     push_results, sms_results = await asyncio.gather(send_pushes(), send_texts())
+    _count_outcomes([m.provider for m in messages], push_results)
+    _count_outcomes(["aliyun_sms"] * len(sms_messages), sms_results)
     if texts:
         not_sent = await _record(
             claim_id=claim_id,

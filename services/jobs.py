@@ -16,6 +16,7 @@ import importlib
 import logging
 import os
 import socket
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from typing import TypeVar
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
-from grassroots import clock
+from grassroots import clock, metrics
 from models.jobs import JobState
 from services.domains import DOMAINS
 
@@ -145,6 +146,7 @@ async def run_job(
         return None
     error: str | None = None
     summary: str | None = None
+    started = time.perf_counter()
     try:
         if job.transactional:
             async with in_transaction():
@@ -154,6 +156,9 @@ async def run_job(
     except Exception as exc:  # noqa: BLE001 - one failing job must not stop the others
         error = type(exc).__name__
         log.exception("job %s failed", job.name)
+    metrics.observe_job(
+        name=job.name, seconds=time.perf_counter() - started, failed=error is not None
+    )
     finished = clock.now()
     await JobState.filter(name=job.name).update(
         locked_until=None,

@@ -64,8 +64,33 @@ async def db(settings: Settings) -> AsyncIterator[None]:
             "DROP SCHEMA public CASCADE; CREATE SCHEMA public;"
         )
     await Tortoise.generate_schemas(safe=False)
+    if PG_URL:
+        await partition_track_points()
     yield
     await Tortoise.close_connections()
+
+
+async def partition_track_points() -> None:
+    """Partition the generated track-point table as migration 0009 does on a real database."""
+    from grassroots import clock
+    from models.patrol import (
+        TRACK_PARTITIONS_AHEAD,
+        month_start,
+        next_month,
+        track_partitioning_sql,
+    )
+
+    now = clock.now()
+    last = month_start(now)
+    for _ in range(TRACK_PARTITIONS_AHEAD):
+        last = next_month(last)
+    # Tests date points up to a year back (retention) and a year ahead.
+    first = month_start(now.replace(year=now.year - 1))
+    for _ in range(12):
+        last = next_month(last)
+    await connections.get("default").execute_script(
+        track_partitioning_sql(first_month=first, last_month=last)
+    )
 
 
 async def _empty_all_tables() -> None:

@@ -26,6 +26,12 @@ async def main(mode):
     else:
         await Tortoise.init(config=db.tortoise_config(settings))
         await Tortoise.generate_schemas()
+        if db.dialect() == "postgres":  # as migration 0009 leaves it
+            from grassroots import clock
+            from models.patrol import month_start, track_partitioning_sql
+            month = month_start(clock.now())
+            await connections.get("default").execute_script(
+                track_partitioning_sql(first_month=month, last_month=month))
     conn = connections.get("default")
     if db.dialect() == "sqlite":
         tables = [r["name"] for r in await conn.execute_query_dict(
@@ -49,7 +55,8 @@ async def main(mode):
     else:
         rows = await conn.execute_query_dict(
             "SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns "
-            "WHERE table_schema='public' AND table_name NOT LIKE 'tortoise_%' ORDER BY 1, 2")
+            "WHERE table_schema='public' AND table_name NOT LIKE 'tortoise_%' "
+            "AND table_name NOT LIKE 'patrol_track_point_p%' ORDER BY 1, 2")
         schema = {}
         for r in rows:
             schema.setdefault(r["table_name"], []).append([r["column_name"], r["data_type"], r["is_nullable"]])
@@ -57,7 +64,10 @@ async def main(mode):
             "SELECT tc.table_name, tc.constraint_type, string_agg(kcu.column_name, ',' ORDER BY kcu.column_name) AS cols "
             "FROM information_schema.table_constraints tc JOIN information_schema.key_column_usage kcu "
             "ON tc.constraint_name = kcu.constraint_name AND tc.table_schema = kcu.table_schema "
+            # partitions inherit their parent's constraint names: match the table too
+            "AND tc.table_name = kcu.table_name "
             "WHERE tc.table_schema='public' AND tc.table_name NOT LIKE 'tortoise_%' "
+            "AND tc.table_name NOT LIKE 'patrol_track_point_p%' "
             "GROUP BY tc.table_name, tc.constraint_name, tc.constraint_type")
         schema["__constraints__"] = sorted([c["table_name"], c["constraint_type"], c["cols"]] for c in cons)
     await Tortoise.close_connections()
@@ -170,3 +180,55 @@ def test_0004_opens_the_cases_of_an_existing_database(tmp_path):
 )
 def test_0004_opens_the_cases_of_an_existing_postgres_database():
     assert _upgrade(_fresh_pg("gr_upgrade_check")) == OPEN_CLIENT
+
+
+PARTITION = """
+import asyncio, uuid
+from datetime import datetime, timedelta, timezone
+from tortoise import Tortoise, connections
+from tortoise.migrations.api.migrate import migrate
+from grassroots import clock, db
+from grassroots.settings import get_settings
+from models.org import OrgUnit, User
+from models.patrol import Round, TrackPoint, Zone
+
+async def main():
+    config = db.tortoise_config(get_settings())
+    await migrate(config=config, target="models.0005_supervision_end")
+    await Tortoise.close_connections()
+    await Tortoise.init(config=config)
+    unit = await OrgUnit.create(name="u", path="/u/", depth=0)
+    user = await User.create(username="p", password_hash="!", full_name="x", roles_text="patrol",
+                             org_unit=unit, org_path="/u/")
+    zone = await Zone.create(name="z", kind="patrol", org_unit=unit, org_path="/u/",
+                             geometry={}, area_m2=1.0)
+    now = clock.now()
+    rnd = await Round.create(user=user, zone=zone, org_path="/u/", request_hash="h",
+                             started_at=now - timedelta(days=70))
+    times = [now - timedelta(days=d) for d in (65, 35, 0)]
+    await TrackPoint.bulk_create([TrackPoint(id=uuid.uuid4(), round_id=rnd.id, ts=t, lon=1.0,
+        lat=2.0, in_zone=True, received_at=t) for t in times])
+    await Tortoise.close_connections()
+    await migrate(config=config)
+    await Tortoise.close_connections()
+    await Tortoise.init(config=config)
+    conn = connections.get("default")
+    kind = await conn.execute_query_dict(
+        "SELECT relkind::text AS k FROM pg_class WHERE relname = 'patrol_track_point'")
+    parts = await conn.execute_query_dict(
+        "SELECT count(*) AS n FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent "
+        "WHERE p.relname = 'patrol_track_point'")
+    stored = sorted(await TrackPoint.filter(round_id=rnd.id).values_list("ts", flat=True))
+    await Tortoise.close_connections()
+    print(kind[0]["k"], parts[0]["n"] >= 5, stored == sorted(times))
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.skipif(
+    not os.environ.get("GRASSROOTS_TEST_DATABASE_URL"), reason="PostgreSQL run only"
+)
+def test_0009_moves_existing_points_into_monthly_partitions():
+    # Points of three months (65 and 35 days ago, now) and two months ahead: five partitions.
+    assert _run_script(PARTITION, _fresh_pg("gr_partition_check")).strip() == "p True True"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from api.deps import metrics_reader
 from api.problems import problem_for
-from grassroots import db
+from grassroots import clock, db
+from grassroots import metrics as metrics_registry
+from notifications import outbox
 from services.jobs import render_rows_failed
 
 router = APIRouter(tags=["operations"])
@@ -36,10 +38,10 @@ async def readyz(request: Request) -> JSONResponse:
     dependencies=[Depends(metrics_reader)],
     responses={401: {"description": "Neither GRASSROOTS_METRICS_TOKEN nor an admin's token"}},
 )
-async def metrics(request: Request) -> PlainTextResponse:
-    """Prometheus text: request counts and latencies per route, rows skipped by jobs
-    (GRASSROOTS_METRICS_TOKEN or an admin's access token as the bearer token)."""
-    return PlainTextResponse(
-        request.app.state.metrics.render() + render_rows_failed(),
-        media_type="text/plain; version=0.0.4",
-    )
+async def metrics() -> Response:
+    """Prometheus text: requests, event-loop lag, jobs and the rows they skipped, outbox,
+    deliveries, pool and process (GRASSROOTS_METRICS_TOKEN or an admin's access token)."""
+    await outbox.export_metrics(now=clock.now())
+    metrics_registry.export_pool(db.pool_figures())
+    body, content_type = metrics_registry.render()
+    return Response(body + render_rows_failed().encode(), media_type=content_type)

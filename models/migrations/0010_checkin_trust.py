@@ -6,7 +6,7 @@ class Migration(migrations.Migration):
     """Check-ins that prove something: a late check-in's confirmation (the `late` status needs no
     column: the status is a short text already)."""
 
-    dependencies = [("models", "0007_account_trust")]
+    dependencies = [("models", "0009_track_partitions")]
 
     initial = False
 

@@ -8,10 +8,10 @@ from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 from grassroots.settings import get_settings
-from models.patrol import Assignment, Round, RoundStatus, TrackPoint
+from models.patrol import Assignment, Round, RoundStatus
 from services import audit
 from services.jobs import isolated, job
-from services.patrol import alerting, analysis, rules
+from services.patrol import alerting, analysis, rules, track_store
 
 
 @job("patrol.zone_exits", every_s=30, transactional=False)
@@ -84,16 +84,29 @@ async def retention_job(now: datetime) -> str:
     """Delete track points older than the retention period (precise locations: PIPL)."""
     days = get_settings().retention_days
     cutoff = now - timedelta(days=days)
-
-    async def delete_points() -> int:
-        return await TrackPoint.filter(ts__lt=cutoff).delete()
-
-    deleted = await isolated(job_name="patrol.retention", row_id="track_points", work=delete_points)
-    deleted = deleted or 0
+    result = await track_store.delete_expired_points(cutoff=cutoff)
     await audit.record(
         action="delete",
         resource_type="track_point",
         resource_id=None,
-        detail={"deleted": deleted, "older_than": cutoff.isoformat(), "retention_days": days},
+        detail={
+            "deleted": result.deleted_rows,
+            "dropped_partitions": result.dropped_partitions,
+            "more_left": result.more_left,
+            "older_than": cutoff.isoformat(),
+            "retention_days": days,
+        },
     )
-    return f"deleted {deleted} track points older than {days} days"
+    dropped = (
+        f"; dropped partitions {', '.join(result.dropped_partitions)}"
+        if result.dropped_partitions
+        else ""
+    )
+    return f"deleted {result.deleted_rows} track points older than {days} days{dropped}"
+
+
+@job("patrol.track_partitions", every_s=3600, transactional=False)
+async def track_partitions_job(now: datetime) -> str:
+    """Create the track-point partitions of this month and the next ones (PostgreSQL)."""
+    created = await track_store.ensure_partitions(now=now)
+    return f"created partitions {', '.join(created)}" if created else "partitions ready"

@@ -186,7 +186,8 @@ async def test_a_day_closes_at_the_local_midnight_after_it(
         level=Level.strict,
         starts_on=first_day,
         ends_on=date(first_day.year + 1, 3, 1),
-        now=datetime.fromisoformat("2026-12-01T00:00:00+00:00"),
+        # Entered the day before it starts (a start far ahead of entry is refused).
+        now=local(zone, f"{day} 12:00:00") - timedelta(days=1),
     )
     if checked_in:
         await _check_in(world, local(zone, f"{day} 23:59:59"))

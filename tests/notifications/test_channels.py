@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import SecretStr
-from services.correction.rules import DEFAULT_RULES, rules_to_dict
 
 from models.correction import LeaveRequest, LeaveStatus, Supervision
 from models.notifications import (
@@ -38,6 +37,7 @@ from notifications.sms import SmsSender
 from notifications.urgent import text_unconfirmed_reminders
 from notifications.worker import fan_out_alerts, run_worker, store_notices
 from services import alerts, reminders
+from services.correction.rules import DEFAULT_RULES, rules_to_dict
 from tests.doubles.fake_jpush import APP_KEY, MASTER_SECRET, FakeJPush
 from tests.doubles.fake_sms import (
     ACCESS_KEY_ID,
