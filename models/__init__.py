@@ -30,6 +30,7 @@ from models.patrol import (
     CheckpointVisit,
     Incident,
     Round,
+    TrackJudgement,
     TrackPoint,
     Zone,
 )
@@ -81,6 +82,7 @@ __all__ = [
     "Team",
     "TeamMember",
     "TeamTask",
+    "TrackJudgement",
     "TrackPoint",
     "User",
     "Visit",

@@ -82,7 +82,7 @@ async def judge_shift(*, shift: Assignment) -> int:
     visited: set[Hashable] = set()
     round_alerted: set[Hashable] = set()
     for round in rounds:
-        summary = await analysis.round_summary(round=round)
+        summary = await analysis.judged_summary(round=round, persist=False)
         visited |= {c.id for c in summary.checkpoints if c.visited_at is not None}
         for checkpoint in required:
             if await alerts.was_raised(

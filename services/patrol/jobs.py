@@ -37,7 +37,8 @@ async def zone_exit_job(now: datetime) -> str:
     raised = failed = 0
     for round in pending:
         try:
-            summary = await analysis.round_summary(round=round)
+            # Only the points since the round was last judged (services/patrol/judging.py).
+            summary = await analysis.judged_summary(round=round, persist=True)
             async with in_transaction():
                 raised += await alerting.raise_round_alerts(
                     summary=summary, now=now, ended=round.status == RoundStatus.ended
