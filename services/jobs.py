@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
-from grassroots import clock
+from grassroots import clock, loop_lag
 from models.jobs import JobState
 
 log = logging.getLogger("grassroots.worker")
@@ -147,6 +147,8 @@ async def run_due_jobs(
 async def run_forever(*, stop: asyncio.Event, poll_s: float) -> None:
     """The worker loop: run due jobs, sleep, until `stop` is set."""
     load_jobs()
+    # A worker alone (`grassroots worker`) measures its loop too; in-process it is the API's.
+    loop_lag.start()
     log.info("worker started with jobs: %s", ", ".join(sorted(REGISTRY)) or "none")
     while not stop.is_set():
         try:

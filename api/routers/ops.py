@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from api.problems import problem_for
-from grassroots import db
+from grassroots import db, loop_lag
 
 router = APIRouter(tags=["operations"])
 
@@ -31,5 +31,6 @@ async def readyz(request: Request) -> JSONResponse:
 async def metrics(request: Request) -> PlainTextResponse:
     """Prometheus text: request counts and latencies per route."""
     return PlainTextResponse(
-        request.app.state.metrics.render(), media_type="text/plain; version=0.0.4"
+        request.app.state.metrics.render(extra=loop_lag.LAG.gauges()),
+        media_type="text/plain; version=0.0.4",
     )
