@@ -112,6 +112,9 @@ class Round(TimestampedModel):
     # The earliest time of the points stored since the track was last judged: a time before the
     # judged watermark means late points, and the judgement rewinds to a mark before it.
     track_dirty_from = fields.DatetimeField(null=True)
+    # How many of the round's exits the zone-exit job has alerted (the nth exit alerts once,
+    # ever), so a run alerts only the new ones instead of checking every exit again.
+    exits_alerted = fields.IntField(default=0)
 
     class Meta:
         table = "patrol_round"

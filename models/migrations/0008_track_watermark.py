@@ -33,4 +33,9 @@ class Migration(migrations.Migration):
             name='track_dirty_from',
             field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
         ),
+        ops.AddField(
+            model_name='Round',
+            name='exits_alerted',
+            field=fields.IntField(default=0),
+        ),
     ]

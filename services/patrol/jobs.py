@@ -41,10 +41,15 @@ async def zone_exit_job(now: datetime) -> str:
             summary = await analysis.judged_summary(round=round, persist=True)
             async with in_transaction():
                 raised += await alerting.raise_round_alerts(
-                    summary=summary, now=now, ended=round.status == RoundStatus.ended
+                    summary=summary,
+                    now=now,
+                    ended=round.status == RoundStatus.ended,
+                    exits_alerted=round.exits_alerted,
                 )
                 # `now` is when the run began: points arriving meanwhile make it judged again.
-                await Round.filter(id=round.id).update(analysed_at=now)
+                await Round.filter(id=round.id).update(
+                    analysed_at=now, exits_alerted=max(round.exits_alerted, len(summary.exits))
+                )
         except Exception:  # noqa: BLE001 - one round must not hold back the others
             failed += 1
             log.exception("zone exits of round %s not judged", round.id)
