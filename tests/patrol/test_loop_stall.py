@@ -24,10 +24,11 @@ from tests.patrol.world import EAST, NORTH, SOUTH, WEST, build_world, iso, start
 
 POINTS = 150_000
 STEP_S = 0.2
-# The aim is 20 ms; on a loaded two-core CI machine a thread holding the GIL, a page of rows
-# or a garbage collection adds some. The code before the incremental, paged judgement held the
-# loop for seconds here (Tortoise parsing 150,000 rows at once).
-STALL_BOUND_S = 0.1
+# The aim is 20 ms (34 ms measured here at load average 12 on 2 cores); on a loaded CI machine
+# a thread holding the GIL, a page of rows or a collection adds some: 137 ms was seen with a
+# benchmark running beside the suite. The code before the paged judgement held the loop for
+# 3.4 s here (Tortoise parsing 150,000 rows at once), so the bound still tells them apart.
+STALL_BOUND_S = 0.25
 
 
 @pytest.fixture
