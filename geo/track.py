@@ -38,6 +38,7 @@ from shapely.geometry import MultiPolygon, Polygon
 from geo.measure import EARTH_RADIUS_M, LocalProjection, coverage_ratio, haversine_m, to_local
 
 FloatArray = NDArray[np.float64]
+COVERED_SIMPLIFY_M = 0.005
 
 
 class PointFlag(IntEnum):
@@ -482,7 +483,11 @@ def advance_track(
     swath = shapely.intersection(
         zone_local, shapely.buffer(piece, rules.coverage_buffer_m, quad_segs=16)
     )
-    new.covered = swath if state.covered is None else shapely.union(state.covered, swath)
+    covered = swath if state.covered is None else shapely.union(state.covered, swath)
+    # Every pass over the same ground leaves its own near-coincident vertices in the union, and
+    # the polygon would grow with the round; dropping those within 5 mm of their neighbours'
+    # line keeps it bounded and moves the coverage by millionths.
+    new.covered = shapely.simplify(covered, COVERED_SIMPLIFY_M)
     return new
 
 
