@@ -39,7 +39,7 @@ from api.routers import (
     privacy,
     social,
 )
-from grassroots import db, metrics
+from grassroots import db, loop_lag, metrics
 from grassroots.settings import Settings, get_settings
 from notifications import worker as notifications_worker
 from services import group_commit
@@ -142,6 +142,7 @@ def create_app(
                 )
             worker_task: asyncio.Task[None] | None = None
             stop = asyncio.Event()
+            lag_task = loop_lag.start()
             if run_worker:
                 worker_task = asyncio.create_task(
                     notifications_worker.run_worker(stop=stop, settings=settings, announce=False)
@@ -155,6 +156,7 @@ def create_app(
                 stop.set()
                 if worker_task is not None:
                     await worker_task
+                lag_task.cancel()
 
     app = FastAPI(
         title="grassroots",

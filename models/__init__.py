@@ -33,6 +33,7 @@ from models.patrol import (
     CheckpointVisit,
     Incident,
     Round,
+    TrackJudgement,
     TrackPoint,
     Zone,
 )
@@ -88,6 +89,7 @@ __all__ = [
     "Team",
     "TeamMember",
     "TeamTask",
+    "TrackJudgement",
     "TrackPoint",
     "User",
     "Visit",

@@ -110,9 +110,42 @@ class Round(TimestampedModel):
     # When points last arrived, and when the track was last analysed for alerts.
     track_changed_at = fields.DatetimeField(null=True)
     analysed_at = fields.DatetimeField(null=True, db_index=True)
+    # The earliest time of the points stored since the track was last judged: a time before the
+    # judged watermark means late points, and the judgement rewinds to a mark before it.
+    track_dirty_from = fields.DatetimeField(null=True)
+    # How many of the round's exits the zone-exit job has alerted (the nth exit alerts once,
+    # ever), so a run alerts only the new ones instead of checking every exit again.
+    exits_alerted = fields.IntField(default=0)
 
     class Meta:
         table = "patrol_round"
+
+
+class TrackJudgement(Model):
+    """What the zone-exit job had judged of a round's track up to a watermark (a mark).
+
+    The newest mark of a round is where the next run goes on from; older ones are kept a while
+    so that a late point rewinds only to the mark before it. `state` is `geo.track.TrackState`
+    as JSON (the hysteresis, sums, exits and visits), `covered` its covered area as WKB.
+    """
+
+    id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
+    round: fields.ForeignKeyRelation[Round] = fields.ForeignKeyField(
+        "models.Round", related_name="judgements", on_delete=fields.CASCADE
+    )
+    seq = fields.IntField()
+    # The last judged point, in track order (ts, id).
+    watermark_ts = fields.DatetimeField()
+    watermark_id = fields.UUIDField()
+    # Zone and checkpoints the judgement used: when they change, the track is judged afresh.
+    basis = fields.CharField(max_length=64)
+    state: fields.JSONField[dict[str, object]] = fields.JSONField()
+    covered = fields.BinaryField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "patrol_track_judgement"
+        unique_together = (("round", "seq"),)
 
 
 class TrackPoint(Model):

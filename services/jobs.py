@@ -26,7 +26,7 @@ from typing import TypeVar
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
-from grassroots import clock, metrics
+from grassroots import clock, loop_lag, metrics
 from models.jobs import JobState
 from services.domains import DOMAINS
 
@@ -195,6 +195,8 @@ async def run_due_jobs(
 async def run_forever(*, stop: asyncio.Event, poll_s: float) -> None:
     """The worker loop: run due jobs, sleep, until `stop` is set."""
     load_jobs()
+    # A worker alone (`grassroots worker`) measures its loop too; in-process it is the API's.
+    loop_lag.start()
     log.info("worker started with jobs: %s", ", ".join(sorted(REGISTRY)) or "none")
     while not stop.is_set():
         try:

@@ -46,7 +46,7 @@ async def partition_track_points(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0007_account_trust')]
+    dependencies = [('models', '0008_track_watermark')]
 
     initial = False
 

@@ -14,14 +14,21 @@ from services.patrol import analysis, rules, shifts
 # --- alerts --------------------------------------------------------------------------------------
 
 
-async def raise_round_alerts(*, summary: analysis.RoundSummary, now: datetime, ended: bool) -> int:
-    """Zone exits (the nth exit once, ever) and, for an ended round, missed required checkpoints."""
+async def raise_round_alerts(
+    *, summary: analysis.RoundSummary, now: datetime, ended: bool, exits_alerted: int = 0
+) -> int:
+    """Zone exits (the nth exit once, ever) and, for an ended round, missed required checkpoints.
+
+    The first `exits_alerted` exits are known to be alerted already and are not looked at.
+    """
     round = summary.round
     zone = await Zone.get(id=round.zone_id).select_related("org_unit")  # type: ignore[attr-defined]
     member = await User.get(id=round.user_id)  # type: ignore[attr-defined]
     recipients = await supervisors_for(org_path=member.org_path)
     raised = 0
     for ordinal, exit_ in enumerate(summary.exits, start=1):
+        if ordinal <= exits_alerted:
+            continue
         key = f"{round.id}:exit{ordinal}"
         if await alerts.raise_alert(
             kind="zone_exit",
@@ -82,7 +89,7 @@ async def judge_shift(*, shift: Assignment) -> int:
     visited: set[Hashable] = set()
     round_alerted: set[Hashable] = set()
     for round in rounds:
-        summary = await analysis.round_summary(round=round)
+        summary = await analysis.judged_summary(round=round, persist=False)
         visited |= {c.id for c in summary.checkpoints if c.visited_at is not None}
         for checkpoint in required:
             if await alerts.was_raised(

@@ -10,11 +10,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+from shapely.geometry import MultiPolygon, Polygon
 
-from geo.track import PointFlag, TrackAnalysis, analyse_track
-from models.patrol import CheckpointVisit, Round, TrackPoint, Zone
+from geo.track import PointFlag, TrackAnalysis, TrackSummary, analyse_track
+from models.patrol import Checkpoint, CheckpointVisit, Round, Zone
 from services import audit
-from services.patrol import geometry, shifts
+from services.patrol import geometry, judging, shifts
 
 # --- analysis ------------------------------------------------------------------------------------
 
@@ -50,8 +51,9 @@ class RoundSummary:
     checkpoints: list[CheckpointResult]
     points: int
     good_points: int
-    good_lons: list[float] = field(repr=False)
-    good_lats: list[float] = field(repr=False)
+    # The good track's coordinates, when the whole track was read (None from `judged_summary`).
+    good_lons: list[float] | None = field(repr=False)
+    good_lats: list[float] | None = field(repr=False)
 
     @property
     def missed(self) -> list[CheckpointResult]:
@@ -63,37 +65,41 @@ def _utc(epoch_s: float) -> datetime:
     return datetime.fromtimestamp(epoch_s, tz=UTC)
 
 
-async def round_summary(*, round: Round) -> RoundSummary:
-    """Distance, presence, exits, coverage and checkpoints from the round's time-sorted track."""
-    zone = await Zone.get(id=round.zone_id)  # type: ignore[attr-defined]
-    rows = (
-        await TrackPoint.filter(round_id=round.id)
-        .order_by("ts", "id")
-        .values_list("ts", "lon", "lat", "accuracy_m", "is_mock")
-    )
-    checkpoints = (await shifts.zone_checkpoints(zone_ids=[zone.id])).get(zone.id, [])
+async def _all_points(round_id: uuid.UUID) -> list[judging.PointRow]:
+    """Every point of a round in track order, read in pages so the event loop is never held."""
+    rows: list[judging.PointRow] = []
+    after: tuple[datetime, uuid.UUID] | None = None
+    while True:
+        page = await judging.read_points(round_id=round_id, after=after, limit=judging.PAGE)
+        rows += page
+        if len(page) < judging.PAGE:
+            return rows
+        after = (page[-1][0], page[-1][1])
+
+
+def _arrays(rows: list[judging.PointRow]) -> tuple[np.ndarray, ...]:
     ts = np.array([r[0].timestamp() for r in rows], dtype=np.float64)
-    lons = np.array([r[1] for r in rows], dtype=np.float64)
-    lats = np.array([r[2] for r in rows], dtype=np.float64)
-    acc = np.array([np.nan if r[3] is None else r[3] for r in rows], dtype=np.float64)
-    mock = np.array([bool(r[4]) for r in rows], dtype=np.bool_)
-    geom = geometry.zone_shape(zone)
-    analysis: TrackAnalysis = await asyncio.to_thread(
-        analyse_track,
-        ts=ts,
-        lons=lons,
-        lats=lats,
-        accuracy_m=acc,
-        is_mock=mock,
-        zone=geom,
-        checkpoints=[(c.id, c.lon, c.lat, c.radius_m) for c in checkpoints],
-    )
-    good = analysis.good
+    lons = np.array([r[2] for r in rows], dtype=np.float64)
+    lats = np.array([r[3] for r in rows], dtype=np.float64)
+    acc = np.array([np.nan if r[4] is None else r[4] for r in rows], dtype=np.float64)
+    mock = np.array([bool(r[5]) for r in rows], dtype=np.bool_)
+    return ts, lons, lats, acc, mock
+
+
+async def _summary(
+    *,
+    round: Round,
+    checkpoints: list[Checkpoint],
+    track: TrackSummary,
+    good_lons: list[float] | None,
+    good_lats: list[float] | None,
+) -> RoundSummary:
+    """A round's summary from its judged track and its explicit checkpoint visits."""
     explicit = await CheckpointVisit.filter(round_id=round.id, accepted=True).values_list(
         "checkpoint_id", "ts"
     )
     visited: dict[Hashable, datetime] = {}
-    for key, at in analysis.checkpoint_visits.items():
+    for key, at in track.checkpoint_visits.items():
         if at is not None:
             visited[key] = _utc(at)
     for checkpoint_id, at in explicit:
@@ -101,22 +107,22 @@ async def round_summary(*, round: Round) -> RoundSummary:
             visited[checkpoint_id] = at
     if round.ended_at is not None:
         duration_s = max(0.0, (round.ended_at - round.started_at).total_seconds())
-    elif good.any():
-        duration_s = max(0.0, float(ts[good][-1]) - round.started_at.timestamp())
+    elif track.last_good_ts is not None:
+        duration_s = max(0.0, track.last_good_ts - round.started_at.timestamp())
     else:
         duration_s = 0.0
     return RoundSummary(
         round=round,
-        distance_m=analysis.distance_m,
+        distance_m=track.distance_m,
         duration_s=duration_s,
-        in_zone_ratio=analysis.in_zone_ratio,
-        coverage_ratio=analysis.coverage_ratio,
+        in_zone_ratio=track.in_zone_ratio,
+        coverage_ratio=track.coverage_ratio,
         exits=[
             ExitResult(
                 exited_at=_utc(e.exited_at),
                 returned_at=None if e.returned_at is None else _utc(e.returned_at),
             )
-            for e in analysis.zone_exits
+            for e in track.zone_exits
         ],
         checkpoints=[
             CheckpointResult(
@@ -124,34 +130,94 @@ async def round_summary(*, round: Round) -> RoundSummary:
             )
             for c in checkpoints
         ],
+        points=track.points,
+        good_points=track.good_points,
+        good_lons=good_lons,
+        good_lats=good_lats,
+    )
+
+
+def _full_analysis(
+    rows: list[judging.PointRow],
+    zone: Polygon | MultiPolygon,
+    checkpoints: list[tuple[uuid.UUID, float, float, float]],
+) -> tuple[TrackSummary, list[float], list[float]]:
+    """The whole track analysed at once (in a worker thread)."""
+    ts, lons, lats, acc, mock = _arrays(rows)
+    analysis: TrackAnalysis = analyse_track(
+        ts=ts,
+        lons=lons,
+        lats=lats,
+        accuracy_m=acc,
+        is_mock=mock,
+        zone=zone,
+        checkpoints=checkpoints,
+    )
+    good = analysis.good
+    g_ts = ts[good]
+    track = TrackSummary(
         points=len(rows),
         good_points=int(good.sum()),
-        good_lons=lons[good].tolist(),
-        good_lats=lats[good].tolist(),
+        first_good_ts=float(g_ts[0]) if g_ts.size else None,
+        last_good_ts=float(g_ts[-1]) if g_ts.size else None,
+        distance_m=analysis.distance_m,
+        in_zone_ratio=analysis.in_zone_ratio,
+        zone_exits=analysis.zone_exits,
+        coverage_ratio=analysis.coverage_ratio,
+        checkpoint_visits=analysis.checkpoint_visits,
+    )
+    return track, lons[good].tolist(), lats[good].tolist()
+
+
+async def round_summary(*, round: Round) -> RoundSummary:
+    """Distance, presence, exits, coverage and checkpoints from the round's whole sorted track."""
+    zone = await Zone.get(id=round.zone_id)  # type: ignore[attr-defined]
+    checkpoints = (await shifts.zone_checkpoints(zone_ids=[zone.id])).get(zone.id, [])
+    rows = await _all_points(round.id)
+    track, good_lons, good_lats = await asyncio.to_thread(
+        _full_analysis,
+        rows,
+        geometry.zone_shape(zone),
+        [(c.id, c.lon, c.lat, c.radius_m) for c in checkpoints],
+    )
+    return await _summary(
+        round=round, checkpoints=checkpoints, track=track, good_lons=good_lons, good_lats=good_lats
+    )
+
+
+async def judged_summary(*, round: Round, persist: bool) -> RoundSummary:
+    """The same summary from the round's judged marks and the points since (incremental).
+
+    `persist` stores how far the track was judged (the zone-exit job); a reader leaves it.
+    It carries no good track (`good_lons` None): the day report's union needs the whole one.
+    """
+    zone = await Zone.get(id=round.zone_id)  # type: ignore[attr-defined]
+    checkpoints = (await shifts.zone_checkpoints(zone_ids=[zone.id])).get(zone.id, [])
+    judgement = await judging.judge_track(
+        round=round,
+        zone=zone,
+        zone_geom=geometry.zone_shape(zone),
+        checkpoints=checkpoints,
+        persist=persist,
+    )
+    return await _summary(
+        round=round,
+        checkpoints=checkpoints,
+        track=judgement.summary,
+        good_lons=None,
+        good_lats=None,
     )
 
 
 async def round_track(*, round: Round) -> dict[str, Any]:
     """The stored points as a GeoJSON Feature (LineString, time order), with times and flags."""
-    rows = (
-        await TrackPoint.filter(round_id=round.id)
-        .order_by("ts", "id")
-        .values_list("ts", "lon", "lat", "accuracy_m", "is_mock", "id")
-    )
+    rows = await _all_points(round.id)
     await audit.record(action="read", resource_type="track", resource_id=round.id)
-    coordinates = [[lon, lat] for _, lon, lat, _, _, _ in rows]
+    coordinates = [[r[2], r[3]] for r in rows]
     flags: list[str] = []
     if rows:
         zone = await Zone.get(id=round.zone_id)  # type: ignore[attr-defined]
-        analysis = analyse_track(
-            ts=[r[0].timestamp() for r in rows],
-            lons=[r[1] for r in rows],
-            lats=[r[2] for r in rows],
-            accuracy_m=[np.nan if r[3] is None else r[3] for r in rows],
-            is_mock=[bool(r[4]) for r in rows],
-            zone=geometry.zone_shape(zone),
-        )
-        flags = [PointFlag(int(f)).label for f in analysis.flags]
+        flags = await asyncio.to_thread(_track_flags, rows, geometry.zone_shape(zone))
     return {
         "type": "Feature",
         # A LineString needs two positions: a shorter track has no geometry yet.
@@ -161,6 +227,13 @@ async def round_track(*, round: Round) -> dict[str, Any]:
             "times": [r[0].astimezone(UTC).isoformat().replace("+00:00", "Z") for r in rows],
             "flags": flags,
             # Which points the server holds, so a phone can drop them from its offline buffer.
-            "point_ids": [str(r[5]) for r in rows],
+            "point_ids": [str(r[1]) for r in rows],
         },
     }
+
+
+def _track_flags(rows: list[judging.PointRow], zone: Polygon | MultiPolygon) -> list[str]:
+    """Each point's flag label (in a worker thread)."""
+    ts, lons, lats, acc, mock = _arrays(rows)
+    analysis = analyse_track(ts=ts, lons=lons, lats=lats, accuracy_m=acc, is_mock=mock, zone=zone)
+    return [PointFlag(int(f)).label for f in analysis.flags]

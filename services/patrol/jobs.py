@@ -35,13 +35,19 @@ async def zone_exit_job(now: datetime) -> str:
     for round in pending:
 
         async def judge(round: Round = round) -> int:
-            summary = await analysis.round_summary(round=round)
+            # Only the points since the round was last judged (services/patrol/judging.py).
+            summary = await analysis.judged_summary(round=round, persist=True)
             async with in_transaction():
                 count = await alerting.raise_round_alerts(
-                    summary=summary, now=now, ended=round.status == RoundStatus.ended
+                    summary=summary,
+                    now=now,
+                    ended=round.status == RoundStatus.ended,
+                    exits_alerted=round.exits_alerted,
                 )
                 # `now` is when the run began: points arriving meanwhile make it judged again.
-                await Round.filter(id=round.id).update(analysed_at=now)
+                await Round.filter(id=round.id).update(
+                    analysed_at=now, exits_alerted=max(round.exits_alerted, len(summary.exits))
+                )
             return count
 
         # Analysis runs outside any transaction (see above): the work opens its own.

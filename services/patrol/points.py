@@ -14,7 +14,7 @@ import shapely
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F
+from tortoise.expressions import Case, F, Q, Value, When
 
 from grassroots.db import dialect
 from models.patrol import Round, TrackPoint
@@ -216,13 +216,25 @@ async def add_points(
     inside: list[bool] = shapely.intersects_xy(zone, lons, lats).tolist()
     new = _NewPoints(round_id=round.id, points=batch, in_zone=inside, received_at=now)
     actor = current_actor.get()
+    earliest = min(p.ts for p in batch)
 
     async def write(conn: BaseDBAsyncClient) -> None:
         await _insert_points(conn, new)
         await (
             Round.filter(id=round.id)
             .using_db(conn)
-            .update(points_count=F("points_count") + len(batch), track_changed_at=now)
+            .update(
+                points_count=F("points_count") + len(batch),
+                track_changed_at=now,
+                # The earliest point since last judged: one before the watermark is late.
+                track_dirty_from=Case(
+                    When(
+                        Q(track_dirty_from__isnull=True) | Q(track_dirty_from__gt=earliest),
+                        then=Value(earliest),  # type: ignore[arg-type]  # stubs omit Value
+                    ),
+                    default=F("track_dirty_from"),
+                ),
+            )
         )
         # The group's task runs in another request's context: name the actor explicitly.
         await audit.record(

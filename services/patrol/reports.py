@@ -110,7 +110,13 @@ async def zone_report(*, zone: Zone, day: date) -> ZoneReport:
         )
     geom = geometry.zone_shape(zone)
     coverage = await asyncio.to_thread(
-        union_coverage_ratio, zone=geom, tracks=[(s.good_lons, s.good_lats) for s in summaries]
+        union_coverage_ratio,
+        zone=geom,
+        tracks=[
+            (s.good_lons, s.good_lats)
+            for s in summaries
+            if s.good_lons is not None and s.good_lats is not None
+        ],
     )
     incidents = (
         await Incident.filter(zone_id=zone.id, ts__gte=start, ts__lt=end).order_by("ts").limit(1000)

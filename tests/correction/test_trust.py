@@ -284,14 +284,17 @@ async def test_a_late_checkin_counts_only_once_confirmed(client, auth, world, ma
 
     async def done_that_week() -> float:
         day = taken.astimezone(TZ).date()
-        query = {"month": day.strftime("%Y-%m")}
-        page = await client.get(
-            f"/supervisions/{s['id']}/compliance", params=query, headers=auth(w.officer)
-        )
-        location = next(o for o in page.json()["obligations"] if o["kind"] == "location")
-        [week] = [
-            i for i in location["intervals"] if i["starts_on"] <= day.isoformat() <= i["ends_on"]
-        ]
+        # A week across a month end is judged in one of the two months: look in both.
+        intervals = []
+        for month in sorted({day.strftime("%Y-%m"), (day + timedelta(days=7)).strftime("%Y-%m")}):
+            page = await client.get(
+                f"/supervisions/{s['id']}/compliance",
+                params={"month": month},
+                headers=auth(w.officer),
+            )
+            location = next(o for o in page.json()["obligations"] if o["kind"] == "location")
+            intervals += location["intervals"]
+        [week] = [i for i in intervals if i["starts_on"] <= day.isoformat() <= i["ends_on"]]
         return float(week["done"])
 
     assert await done_that_week() == 0

@@ -420,22 +420,22 @@ async def test_the_zone_exit_job_settles_each_round_on_its_own(client, auth, wor
         rnd = await start_round(client, auth, world, started_at)
         await post_points(client, auth, world.patrol, rnd["id"], make_track(started_at).points)
         rounds.append(rnd["id"])
-    real = analysis.round_summary
+    real = analysis.judged_summary
     broken = rounds[1]
 
-    async def failing_for_one(*, round):
+    async def failing_for_one(*, round, persist):
         if str(round.id) == broken:
             raise RuntimeError("judging failed")
-        return await real(round=round)
+        return await real(round=round, persist=persist)
 
-    monkeypatch.setattr(analysis, "round_summary", failing_for_one)
+    monkeypatch.setattr(analysis, "judged_summary", failing_for_one)
     now = datetime.now(UTC) + timedelta(seconds=1)
     summary = await patrol_jobs.zone_exit_job(now)
     assert "judged 2 rounds" in summary and "1 failed" in summary
     judged = {str(r.id): r.analysed_at for r in await Round.filter(id__in=rounds)}
     assert judged[broken] is None
     assert all(judged[r] is not None for r in rounds if r != broken)
-    monkeypatch.setattr(analysis, "round_summary", real)
+    monkeypatch.setattr(analysis, "judged_summary", real)
     assert "judged 1 rounds" in await patrol_jobs.zone_exit_job(now + timedelta(seconds=30))
     # And the worker runs it outside one transaction of its own (see the job's docstring).
     from services.jobs import REGISTRY
