@@ -89,7 +89,7 @@ def supervision_body(
     subject: User | None = None,
     level: str = "normal",
     starts_on: date = date(2025, 1, 1),
-    ends_on: date = date(2027, 12, 31),
+    ends_on: date = date(2030, 12, 31),
 ) -> dict[str, Any]:
     return {
         "client_id": str(w.client_id),

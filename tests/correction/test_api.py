@@ -459,14 +459,14 @@ async def test_end_keeps_the_planned_end_history_and_audits(client, auth, world)
     await client.patch(
         f"/supervisions/{s['id']}/level", json={"level": "normal"}, headers=auth(w.officer)
     )
-    assert s["planned_ends_on"] == s["ends_on"] == "2027-12-31" and s["ended_on"] is None
+    assert s["planned_ends_on"] == s["ends_on"] == "2030-12-31" and s["ended_on"] is None
     yesterday = (_today() - timedelta(days=1)).isoformat()
     body = {"ended_on": yesterday, "reason": "deceased", "note": "死亡证明已核实"}
     r = await _end(client, auth, w.officer, s["id"], **body)
     assert r.status_code == 200, r.text
     ended = r.json()
     assert ended["ends_on"] == ended["ended_on"] == yesterday
-    assert ended["planned_ends_on"] == "2027-12-31"
+    assert ended["planned_ends_on"] == "2030-12-31"
     assert ended["end_reason"] == "deceased" and ended["end_note"] == "死亡证明已核实"
     assert ended["ended_by_id"] == str(w.officer.id) and ended["ended_at"].endswith("Z")
     assert [e["level"] for e in ended["level_history"]] == ["strict", "normal"]
@@ -489,7 +489,7 @@ async def test_end_keeps_the_planned_end_history_and_audits(client, auth, world)
     )
     assert r.status_code == 409 and r.json()["code"] == "supervision_ended"
     got = (await client.get(f"/supervisions/{s['id']}", headers=auth(w.supervisor))).json()
-    assert got["ended_on"] == yesterday and got["planned_ends_on"] == "2027-12-31"
+    assert got["ended_on"] == yesterday and got["planned_ends_on"] == "2030-12-31"
 
 
 async def test_end_refuses_bad_dates_and_roles_and_stores_nothing(client, auth, world):

@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
+import time_machine
 
 from models.alerts import Alert
 from models.correction import CheckIn, ClosedInterval, Level, Supervision
@@ -200,7 +202,32 @@ async def test_compliance_of_year_one_is_a_422_not_a_500(client, auth, world):
 # --- (3) check-ins that prove something --------------------------------------------------------
 
 
-async def test_a_huge_accuracy_never_puts_a_far_point_inside(client, auth, world):
+@pytest.fixture
+def mid_month():
+    """The 15th of this month at noon, local: this week's interval is judged in this month (the
+    calendar tests pin what happens at month ends)."""
+    today = datetime.now(TZ).date()
+    with time_machine.travel(
+        datetime.combine(today.replace(day=15), time(12), tzinfo=TZ), tick=True
+    ):
+        yield
+
+
+async def current_interval(client: Any, headers: dict[str, str], day: date) -> dict[str, Any]:
+    """The subject's location interval holding `day`; a week across a month end is judged in one
+    of the two months, so both are read."""
+    intervals: list[dict[str, Any]] = []
+    for month in sorted({day.strftime("%Y-%m"), (day + timedelta(days=7)).strftime("%Y-%m")}):
+        r = await client.get("/me/compliance", params={"month": month}, headers=headers)
+        if r.status_code != 200:  # a month not begun yet
+            continue
+        location = next(o for o in r.json()["obligations"] if o["kind"] == "location")
+        intervals += location["intervals"]
+    [current] = [i for i in intervals if i["starts_on"] <= day.isoformat() <= i["ends_on"]]
+    return current
+
+
+async def test_a_huge_accuracy_never_puts_a_far_point_inside(mid_month, client, auth, world):
     w = world
     await supervise(client, auth, w)
     h = auth(w.subject)
@@ -216,19 +243,12 @@ async def test_a_huge_accuracy_never_puts_a_far_point_inside(client, auth, world
     r = await client.post("/me/checkins", json=checkin(accuracy_m=101), headers=h)
     assert r.json()["status"] == "unverified" and r.json()["retry"] is True
     assert r.json()["inside_permitted_area"] is True
-    month = datetime.now(TZ).strftime("%Y-%m")
-    r = await client.get("/me/compliance", params={"month": month}, headers=h)
-    location = next(o for o in r.json()["obligations"] if o["kind"] == "location")
-    today = datetime.now(TZ).date().isoformat()
-    [current] = [i for i in location["intervals"] if i["starts_on"] <= today <= i["ends_on"]]
-    assert current["done"] == 0
+    today = datetime.now(TZ).date()
+    assert (await current_interval(client, h, today))["done"] == 0
     # A precise fix counts.
     r = await client.post("/me/checkins", json=checkin(accuracy_m=15), headers=h)
     assert r.json()["status"] == "ok" and r.json()["retry"] is False
-    r = await client.get("/me/compliance", params={"month": month}, headers=h)
-    location = next(o for o in r.json()["obligations"] if o["kind"] == "location")
-    [current] = [i for i in location["intervals"] if i["starts_on"] <= today <= i["ends_on"]]
-    assert current["done"] == 1
+    assert (await current_interval(client, h, today))["done"] == 1
 
 
 # --- (6) the assigned officer alone acts on a supervision -------------------------------------
@@ -270,7 +290,7 @@ async def test_only_the_assigned_officer_ends_relevels_or_assesses(client, auth,
 # --- (12) late check-ins count once the officer confirms them ---------------------------------
 
 
-async def test_a_late_checkin_counts_only_once_confirmed(client, auth, world, make_user):
+async def test_a_late_checkin_counts_only_once_confirmed(mid_month, client, auth, world, make_user):
     from models.org import Role
 
     w = world

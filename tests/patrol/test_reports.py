@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
+import time_machine
 
 from grassroots.settings import get_settings
 from models.alerts import Alert
@@ -17,6 +18,16 @@ from models.patrol import Assignment, TrackPoint
 from services import jobs
 from services.patrol import jobs as patrol_jobs
 from tests.patrol.world import build_world, iso, make_track, reference, start_round
+
+
+@pytest.fixture
+def local_noon():
+    """Today's local noon, so a round that began 40 minutes ago lies inside one local day
+    (what happens at midnight itself is pinned in tests/calendar/test_zone_report.py)."""
+    today = datetime.now(get_settings().tz).date()
+    noon = datetime.combine(today, time(12), tzinfo=get_settings().tz)
+    with time_machine.travel(noon, tick=True):
+        yield noon
 
 
 @pytest.fixture
@@ -41,7 +52,7 @@ async def finished_round(client, auth, world, started_at, member=None):
     return rnd, track
 
 
-async def test_daily_report_json_and_csv(client, auth, world):
+async def test_daily_report_json_and_csv(local_noon, client, auth, world):
     started_at = datetime.now(UTC) - timedelta(minutes=40)
     rnd, track = await finished_round(client, auth, world, started_at)
     r = await client.post(
