@@ -194,7 +194,7 @@ from models.patrol import Round, TrackPoint, Zone
 
 async def main():
     config = db.tortoise_config(get_settings())
-    await migrate(config=config, target="models.0005_supervision_end")
+    await migrate(config=config, target="models.0008_track_watermark")
     await Tortoise.close_connections()
     await Tortoise.init(config=config)
     unit = await OrgUnit.create(name="u", path="/u/", depth=0)
