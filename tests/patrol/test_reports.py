@@ -214,3 +214,45 @@ async def test_retention_deletes_old_points_and_audits(client, auth, world):
     entry = await AuditEntry.get(resource_type="track_point", action="delete")
     assert entry.detail["deleted"] == 2
     assert (await patrol_jobs.retention_job(later)).startswith("deleted 0")
+
+
+def test_union_coverage_of_crossing_laps_equals_the_buffer_of_their_union():
+    """Tracks are buffered one by one and the swaths united (the union of the lines first nodes
+    every crossing of every lap, seconds per round at city scale): the same covered share."""
+    import math
+
+    import numpy as np
+    import shapely
+    from shapely.geometry import shape
+
+    from geo.measure import LocalProjection, to_local
+    from services.patrol.reports import union_coverage_ratio
+    from tests.patrol.world import ZONE_GEOJSON
+
+    zone = shape(ZONE_GEOJSON)
+    centre = zone.centroid
+    tracks = []
+    for phase in (0.0, 1.3, 2.9):  # three rounds of laps whose reach swings: they cross often
+        i = np.arange(600)
+        reach = 0.0015 + 0.0008 * np.sin(i / 37.0 + phase)
+        angle = i / 40.0 * 2 * math.pi
+        lons = centre.x + reach * np.cos(angle)
+        lats = centre.y + 0.8 * reach * np.sin(angle)
+        tracks.append((lons.tolist(), lats.tolist()))
+    tracks.append(([centre.x], [centre.y]))  # a one-point track counts as its disc
+
+    projection = LocalProjection.around(geom=zone)
+    zone_local = to_local(geom=zone, projection=projection)
+    parts = []
+    for lons, lats in tracks:
+        x_m, y_m = projection.forward(lons=lons, lats=lats)
+        parts.append(
+            shapely.points(x_m[0], y_m[0]) if len(lons) == 1 else shapely.linestrings(x_m, y_m)
+        )
+    swath = shapely.buffer(shapely.union_all(parts), 50.0, quad_segs=16)
+    expected = float(shapely.intersection(zone_local, swath).area) / float(zone_local.area)
+
+    got = union_coverage_ratio(zone=zone, tracks=tracks)
+    assert 0.05 < got < 1.0
+    assert got == pytest.approx(expected, abs=1e-4)
+    assert union_coverage_ratio(zone=zone, tracks=[([], [])]) == 0.0
