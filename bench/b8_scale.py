@@ -102,7 +102,7 @@ async def _insert_points(where: str, params: list[Any]) -> None:
     )
 
 
-async def _setup(*, data_start: datetime, data_end: datetime) -> dict[str, Any]:
+async def _setup(*, data_start: datetime, data_end: datetime, monthly: bool) -> dict[str, Any]:
     """Org, member, zones, checkpoints and the measured day's rounds with their points."""
     from models.org import OrgUnit, Role, User
     from models.patrol import (
@@ -111,16 +111,27 @@ async def _setup(*, data_start: datetime, data_end: datetime) -> dict[str, Any]:
         RoundStatus,
         Zone,
         ZoneKind,
+        day_start,
         month_start,
         next_month,
+        track_day_partition_sql,
         track_partition_sql,
     )
-    from services.patrol import reports, zones
+    from services.patrol import reports, track_store, zones
 
-    month = month_start(data_start)
-    while month <= month_start(data_end):
-        await _sql(track_partition_sql(month))
-        month = next_month(month)
+    # The past as a deployment running the partition job has it: a partition a day (or a
+    # month, with --monthly, as migration 0009 made them) up to those the migration made.
+    first_made = (await track_store.list_partitions())[0].start
+    if monthly:
+        month = month_start(data_start)
+        while month < first_made:
+            await _sql(track_partition_sql(month))
+            month = next_month(month)
+    else:
+        day = day_start(data_start)
+        while day < first_made:
+            await _sql(track_day_partition_sql(day))
+            day += timedelta(days=1)
     unit_id = uuid.uuid4()
     unit = await OrgUnit.create(id=unit_id, name="崇川区", path=f"/{unit_id.hex}/", depth=0)
     user = await User.create(
@@ -295,6 +306,8 @@ async def _measure(
             try:
                 started = time.perf_counter()
                 said = await patrol_jobs.retention_job(job_now)
+                said, _, names = said.partition("; dropped partitions ")
+                said += f"; dropped {len(names.split(', ')) if names else 0} partitions"
                 best = min(best, time.perf_counter() - started)
                 (left,) = (
                     await _sql("SELECT count(*) FROM patrol_track_point WHERE ts < $1", [cutoff])
@@ -312,7 +325,7 @@ async def _measure(
     return out
 
 
-async def _run(database_url: str, small: int, large: int, days: int) -> bool:
+async def _run(database_url: str, small: int, large: int, days: int, monthly: bool) -> bool:
     from tortoise import Tortoise
 
     from grassroots import clock, db
@@ -323,8 +336,12 @@ async def _run(database_url: str, small: int, large: int, days: int) -> bool:
     try:
         data_end = clock.now().replace(second=0, microsecond=0)
         data_start = data_end - timedelta(days=days)
-        cutoff = data_start + timedelta(days=days / 3)
-        world = await _setup(data_start=data_start, data_end=data_end)
+        # A third of the days past the cutoff, which lies at noon (UTC): the boundary day's
+        # points before it are deleted row by row, the days before it dropped whole.
+        cutoff = data_start + timedelta(days=days // 3)
+        cutoff = cutoff.replace(hour=12, minute=0)
+        world = await _setup(data_start=data_start, data_end=data_end, monthly=monthly)
+        print(f"partitions: {'monthly' if monthly else 'daily'} before those migration 0009 made")
         figures: dict[int, dict[str, tuple[float, str]]] = {}
         for size in (small, large):
             started = time.perf_counter()
@@ -354,11 +371,14 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=1_000_000)
     parser.add_argument("--large", type=int, default=10_000_000)
     parser.add_argument("--days", type=int, default=60)
+    parser.add_argument(
+        "--monthly", action="store_true", help="the past in monthly partitions (before daily)"
+    )
     args = parser.parse_args()
     os.environ.setdefault("GRASSROOTS_SECRET_KEY", harness.BENCH_SECRET)
     database_url = harness.database_url_for(args.db, "scale_b8")
     harness.migrate(database_url)
-    ok = asyncio.run(_run(database_url, args.small, args.large, args.days))
+    ok = asyncio.run(_run(database_url, args.small, args.large, args.days, args.monthly))
     raise SystemExit(0 if ok else 1)
 
 
