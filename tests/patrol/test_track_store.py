@@ -13,6 +13,7 @@ from grassroots.settings import get_settings
 from models.audit import AuditEntry
 from models.org import Role
 from models.patrol import (
+    TRACK_DAYS_AHEAD,
     Checkpoint,
     CheckpointVisit,
     Incident,
@@ -20,8 +21,11 @@ from models.patrol import (
     TrackPoint,
     VisitMethod,
     Zone,
+    day_start,
     month_start,
     next_month,
+    track_day_partition_name,
+    track_day_partition_sql,
     track_partition_name,
 )
 from services.patrol import jobs as patrol_jobs
@@ -183,20 +187,39 @@ async def test_sqlite_keeps_one_table(patrol_round):
 
 
 @pg_only
-async def test_partitions_are_created_ahead_by_the_job(db):
+async def test_partitions_are_created_ahead_by_the_job_one_a_day(db):
     later = month_start(datetime.now(UTC))
     for _ in range(20):  # beyond what the test database was built with
         later = next_month(later)
+    later += timedelta(days=3, hours=5)
     names = {p.name for p in await track_store.list_partitions()}
-    assert track_partition_name(later) not in names
+    assert track_day_partition_name(day_start(later)) not in names
 
     summary = await patrol_jobs.track_partitions_job(later)
 
-    created = [track_partition_name(later), track_partition_name(next_month(later))]
-    assert summary.startswith("created partitions " + track_partition_name(later))
-    names = {p.name for p in await track_store.list_partitions()}
-    assert set(created) <= names
+    days = [day_start(later) + timedelta(days=n) for n in range(TRACK_DAYS_AHEAD + 1)]
+    created = [track_day_partition_name(day) for day in days]
+    assert summary == "created partitions " + ", ".join(created)
+    parts = {p.name: p for p in await track_store.list_partitions()}
+    assert set(created) <= set(parts)
+    assert parts[created[0]].start == day_start(later)
+    assert parts[created[0]].end == day_start(later) + timedelta(days=1)
     assert await patrol_jobs.track_partitions_job(later) == "partitions ready"
+    await _drop_partitions(created)
+
+
+async def _drop_partitions(names: list[str]) -> None:
+    from tortoise import connections
+
+    for name in names:
+        await connections.get("default").execute_script(f'DROP TABLE IF EXISTS "{name}"')
+
+
+@pg_only
+async def test_days_inside_a_monthly_partition_get_none_of_their_own(db):
+    now = datetime.now(UTC)
+    month = next_month(month_start(now))  # made by the test database, as by migration 0009
+    assert await track_store.ensure_partitions(now=month, ahead=5) == []
 
 
 @pg_only
@@ -212,7 +235,7 @@ async def test_retention_drops_whole_expired_months_and_trims_the_boundary(patro
 
     names = {p.name for p in await track_store.list_partitions()}
     assert track_partition_name(expired) not in names  # dropped whole, older ones too
-    assert not any(p.month < boundary for p in await track_store.list_partitions())
+    assert not any(p.start < boundary for p in await track_store.list_partitions())
     assert track_partition_name(boundary) in names  # only trimmed
     assert await TrackPoint.all().values_list("ts", flat=True) == [cutoff + timedelta(hours=1)]
     assert summary.startswith("deleted 1 track points")
@@ -222,6 +245,47 @@ async def test_retention_drops_whole_expired_months_and_trims_the_boundary(patro
     # New points still land in the remaining months, reads still find them.
     await _points(patrol_round, [now])
     assert await TrackPoint.filter(round_id=patrol_round.id).count() == 2
+
+
+@pg_only
+async def test_retention_drops_whole_expired_days_and_trims_the_boundary_day(patrol_round):
+    """With daily partitions (the job's), a day past the cutoff goes whole; only the cutoff's
+    own day loses its older points row by row."""
+    from tortoise import connections
+
+    now = datetime.now(UTC)
+    cutoff = now - timedelta(days=get_settings().retention_days)
+    month = month_start(cutoff)
+    conn = connections.get("default")
+    # The cutoff's month in days instead of the test database's monthly partition.
+    await conn.execute_script(f'DROP TABLE "{track_partition_name(month)}"')
+    days = []
+    day = month
+    while day < next_month(month):
+        await conn.execute_script(track_day_partition_sql(day))
+        days.append(day)
+        day += timedelta(days=1)
+    try:
+        boundary = day_start(cutoff)
+        older = [cutoff - timedelta(hours=30), cutoff - timedelta(hours=1)]
+        await _points(patrol_round, [*older, cutoff + timedelta(hours=1)])
+
+        summary = await patrol_jobs.retention_job(now)
+
+        names = {p.name for p in await track_store.list_partitions()}
+        assert track_day_partition_name(boundary) in names  # only trimmed
+        assert not any(p.end <= cutoff for p in await track_store.list_partitions())
+        dropped = [track_day_partition_name(d) for d in days if d < boundary]
+        assert set(dropped).isdisjoint(names)
+        assert await TrackPoint.all().values_list("ts", flat=True) == [cutoff + timedelta(hours=1)]
+        # The hour before the cutoff on its own day was deleted; the day before went whole
+        # (when the cutoff's day is the month's first, it lay in the month before, dropped too).
+        same_day = 1 if older[1] >= boundary else 0
+        assert summary.startswith(f"deleted {same_day} track points")
+        for name in dropped:
+            assert name in summary
+    finally:
+        await _drop_partitions([track_day_partition_name(d) for d in days])
 
 
 @pg_only
