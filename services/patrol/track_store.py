@@ -2,11 +2,11 @@
 
 On PostgreSQL the points live in range partitions of `ts` (models.patrol): the monthly ones of
 migration 0009, then one a day, made ahead by the job. Partitions wholly past the retention
-period are detached and dropped, which costs the same whatever their size, and only the one
-partition that the cutoff falls inside (a day, once the daily ones have taken over) is deleted
-row by row, in bounded batches. SQLite keeps one table and deletes in the same bounded batches,
-so neither database holds one long delete (SQLite's single connection would stall every
-request behind it).
+period are detached and dropped, which costs the same whatever their size; retention there
+works in whole UTC days, so only a monthly partition that the cutoff falls inside is deleted
+row by row (its days wholly past the cutoff), in bounded batches. SQLite keeps one table and
+deletes up to the cutoff in the same bounded batches, so neither database holds one long delete
+(SQLite's single connection would stall every request behind it).
 """
 
 from __future__ import annotations
@@ -151,9 +151,19 @@ async def _delete_in_batches(*, cutoff: datetime) -> tuple[int, bool]:
 
 
 async def delete_expired_points(*, cutoff: datetime) -> RetentionResult:
-    """Remove every track point older than `cutoff`: whole partitions first, then the boundary."""
-    dropped = await _drop_expired_partitions(cutoff=cutoff) if await is_partitioned() else []
-    deleted, more = await _delete_in_batches(cutoff=cutoff)
+    """Remove the track points older than `cutoff`: whole partitions first, then the boundary.
+
+    On PostgreSQL by whole UTC days: the cutoff's own day goes at the first run after it is
+    wholly past (its partition dropped; inside one of 0009's monthly partitions, its rows
+    deleted), so a point outlives the retention period by less than a day. Trimming the
+    cutoff's day row by row instead cost each run in proportion to the day's points (at 10
+    million points, 6.4x the run at 1 million, bench/b8_scale.py; at city scale an hour's 1.2
+    million rows a run, above the per-run cap), only for the partition to be dropped whole a
+    day later anyway. SQLite deletes up to `cutoff` itself.
+    """
+    partitioned = await is_partitioned()
+    dropped = await _drop_expired_partitions(cutoff=cutoff) if partitioned else []
+    deleted, more = await _delete_in_batches(cutoff=day_start(cutoff) if partitioned else cutoff)
     if more:
         log.info("track retention stopped after %d points; the rest goes next run", deleted)
     return RetentionResult(dropped_partitions=dropped, deleted_rows=deleted, more_left=more)

@@ -102,7 +102,9 @@ async def test_retention_deletes_in_bounded_batches_and_finishes_next_run(
 ):
     now = datetime.now(UTC)
     cutoff = now - timedelta(days=get_settings().retention_days)
-    old = [cutoff - timedelta(minutes=m) for m in range(1, 8)]
+    # PostgreSQL removes whole UTC days past the cutoff (the cutoff's own day goes once past).
+    bound = day_start(cutoff) if PG_URL else cutoff
+    old = [bound - timedelta(minutes=m) for m in range(1, 8)]
     kept = [cutoff + timedelta(minutes=m) for m in range(1, 4)]
     await _points(patrol_round, old + kept)
     monkeypatch.setattr(track_store, "DELETE_BATCH", 3)
@@ -229,7 +231,10 @@ async def test_retention_drops_whole_expired_months_and_trims_the_boundary(patro
     boundary = month_start(cutoff)
     expired = month_start(boundary - timedelta(days=1))
     await _points(patrol_round, [expired + timedelta(days=2), expired + timedelta(days=3)])
-    await _points(patrol_round, [cutoff - timedelta(hours=1), cutoff + timedelta(hours=1)])
+    # By whole UTC days: the day before the cutoff's goes, the cutoff's own day stays whole.
+    day_before = day_start(cutoff) - timedelta(hours=1)
+    same_day = day_start(cutoff) + (cutoff - day_start(cutoff)) / 2
+    await _points(patrol_round, [day_before, same_day, cutoff + timedelta(hours=1)])
 
     summary = await patrol_jobs.retention_job(now)
 
@@ -237,20 +242,24 @@ async def test_retention_drops_whole_expired_months_and_trims_the_boundary(patro
     assert track_partition_name(expired) not in names  # dropped whole, older ones too
     assert not any(p.start < boundary for p in await track_store.list_partitions())
     assert track_partition_name(boundary) in names  # only trimmed
-    assert await TrackPoint.all().values_list("ts", flat=True) == [cutoff + timedelta(hours=1)]
-    assert summary.startswith("deleted 1 track points")
+    left = await TrackPoint.all().order_by("ts").values_list("ts", flat=True)
+    assert left == [same_day, cutoff + timedelta(hours=1)]
+    # The hour before the cutoff's day was trimmed from the boundary month (or, when the
+    # cutoff's day is the month's first, went with the month before, dropped whole).
+    trimmed = 1 if day_before >= boundary else 0
+    assert summary.startswith(f"deleted {trimmed} track points")
     assert track_partition_name(expired) in summary
     entry = await AuditEntry.get(resource_type="track_point", action="delete")
     assert track_partition_name(expired) in entry.detail["dropped_partitions"]
     # New points still land in the remaining months, reads still find them.
     await _points(patrol_round, [now])
-    assert await TrackPoint.filter(round_id=patrol_round.id).count() == 2
+    assert await TrackPoint.filter(round_id=patrol_round.id).count() == 3
 
 
 @pg_only
-async def test_retention_drops_whole_expired_days_and_trims_the_boundary_day(patrol_round):
-    """With daily partitions (the job's), a day past the cutoff goes whole; only the cutoff's
-    own day loses its older points row by row."""
+async def test_retention_drops_whole_expired_days_and_keeps_the_cutoffs_day_whole(patrol_round):
+    """With daily partitions (the job's), a day wholly past the cutoff goes whole, and the
+    cutoff's own day at the first run after it is past: nothing is deleted row by row."""
     from tortoise import connections
 
     now = datetime.now(UTC)
@@ -273,17 +282,21 @@ async def test_retention_drops_whole_expired_days_and_trims_the_boundary_day(pat
         summary = await patrol_jobs.retention_job(now)
 
         names = {p.name for p in await track_store.list_partitions()}
-        assert track_day_partition_name(boundary) in names  # only trimmed
+        assert track_day_partition_name(boundary) in names  # kept whole until its day is past
         assert not any(p.end <= cutoff for p in await track_store.list_partitions())
         dropped = [track_day_partition_name(d) for d in days if d < boundary]
         assert set(dropped).isdisjoint(names)
-        assert await TrackPoint.all().values_list("ts", flat=True) == [cutoff + timedelta(hours=1)]
-        # The hour before the cutoff on its own day was deleted; the day before went whole
-        # (when the cutoff's day is the month's first, it lay in the month before, dropped too).
-        same_day = 1 if older[1] >= boundary else 0
-        assert summary.startswith(f"deleted {same_day} track points")
+        # Nothing deleted row by row: the day before went whole (when the cutoff's day is the
+        # month's first, it lay in the month before, dropped too), the cutoff's day waits.
+        assert summary.startswith("deleted 0 track points")
+        left = await TrackPoint.all().order_by("ts").values_list("ts", flat=True)
+        assert left == [p for p in [*older, cutoff + timedelta(hours=1)] if p >= boundary]
         for name in dropped:
             assert name in summary
+        # The run after the cutoff's day is wholly past drops it, points and all.
+        later = now + (boundary + timedelta(days=1) - cutoff)
+        assert track_day_partition_name(boundary) in await patrol_jobs.retention_job(later)
+        assert await TrackPoint.filter(ts__lt=boundary + timedelta(days=1)).count() == 0
     finally:
         await _drop_partitions([track_day_partition_name(d) for d in days])
 
