@@ -15,9 +15,12 @@ the real service functions:
 
 - the round summary of one of those rounds (`analysis.round_summary`, what the API answers);
 - the zone day report of that day (`reports.zone_report`);
-- the retention job (`patrol.retention`) with its cutoff 20 days after the oldest point, so a
-  third of the rows are past it; each repeat runs on a fresh copy of the database
+- the retention job (`patrol.retention`) with its cutoff at noon (UTC) 20 days after the oldest
+  point, so a third of the rows are past it; each repeat runs on a fresh copy of the database
   (`CREATE DATABASE ... TEMPLATE`), so every one is a first run.
+
+The past gets a partition a day, as the partition job makes them (`--monthly`: a partition a
+month, as migration 0009 made them, the layout before).
 
 The table grows from the small to the large size in place (the same rounds plus more) and is
 ANALYZEd before each measurement. PostgreSQL only: SQLite keeps one table, and this is the
