@@ -323,7 +323,7 @@ def _sms_process(database_url: str, sms_url: str, reminders: int, result: Any) -
         from models.org import OrgUnit, User
         from notifications import outbox
         from notifications.sms import make_sms_sender
-        from notifications.urgent import text_unconfirmed_reminders
+        from services.notify.urgent import text_unconfirmed_reminders
 
         get_settings.cache_clear()
         settings = get_settings()

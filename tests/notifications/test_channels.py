@@ -34,10 +34,11 @@ from notifications.fcm import FcmSender
 from notifications.inbox import Message, fan_out
 from notifications.jpush import JPushSender
 from notifications.sms import SmsSender
-from notifications.urgent import text_unconfirmed_reminders
-from notifications.worker import fan_out_alerts, run_worker, store_notices
 from services import alerts, reminders
 from services.correction.rules import DEFAULT_RULES, rules_to_dict
+from services.notify.jobs import fan_out_alerts, store_notices
+from services.notify.urgent import text_unconfirmed_reminders
+from services.worker import run_worker
 from tests.doubles.fake_jpush import APP_KEY, MASTER_SECRET, FakeJPush
 from tests.doubles.fake_sms import (
     ACCESS_KEY_ID,
