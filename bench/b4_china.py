@@ -7,7 +7,7 @@ Part 1. Half the devices are FCM tokens, half JPush registration ids. The backlo
 real fan-out before the clock starts; delivery worker processes run the real `run_delivery_loop`
 with the real PushRouter over FcmSender (firebase-admin, one HTTP request per message) and
 JPushSender (the `jpush` client, batch single push with cids stored before the send). The local
-stand-ins (notifications/fake_fcm.py, tests/doubles/fake_jpush.py) run in processes of their own
+stand-ins (tests/doubles/fake_fcm.py, tests/doubles/fake_jpush.py) run in processes of their own
 and count what they accepted: every (device, notification) must arrive exactly once. The ceiling
 is the same two senders pushing the same messages straight from memory (no database).
 
@@ -51,7 +51,7 @@ SMS_CAP = 5
 def _stand_in_process(kind: str, conn: Any, account_path: str) -> None:
     sys.path.insert(0, str(ROOT))
     if kind == "fcm":
-        from notifications.fake_fcm import FakeFcm
+        from tests.doubles.fake_fcm import FakeFcm
 
         server: Any = FakeFcm()
     elif kind == "jpush":

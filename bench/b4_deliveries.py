@@ -3,7 +3,7 @@
     python bench/b4_deliveries.py [--db sqlite|postgres] [--deliveries 100000] [--workers 1]
                                   [--lanes 2] [--batch 500]
 
-The fake FCM (notifications/fake_fcm.py: OAuth2 token endpoint + FCM v1 send, uvicorn/uvloop)
+The fake FCM (tests/doubles/fake_fcm.py: OAuth2 token endpoint + FCM v1 send, uvicorn/uvloop)
 runs in its own process; so does each delivery worker (the real `run_delivery_loop`, the real
 FcmSender on firebase-admin 7.7, one HTTP request per message as FCM v1 requires). The backlog is
 made with the real fan-out (inbox rows + deliveries) before the clock starts. At the end the fake
@@ -40,7 +40,7 @@ CEILING_MESSAGES = 20_000
 
 
 def _fake_fcm_process(conn: Any, account_path: str) -> None:
-    from notifications.fake_fcm import FakeFcm
+    from tests.doubles.fake_fcm import FakeFcm
 
     with FakeFcm() as fake:
         fake.write_service_account(account_path)

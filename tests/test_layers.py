@@ -9,6 +9,7 @@ any layer. Imports inside functions count: a deferred import is still a dependen
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,3 +83,12 @@ def test_no_production_module_imports_a_layer_above_its_own():
         for upward in upward_imports(module, (ROOT / module).read_text(encoding="utf-8"))
     ]
     assert found == []
+
+
+def test_no_test_double_ships_in_a_production_package():
+    doubles = [module for module in production_modules() if module.name.startswith("fake_")]
+    assert doubles == []
+    # `pip install .` ships exactly the layers: not tests/ (the doubles) nor bench/.
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    shipped = project["tool"]["setuptools"]["packages"]["find"]["include"]
+    assert sorted(shipped) == sorted(f"{package}*" for package in RANK)
