@@ -2,7 +2,8 @@
 
 Pushes (FCM or JPush, routed by the device's provider) and SMS share the outbox: the same claims,
 leases, retries with backoff, quiet hours and TTL; SMS also pass each user's daily cap, reserved
-with a conditional UPDATE before the text is sent and given back when it is not.
+with a conditional UPDATE before the text is sent and given back when it is not
+(`notifications.sms_cap`). What the outbox holds and how sends ended are `notifications.figures`.
 
 Claiming. A worker takes a batch by writing a fresh claim id into `claimed_by` and moving
 `claimed_until` (its lease) forward. On PostgreSQL the candidates are selected with
@@ -31,17 +32,15 @@ import random
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from tortoise import connections
-from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
-from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
-from grassroots import clock, db, metrics
+from grassroots import clock, db
 from grassroots.settings import get_settings
 from models.notifications import (
     Channel,
@@ -49,10 +48,11 @@ from models.notifications import (
     DeliveryStatus,
     Device,
     PushProvider,
-    SmsDailyCount,
 )
 from models.org import User
+from notifications import figures, sms_cap
 from notifications.fcm import PushMessage, Sender, SendResult, token_hint
+from notifications.figures import PENDING as PENDING  # the outbox's word, defined with its figures
 from notifications.sms import SmsMessage, SmsSender
 
 log = logging.getLogger("grassroots.push")
@@ -64,7 +64,6 @@ DEFAULT_BATCH = 500
 DEFAULT_LEASE_S = 120.0
 _ERROR_MAX = 100
 
-PENDING = (DeliveryStatus.queued, DeliveryStatus.held)
 # The SMS template kind of the fallback for a reminder no device confirmed: a push that arrives
 # (received) makes it unnecessary; for the urgent kinds only reading the notification does.
 SMS_FALLBACK_TEMPLATE = "reminder"
@@ -399,44 +398,6 @@ async def prune_devices(*, device_ids: Iterable[uuid.UUID]) -> int:
     return len(found)
 
 
-def _count_outcomes(providers: Sequence[str], results: Sequence[SendResult]) -> None:
-    """Count each send's outcome by the provider it went through (for /metrics)."""
-    counts: dict[tuple[str, str], int] = {}
-    for provider, result in zip(providers, results, strict=False):
-        counts[(provider, result.outcome)] = counts.get((provider, result.outcome), 0) + 1
-    for (provider, outcome), n in counts.items():
-        metrics.DELIVERIES.labels(provider=provider, outcome=outcome).inc(n)
-
-
-async def outbox_figures(*, now: datetime) -> tuple[dict[str, int], float]:
-    """Deliveries waiting by status, and the age in seconds of the oldest one due by `now`."""
-    depth = {str(status): 0 for status in PENDING}
-    rows = await (
-        Delivery.filter(status__in=list(PENDING))
-        .group_by("status")
-        .annotate(n=Count("id"))
-        .values_list("status", "n")
-    )
-    for status, n in rows:
-        depth[str(status)] = int(n)
-    oldest = (
-        await Delivery.filter(status__in=list(PENDING), next_attempt_at__lte=now)
-        .order_by("next_attempt_at")
-        .first()
-        .values_list("next_attempt_at", flat=True)
-    )
-    age = (now - oldest).total_seconds() if isinstance(oldest, datetime) else 0.0
-    return depth, max(0.0, age)
-
-
-async def export_metrics(*, now: datetime) -> None:
-    """Set the outbox gauges (depth by status, oldest due age) for a scrape."""
-    depth, age = await outbox_figures(now=now)
-    for status, n in depth.items():
-        metrics.OUTBOX_DEPTH.labels(status=status).set(n)
-    metrics.OUTBOX_OLDEST_AGE.set(age)
-
-
 async def deliver_batch(
     *,
     sender: Sender | None,
@@ -507,8 +468,8 @@ async def deliver_batch(
 
     # Both channels at once, each in its thread; the outcomes are written after both return.
     push_results, sms_results = await asyncio.gather(send_pushes(), send_texts())
-    _count_outcomes([m.provider for m in messages], push_results)
-    _count_outcomes(["aliyun_sms"] * len(sms_messages), sms_results)
+    figures.count_outcomes([m.provider for m in messages], push_results)
+    figures.count_outcomes(["aliyun_sms"] * len(sms_messages), sms_results)
     if texts:
         not_sent = await _record(
             claim_id=claim_id,
@@ -522,7 +483,7 @@ async def deliver_batch(
         )
         report.sms_sent += len(texts) - len(not_sent)
         # What was not sent does not count against the user's cap (a retry reserves again).
-        await _release_cap(items=not_sent, now=now)
+        await sms_cap.release(user_ids=[item.user_id for item in not_sent], now=now)
     if pushes:
         await _record(
             claim_id=claim_id,
@@ -584,51 +545,16 @@ async def _store_push_refs(pairs: Sequence[tuple[str, uuid.UUID]]) -> None:
     await conn.execute_many(sql, values)
 
 
-# --- the SMS daily cap -----------------------------------------------------------------------
-
-
-def _local_day(now: datetime) -> date:
-    return now.astimezone(get_settings().tz).date()
-
-
 async def _within_cap(
     *, texts: Sequence[_Claimed], claim_id: str, now: datetime, report: BatchReport
 ) -> list[_Claimed]:
     """Reserve one SMS of each user's daily cap per text; those over the cap fail."""
-    cap = get_settings().sms_daily_cap
-    day = _local_day(now)
-    allowed: list[_Claimed] = []
-    over: list[uuid.UUID] = []
-    for item in texts:
-        if await reserve_sms(user_id=item.user_id, day=day, cap=cap):
-            allowed.append(item)
-        else:
-            over.append(item.delivery_id)
+    allowed = await sms_cap.reserve_each(
+        user_ids=[item.user_id for item in texts], cap=get_settings().sms_daily_cap, now=now
+    )
+    over = [item.delivery_id for item, ok in zip(texts, allowed, strict=True) if not ok]
     if over:
         await _fail(over, claim_id=claim_id, error="daily_cap", attempts=False)
         report.failed += len(over)
         report.errors["daily_cap"] = report.errors.get("daily_cap", 0) + len(over)
-    return allowed
-
-
-async def reserve_sms(*, user_id: uuid.UUID, day: date, cap: int) -> bool:
-    """Count one more SMS for the user today if that stays within `cap`; False when it would not."""
-    if cap <= 0:
-        return False
-    try:
-        await SmsDailyCount.get_or_create(user_id=user_id, day=day)
-    except IntegrityError:  # made by another worker at the same moment: it exists now
-        pass
-    # One conditional UPDATE: two workers can never both take the last SMS of the day.
-    taken = await SmsDailyCount.filter(user_id=user_id, day=day, sent__lt=cap).update(
-        sent=F("sent") + 1
-    )
-    return taken == 1
-
-
-async def _release_cap(*, items: Sequence[_Claimed], now: datetime) -> None:
-    day = _local_day(now)
-    for item in items:
-        await SmsDailyCount.filter(user_id=item.user_id, day=day, sent__gt=0).update(
-            sent=F("sent") - 1
-        )
+    return [item for item, ok in zip(texts, allowed, strict=True) if ok]

@@ -1,4 +1,4 @@
-"""The house's structure: imports run downwards only.
+"""The house's structure: imports run downwards, no module is over 600 lines, no double ships.
 
 Layers, bottom to top: `grassroots` (settings, db, clock, errors), then `models` and `geo`, then
 `notifications`, then `services`, then `api`. A module may import its own layer and those below;
@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RANK = {"grassroots": 0, "models": 1, "geo": 1, "notifications": 2, "services": 3, "api": 4}
 ENTRY_POINTS = {Path("grassroots/cli.py")}
 MIGRATIONS = Path("models/migrations")
+MAX_LINES = 600
 
 
 def production_modules() -> list[Path]:
@@ -83,6 +84,33 @@ def test_no_production_module_imports_a_layer_above_its_own():
         for upward in upward_imports(module, (ROOT / module).read_text(encoding="utf-8"))
     ]
     assert found == []
+
+
+def long_modules(lengths: dict[Path, int]) -> list[str]:
+    """Modules over MAX_LINES lines, migrations aside, as 'path: n lines'."""
+    return [
+        f"{module}: {n} lines"
+        for module, n in sorted(lengths.items())
+        if n > MAX_LINES and not module.is_relative_to(MIGRATIONS)
+    ]
+
+
+def test_the_length_check_flags_long_modules_but_not_migrations():
+    lengths = {
+        Path("services/big.py"): MAX_LINES + 1,
+        Path("services/fits.py"): MAX_LINES,
+        Path("models/migrations/0002_capabilities.py"): 5000,
+    }
+    assert long_modules(lengths) == ["services/big.py: 601 lines"]
+
+
+def test_no_production_module_is_over_600_lines():
+    lengths = {
+        module: len((ROOT / module).read_text(encoding="utf-8").splitlines())
+        for module in production_modules()
+    }
+    assert len(lengths) > 100  # the walk found the packages
+    assert long_modules(lengths) == []
 
 
 def test_no_test_double_ships_in_a_production_package():

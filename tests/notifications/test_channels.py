@@ -28,7 +28,7 @@ from models.notifications import (
     SmsDailyCount,
 )
 from models.org import Role
-from notifications import outbox
+from notifications import outbox, sms_cap
 from notifications.channels import Channels, PushRouter
 from notifications.fcm import FcmSender
 from notifications.inbox import Message, fan_out
@@ -472,7 +472,7 @@ async def test_two_workers_never_exceed_the_cap(people, stand_ins, settings, mon
     monkeypatch.setattr(settings, "sms_daily_cap", 3)
     user_id = people["officer"].id
     taken = await asyncio.gather(
-        *(outbox.reserve_sms(user_id=user_id, day=date(2030, 6, 3), cap=3) for _ in range(8))
+        *(sms_cap.reserve_sms(user_id=user_id, day=date(2030, 6, 3), cap=3) for _ in range(8))
     )
     assert sum(taken) == 3
     assert (await SmsDailyCount.get(user_id=user_id)).sent == 3
