@@ -135,7 +135,6 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
             stack.callback(metrics.process_exited)
-            await stack.enter_async_context(metrics.loop_lag_monitor())
             if manage_db:
                 await stack.enter_async_context(
                     RegisterTortoise(app, config=db.tortoise_config(settings))
