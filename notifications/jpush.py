@@ -25,7 +25,12 @@ registers one more zone whose URLs point at that base, and the client is made wi
 Classification. Chinese vendors throttle marketing messages silently, so every message is marked
 as a service/system message: `options.classification = 1`, Huawei/Honor `importance` NORMAL or HIGH
 (never LOW, their marketing class) with Huawei category WORK, vivo `classification` 1 with
-category TODO, OPPO category TODO; Android's own `category` is `reminder` or `alarm`.
+category TODO, OPPO category TODO with `notify_level` 2 (notification bar and lock screen) or, when
+urgent, 16 (banner, vibration and sound too); Android's own `category` is `reminder` or `alarm`.
+Xiaomi (since 2023) and OPPO put a message without the `channel_id` of a channel registered in
+their console for service messages in their public channel, with its daily limits: each is sent
+when configured (`VendorChannels`, GRASSROOTS_JPUSH_{XIAOMI,OPPO}_CHANNEL_ID). Field names as JPush
+documents `options.third_party_channel` (docs.jiguang.cn/jpush/server/push/rest_api_v3_push).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import json
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import jpush
@@ -111,7 +117,37 @@ def zone_for(*, endpoint: str | None) -> str:
     return name
 
 
-def build_payload(*, push: PushMessage) -> dict[str, Any]:
+@dataclass(frozen=True)
+class VendorChannels:
+    """The service-message channels registered in the vendors' consoles (None: not sent)."""
+
+    xiaomi_channel_id: str | None = None
+    oppo_channel_id: str | None = None
+
+
+NO_VENDOR_CHANNELS = VendorChannels()
+
+
+def third_party_channel(*, urgent: bool, vendors: VendorChannels) -> dict[str, dict[str, Any]]:
+    """`options.third_party_channel`: every vendor's service (never marketing) classification."""
+    importance = "HIGH" if urgent else "NORMAL"
+    channel: dict[str, dict[str, Any]] = {
+        "huawei": {"importance": importance, "category": "WORK"},
+        "honor": {"importance": importance},
+        "vivo": {"classification": 1, "category": "TODO"},
+        # OPPO's notify_level needs its category: 16 = bar, lock screen, banner, vibration, sound.
+        "oppo": {"category": "TODO", "notify_level": 16 if urgent else 2},
+    }
+    if vendors.xiaomi_channel_id:
+        channel["xiaomi"] = {"channel_id": vendors.xiaomi_channel_id}
+    if vendors.oppo_channel_id:
+        channel["oppo"]["channel_id"] = vendors.oppo_channel_id
+    return channel
+
+
+def build_payload(
+    *, push: PushMessage, vendors: VendorChannels = NO_VENDOR_CHANNELS
+) -> dict[str, Any]:
     """One message of a batch single push: target, notification and delivery options."""
     extras = dict(push.data)
     android = jpush.android(
@@ -128,18 +164,12 @@ def build_payload(*, push: PushMessage) -> dict[str, Any]:
         thread_id=push.collapse_key,
         interruption_level="time-sensitive" if push.urgent else "active",
     )
-    importance = "HIGH" if push.urgent else "NORMAL"
     options: dict[str, Any] = {
         "time_to_live": max(0, min(push.ttl_s, MAX_TTL_S)),
         "apns_production": True,
         # 1 = system/service message, 0 = operational (marketing) message: never 0 here.
         "classification": 1,
-        "third_party_channel": {
-            "huawei": {"importance": importance, "category": "WORK"},
-            "honor": {"importance": importance},
-            "vivo": {"classification": 1, "category": "TODO"},
-            "oppo": {"category": "TODO"},
-        },
+        "third_party_channel": third_party_channel(urgent=push.urgent, vendors=vendors),
     }
     if push.collapse_key:
         options["apns_collapse_id"] = apns_collapse_id(collapse_key=push.collapse_key)
@@ -177,9 +207,11 @@ class JPushSender:
         master_secret: str,
         endpoint: str | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
+        vendors: VendorChannels = NO_VENDOR_CHANNELS,
     ) -> None:
         """Make the SDK client against JPush or ``endpoint``."""
         check_sdk_hooks()
+        self.vendors = vendors
         self.zone = zone_for(endpoint=endpoint)
         self.endpoint = (endpoint or JPUSH_BASE_URL).rstrip("/")
         self._client = jpush.JPush(app_key, master_secret, timeout=timeout_s, zone=self.zone)
@@ -233,7 +265,7 @@ class JPushSender:
     def _send_batch(self, *, batch: Sequence[PushMessage]) -> list[SendResult]:
         """Post the batch in one batch single push, each message under its cid."""
         try:
-            payloads = [build_payload(push=push) for push in batch]
+            payloads = [build_payload(push=push, vendors=self.vendors) for push in batch]
         except ValueError:
             return [self._one_by_one_malformed(push=push) for push in batch]
         try:
@@ -290,7 +322,7 @@ class JPushSender:
     def _send_one(self, *, push: PushMessage) -> SendResult:
         """One plain push of one message."""
         try:
-            payload = build_payload(push=push)
+            payload = build_payload(push=push, vendors=self.vendors)
         except ValueError:
             return self._one_by_one_malformed(push=push)
         push_api = self._client.create_push()
@@ -390,9 +422,15 @@ def _transport_outcome(error: BaseException) -> tuple[Outcome, str]:
 
 
 def make_jpush_sender(
-    *, app_key: str | None, master_secret: str | None, endpoint: str | None
+    *,
+    app_key: str | None,
+    master_secret: str | None,
+    endpoint: str | None,
+    vendors: VendorChannels = NO_VENDOR_CHANNELS,
 ) -> JPushSender | None:
     """Return a JPushSender, or None when JPush is not configured."""
     if not app_key or not master_secret:
         return None
-    return JPushSender(app_key=app_key, master_secret=master_secret, endpoint=endpoint)
+    return JPushSender(
+        app_key=app_key, master_secret=master_secret, endpoint=endpoint, vendors=vendors
+    )

@@ -17,7 +17,7 @@ from grassroots.settings import Settings
 from notifications import outbox
 from notifications.channels import Channels, PushRouter
 from notifications.fcm import Sender, make_sender
-from notifications.jpush import make_jpush_sender
+from notifications.jpush import VendorChannels, make_jpush_sender
 from notifications.sms import SmsSender, make_sms_sender
 
 log = logging.getLogger("grassroots.push")
@@ -31,6 +31,14 @@ def enabled_channels(settings: Settings) -> Channels:
 def push_enabled(settings: Settings) -> bool:
     """True when any delivery channel (FCM, JPush, SMS) is configured."""
     return enabled_channels(settings).any
+
+
+def vendor_channels(settings: Settings) -> VendorChannels:
+    """The vendors' service-message channel ids the settings name, for the JPush sender."""
+    return VendorChannels(
+        xiaomi_channel_id=settings.jpush_xiaomi_channel_id,
+        oppo_channel_id=settings.jpush_oppo_channel_id,
+    )
 
 
 def quiet_hours(settings: Settings) -> outbox.QuietHours | None:
@@ -116,6 +124,7 @@ async def start_senders(
                 app_key=settings.jpush_app_key,
                 master_secret=settings.jpush_master_secret.get_secret_value(),
                 endpoint=settings.jpush_endpoint,
+                vendors=vendor_channels(settings),
             )
             if jpush_sender is not None:
                 push_senders["jpush"] = jpush_sender

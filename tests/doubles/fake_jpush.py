@@ -29,6 +29,9 @@ from tests.doubles._server import LoopbackServer, Scope, header
 APP_KEY = "0123456789abcdef01234567"
 MASTER_SECRET = "fedcba9876543210fedcba98"
 MAX_BATCH = 1000
+VENDORS = frozenset(
+    {"xiaomi", "huawei", "honor", "meizu", "oppo", "vivo", "fcm", "nio", "asus", "hmos"}
+)
 
 ERROR_TEXT = {
     1000: "Server internal error",
@@ -294,4 +297,24 @@ def _invalid_message(message: Any, *, batch: bool) -> str | None:
     ttl = options.get("time_to_live")
     if ttl is not None and not (isinstance(ttl, int) and 0 <= ttl <= 864000):
         return "time_to_live must be 0..864000"
+    if options.get("classification", 0) not in (0, 1):
+        return "classification must be 0 or 1"
+    return _invalid_vendor_options(options.get("third_party_channel") or {})
+
+
+def _invalid_vendor_options(vendors: Any) -> str | None:
+    """Why JPush would refuse `options.third_party_channel` (the fields it documents), or None."""
+    if not isinstance(vendors, dict) or not set(vendors) <= VENDORS:
+        return f"third_party_channel takes {sorted(VENDORS)}"
+    for name, fields in vendors.items():
+        if not isinstance(fields, dict):
+            return f"third_party_channel.{name} must be an object"
+        channel_id = fields.get("channel_id")
+        if channel_id is not None and not (isinstance(channel_id, str) and channel_id):
+            return f"third_party_channel.{name}.channel_id must be a non-empty string"
+    oppo = vendors.get("oppo", {})
+    if "notify_level" in oppo and (
+        oppo["notify_level"] not in (1, 2, 16) or "category" not in oppo
+    ):
+        return "third_party_channel.oppo.notify_level is 1, 2 or 16, with a category"
     return None
