@@ -19,6 +19,13 @@ cids itself and does not say which cid it gave which message, so we fetch the ci
 interface needs JPush to enable it for the app (a "VIP" feature): an app without it is answered
 with a permission error, and the sender then falls back to one plain push per message.
 
+Collapse. iOS gets `apns_collapse_id`. For Android JPush documents no collapse key; what it
+documents is `options.override_msg_id`: the msg_id of a message sent in the last day, which the
+new notification replaces on the phone (JPush's own channel and the Xiaomi, OPPO, vivo, FCM, Honor
+and Huawei EMUI 10+ channels). The outbox names the last msg_id of the push's collapse key to the
+device (`PushMessage.replaces`, notifications.refs); one JPush no longer knows is refused (1003)
+and the message is sent again at once without it.
+
 Endpoint. The SDK builds every URL from `jpush.common.ZONES[zone]`; `GRASSROOTS_JPUSH_ENDPOINT`
 registers one more zone whose URLs point at that base, and the client is made with that zone.
 
@@ -35,6 +42,7 @@ documents `options.third_party_channel` (docs.jiguang.cn/jpush/server/push/rest_
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -66,6 +74,7 @@ MAX_TTL_S = 10 * 24 * 3600
 
 # JPush v3 error codes (https://docs.jiguang.cn/jpush/server/push/rest_api_v3_push): what they
 # mean for one delivery.
+INVALID_PARAMETER = 1003  # e.g. an override_msg_id JPush no longer knows
 NO_TARGET = 1011  # no device with this registration id (never registered, uninstalled, expired)
 TRANSIENT_CODES = frozenset(
     {
@@ -173,6 +182,9 @@ def build_payload(
     }
     if push.collapse_key:
         options["apns_collapse_id"] = apns_collapse_id(collapse_key=push.collapse_key)
+    if push.replaces is not None and push.replaces.isdigit():
+        # Android: the new notification takes the place of the earlier one of the same key.
+        options["override_msg_id"] = int(push.replaces)
     return {
         "platform": "all",
         "target": push.token,
@@ -188,7 +200,7 @@ def classify_code(*, code: int | None, message: str | None) -> tuple[Outcome, st
         return "unregistered", label
     if code in TRANSIENT_CODES:
         return "transient", label
-    if code == 1003 and "registration" in (message or "").lower():
+    if code == INVALID_PARAMETER and "registration" in (message or "").lower():
         return "invalid", label
     return "failed", label
 
@@ -234,7 +246,25 @@ class JPushSender:
         self._client.session.close()
 
     def send(self, messages: Sequence[PushMessage]) -> list[SendResult]:
-        """Send the messages in batches of at most 1,000; one result per message, in order."""
+        """Send the messages in batches of at most 1,000; one result per message, in order.
+
+        A message JPush refuses because the one it would replace is past the override window or
+        unknown (1003) is sent again at once as a new notification, under the same cid.
+        """
+        results = self._send_all(messages)
+        stale = [
+            i
+            for i, (push, result) in enumerate(zip(messages, results, strict=True))
+            if push.replaces is not None and result.error == f"JPUSH_{INVALID_PARAMETER}"
+        ]
+        if stale:
+            log.info("%d pushes could not replace their earlier message: sent anew", len(stale))
+            again = self._send_all([dataclasses.replace(messages[i], replaces=None) for i in stale])
+            for i, result in zip(stale, again, strict=True):
+                results[i] = result
+        return results
+
+    def _send_all(self, messages: Sequence[PushMessage]) -> list[SendResult]:
         results: list[SendResult] = []
         for start in range(0, len(messages), MAX_BATCH):
             batch = messages[start : start + MAX_BATCH]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 
@@ -179,6 +180,22 @@ def test_the_channel_ids_come_from_the_settings(monkeypatch):
     monkeypatch.delenv("GRASSROOTS_JPUSH_XIAOMI_CHANNEL_ID")
     monkeypatch.delenv("GRASSROOTS_JPUSH_OPPO_CHANNEL_ID")
     assert vendor_channels(Settings()) == jpush_module.NO_VENDOR_CHANNELS
+
+
+@pytest.mark.parametrize("batch", [True, False], ids=["batch", "one by one"])
+def test_a_push_replaces_the_message_it_names_or_goes_anew(sender, fake_jpush, batch):
+    fake_jpush.refuse_batch(not batch)
+    [first] = sender.send([push(1)])
+    [second] = sender.send([dataclasses.replace(push(1), replaces=first.message_id)])
+    assert second.outcome == "sent"
+    sent = fake_jpush.sent_to(regid(1))
+    assert sent[1]["options"]["override_msg_id"] == int(first.message_id)
+    assert fake_jpush.showing(regid(1)) == [sent[1]]
+    fake_jpush.expire_overrides()
+    [third] = sender.send([dataclasses.replace(push(1), replaces=second.message_id)])
+    assert third.outcome == "sent"  # refused as an override (1003), then sent as a new one
+    assert "override_msg_id" not in fake_jpush.sent_to(regid(1))[2]["options"]
+    assert len(fake_jpush.showing(regid(1))) == 2
 
 
 def test_a_large_send_goes_in_batches_of_1000(sender, fake_jpush):
