@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import language_headers, language_of
 from grassroots import metrics
-from services.messages import message_for
+from grassroots.messages import message_for
 
 access_log = logging.getLogger("grassroots.access")
 

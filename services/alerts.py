@@ -13,10 +13,10 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from grassroots import clock
+from grassroots.errors import Conflict, Forbidden
 from models.alerts import Alert, AlertRead, AlertRecipient, AlertStatus
 from models.org import OrgUnit, Role, User
 from services import audit
-from services.errors import Conflict, Forbidden
 from services.scope import is_admin
 
 ALERT_KINDS = (

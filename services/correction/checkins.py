@@ -18,6 +18,7 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 import services.correction.messages  # noqa: F401  (registers the codes raised here)
+from grassroots.errors import Conflict, Invalid
 from grassroots.settings import get_settings
 from models.correction import CheckIn, CheckInKind, CheckInStatus, Supervision
 from models.org import OrgUnit, User
@@ -26,7 +27,6 @@ from services.correction.area import permitted_area
 from services.correction.dates import local_date, local_zone
 from services.correction.leave import leave_covers
 from services.correction.supervisions import read_supervision, supervision_of
-from services.errors import Conflict, Invalid
 from services.group_commit import GroupCommit
 
 HOURS_KINDS = (CheckInKind.service_hours, CheckInKind.study)

@@ -13,11 +13,11 @@ from tortoise.transactions import in_transaction
 from geo.measure import area_m2
 from geo.validation import InvalidGeometry, parse_area, to_geojson
 from grassroots import clock
+from grassroots.errors import BadRequest, Invalid
+from grassroots.messages import register_messages
 from models.org import OrgUnit, User
 from models.patrol import Zone, ZoneKind
 from services import audit
-from services.errors import BadRequest, Invalid
-from services.messages import register_messages
 from services.org import org_unit_in_scope
 from services.patrol import access, geometry
 from services.text import is_clean_text
