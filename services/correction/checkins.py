@@ -24,6 +24,7 @@ from models.org import OrgUnit, User
 from services import alerts, audit
 from services.correction.area import permitted_area
 from services.correction.dates import local_date, local_zone
+from services.correction.jobs import recount_closed_intervals
 from services.correction.leave import leave_covers
 from services.correction.supervisions import read_supervision, supervision_of
 from services.errors import Conflict, Invalid
@@ -239,6 +240,8 @@ async def confirm_checkin(*, actor: User, checkin: CheckIn, now: datetime) -> Ch
         fresh.confirmed_at = now
         fresh.confirmed_by_id = actor.id
         await fresh.save(update_fields=["status", "confirmed_at", "confirmed_by_id", "updated_at"])
+        # Its interval may have been closed as missed meanwhile: count it there too.
+        await recount_closed_intervals(checkin=fresh, tz=local_zone())
     await audit.record(action="confirm", resource_type="checkin", resource_id=fresh.id)
     return fresh
 

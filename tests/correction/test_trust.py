@@ -390,3 +390,45 @@ async def test_three_times_24_hours_at_once_store_one(client, auth, world):
     )
     assert sorted(a.status_code for a in answers) == [201, 422, 422], [a.text for a in answers]
     assert await CheckIn.filter(kind="service_hours").count() == 1
+
+
+async def test_a_late_checkin_confirmed_after_its_day_closed_as_missed_resolves_the_miss(
+    client, auth, world
+):
+    """The worker closes a day as missed while its check-in waits, late, for the officer; the
+    confirmation makes that day done and resolves its alert ("alerts resolve when their cause is
+    fixed"), and that alert alone."""
+    w = world
+    today = datetime.now(TZ).date()
+    s = await supervise(client, auth, w, level="strict", starts_on=today - timedelta(days=6))
+    day = today - timedelta(days=4)
+    taken = datetime.combine(day, time(12), tzinfo=TZ)
+    r = await client.post(
+        "/me/checkins", json=checkin(at=taken, accuracy_m=10), headers=auth(w.subject)
+    )
+    assert r.status_code == 201 and r.json()["status"] == "late", r.text
+    late_id = r.json()["id"]
+    summary = await run_job(load_jobs()["correction.close_intervals"], now=datetime.now(UTC))
+    assert summary is not None and "failed" not in summary, summary
+    closed = await ClosedInterval.get(supervision_id=s["id"], kind="location", starts_on=day)
+    assert closed.done == 0 and closed.met is False
+    key = f"missed_checkin:{s['id']}:location:{day.isoformat()}"
+    missed = await Alert.get(dedup_key=key)
+    assert missed.status == "open"
+    others = await Alert.filter(kind="missed_checkin", subject_id=s["id"]).exclude(id=missed.id)
+    assert others
+
+    r = await client.post(f"/checkins/{late_id}/confirm", headers=auth(w.officer))
+    assert r.status_code == 200 and r.json()["status"] == "ok", r.text
+    closed = await ClosedInterval.get(id=closed.id)
+    assert closed.done == 1 and closed.met is True
+    assert (await Alert.get(id=missed.id)).status == "acked"
+    assert all(a.status == "open" for a in await Alert.filter(id__in=[o.id for o in others]))
+    # Confirming again changes nothing; the job, run again, raises nothing anew.
+    assert (await client.post(f"/checkins/{late_id}/confirm", headers=auth(w.officer))).json() == (
+        r.json()
+    )
+    await run_job(
+        load_jobs()["correction.close_intervals"], now=datetime.now(UTC) + timedelta(hours=1)
+    )
+    assert await Alert.filter(dedup_key=key).count() == 1

@@ -113,9 +113,7 @@ class Replay:
             return {}
         return {"Authorization": f"Bearer {self.tokens[principal]}"}
 
-    async def send(
-        self, principal: str, method: str, path: str, **kwargs: Any
-    ) -> httpx.Response:
+    async def send(self, principal: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """One request as `principal`; `path` below /api/v1 unless it starts at the root."""
         url = path if path.startswith(("/healthz", "/readyz", "/metrics")) else API + path
         headers = {**self.headers(principal), **kwargs.pop("headers", {})}
@@ -186,7 +184,13 @@ async def build(replay: Replay) -> None:
 
 
 async def new_client(
-    r: Replay, *, creator: str, unit: str, category: str, risk: str = "medium", name: str = "回放对象"
+    r: Replay,
+    *,
+    creator: str,
+    unit: str,
+    category: str,
+    risk: str = "medium",
+    name: str = "回放对象",
 ) -> str:
     """A client registered by a supervisor, with an identity number and a phone."""
     number, phone = new_id_number(len(r.secrets)), new_phone()
@@ -207,11 +211,15 @@ async def new_client(
 
 async def _clients(r: Replay) -> None:
     correction = "community_correction"
-    r.ids["corr_a"] = await new_client(r, creator="supervisor", unit="community_a", category=correction)
+    r.ids["corr_a"] = await new_client(
+        r, creator="supervisor", unit="community_a", category=correction
+    )
     r.ids["corr_strict"] = await new_client(
         r, creator="supervisor", unit="community_a", category=correction
     )
-    r.ids["corr_b"] = await new_client(r, creator="supervisor_b", unit="community_b", category=correction)
+    r.ids["corr_b"] = await new_client(
+        r, creator="supervisor_b", unit="community_b", category=correction
+    )
     # A high-risk youth (7-day cadence) whose name is a spreadsheet formula.
     r.ids["youth"] = await new_client(
         r, creator="supervisor", unit="community_a", category="at_risk_youth", risk="high",

@@ -222,7 +222,11 @@ async def test_06_only_the_assigned_officer_ends_relevels_or_assesses(replay):
     calls = (
         ("PATCH", f"/supervisions/{sid}/level", {"level": "strict"}),
         ("PUT", f"/supervisions/{sid}/assessments/{month}", {"grade": "fail"}),
-        ("POST", f"/supervisions/{sid}/end", {"ended_on": today().isoformat(), "reason": "revoked"}),
+        (
+            "POST",
+            f"/supervisions/{sid}/end",
+            {"ended_on": today().isoformat(), "reason": "revoked"},
+        ),
     )
     assert (await r.send("colleague", "GET", f"/supervisions/{sid}")).status_code == 200
     for principal in ("colleague", "officer_b"):
@@ -292,7 +296,9 @@ async def test_08_a_supervisor_touches_no_admin_and_grants_itself_nothing(replay
 
 def _cursor(content: Any, mac: bool) -> str:
     payload = base64.urlsafe_b64encode(json.dumps(content).encode()).rstrip(b"=").decode()
-    return f"{payload}.{base64.urlsafe_b64encode(b'0' * 16).rstrip(b'=').decode()}" if mac else payload
+    return (
+        f"{payload}.{base64.urlsafe_b64encode(b'0' * 16).rstrip(b'=').decode()}" if mac else payload
+    )
 
 
 CRAFTED_CURSORS = [
@@ -338,6 +344,14 @@ async def test_09_crafted_cursors_are_422_on_every_list(replay, spec_lists):
         assert (await r.send(principal, method, path, json=body)).status_code == 200
 
 
+# The generic path ids of the spec, as LISTS names the world's objects.
+PATH_IDS = {
+    "/supervisions/{id}/": "/supervisions/{supervision}/",
+    "/zones/{id}/": "/zones/{patrol_zone}/",
+    "/clients/{id}/": "/clients/{youth}/",
+}
+
+
 @pytest.fixture(scope="module")
 def spec_lists() -> set[tuple[str, str]]:
     """(method, path) of every operation of the committed spec that takes a cursor."""
@@ -349,10 +363,8 @@ def spec_lists() -> set[tuple[str, str]]:
         for method, operation in operations.items():
             names = {p["name"] for p in operation.get("parameters", [])}
             if "cursor" in names:
-                ids = {"/supervisions/{id}/": "/supervisions/{supervision}/",
-                       "/zones/{id}/": "/zones/{patrol_zone}/", "/clients/{id}/": "/clients/{youth}/"}  # fmt: skip
                 short = path.removeprefix("/api/v1")
-                for generic, named in ids.items():
+                for generic, named in PATH_IDS.items():
                     short = short.replace(generic, named)
                 found.add((method.upper(), short))
     return found
@@ -442,7 +454,9 @@ async def test_13_days_and_months_outside_the_calendar_are_422_on_a_kept_connect
     answer = await r.send("subject", "GET", "/me/compliance", params={"month": "9999-12"})
     refused(answer, 422, "date_out_of_range")
     assert answer.headers.get("connection", "").lower() != "close"
-    ok = await r.send("supervisor", "GET", f"/zones/{zone}/report", params={"date": today().isoformat()})
+    ok = await r.send(
+        "supervisor", "GET", f"/zones/{zone}/report", params={"date": today().isoformat()}
+    )
     assert ok.status_code == 200
 
 
@@ -476,7 +490,7 @@ async def test_17_a_worker_cannot_resolve_its_own_overdue_alert_nor_officers_rea
     for principal in ("officer", "colleague", "officer_b"):
         assert await alerts_of(r, principal, kind="overdue_visit") == []
         refused(await r.send(principal, "POST", f"/alerts/{alert['id']}/read"), 404, "not_found")
-    [seen] = [a for a in await alerts_of(r, "supervisor", kind="overdue_visit")]
+    [seen] = await alerts_of(r, "supervisor", kind="overdue_visit")
     assert seen["status"] == "open" and seen["read_at"] is None
 
 
@@ -484,10 +498,14 @@ async def test_18_hours_capped_times_as_strings_and_tokens_revoked(replay):
     r = replay
     at = datetime.now(UTC) - timedelta(minutes=3)
     bodies = [
-        {"id": str(uuid.uuid4()), "kind": "service_hours", "occurred_at": iso(at + timedelta(seconds=i)),
-         "hours": 24}
+        {
+            "id": str(uuid.uuid4()),
+            "kind": "service_hours",
+            "occurred_at": iso(at + timedelta(seconds=i)),
+            "hours": 24,
+        }
         for i in range(3)
-    ]  # fmt: skip
+    ]
     answers = await asyncio.gather(
         *(r.send("subject", "POST", "/me/checkins", json=b) for b in bodies)
     )
@@ -503,7 +521,9 @@ async def test_18_hours_capped_times_as_strings_and_tokens_revoked(replay):
     signed = await r.sign_in("changer")
     await r.keep_tokens("changer", signed)
     refresh = r.refresh["changer"]
-    assert (await r.http.post("/api/v1/auth/logout", json={"refresh_token": refresh})).status_code == 204
+    assert (
+        await r.http.post("/api/v1/auth/logout", json={"refresh_token": refresh})
+    ).status_code == 204
     refused(await r.http.post("/api/v1/auth/refresh", json={"refresh_token": refresh}), 401,
             "invalid_refresh_token")  # fmt: skip
     # A password change ends every access token issued before (within the user cache's 2 s).
@@ -514,7 +534,9 @@ async def test_18_hours_capped_times_as_strings_and_tokens_revoked(replay):
     body = {"current_password": r.passwords["changer"], "new_password": new_password}
     assert (await r.send("changer", "POST", "/me/password", json=body)).status_code == 204
     deadline = time.monotonic() + 10
-    while (answer := await r.http.get("/api/v1/me", headers={"Authorization": f"Bearer {old_access}"})).status_code == 200:  # noqa: E501
+    while (
+        answer := await r.http.get("/api/v1/me", headers={"Authorization": f"Bearer {old_access}"})
+    ).status_code == 200:  # noqa: E501
         assert time.monotonic() < deadline, "the old access token still works"
         await asyncio.sleep(0.5)
     refused(answer, 401, "not_authenticated")
@@ -533,7 +555,11 @@ async def test_a_late_checkin_confirmed_after_its_day_was_closed_resolves_the_mi
     day = r.ids["late_day"].isoformat()
 
     def of_day(alerts: list[dict[str, Any]], on: str) -> list[dict[str, Any]]:
-        return [a for a in alerts if a["subject_id"] == r.ids["strict"] and a["detail"]["starts_on"] == on]
+        return [
+            a
+            for a in alerts
+            if a["subject_id"] == r.ids["strict"] and a["detail"]["starts_on"] == on
+        ]
 
     before = await alerts_of(r, "officer", kind="missed_checkin")
     [missed] = of_day(before, day)
@@ -547,13 +573,13 @@ async def test_a_late_checkin_confirmed_after_its_day_was_closed_resolves_the_mi
     assert resolved["status"] == "acked", resolved
     others = [a for a in after if a["subject_id"] == r.ids["strict"] and a["id"] != missed["id"]]
     assert others and all(a["status"] == "open" for a in others)
-    page = await r.call(
-        "subject_strict", "GET", "/me/compliance", params={"month": day[:7]}
-    )
+    page = await r.call("subject_strict", "GET", "/me/compliance", params={"month": day[:7]})
     location = next(o for o in page["obligations"] if o["kind"] == "location")
     [interval] = [i for i in location["intervals"] if i["starts_on"] == day]
     assert interval["done"] == 1 and interval["met"] is True
-    assert not [v for v in page["violations"] if v.get("starts_on") == day and v["obligation"] == "location"]
+    assert not [
+        v for v in page["violations"] if v.get("starts_on") == day and v["obligation"] == "location"
+    ]
 
 
 # --- a sample of the classes that were already handled -------------------------------------------
@@ -590,9 +616,13 @@ async def test_classes_already_handled_stay_handled(replay):
     zone = {"name": "越界", "org_unit_id": r.units["community_a"], "geometry": AREA}
     refused(await r.send("supervisor_b", "POST", "/zones", json=zone), 422,
             "org_unit_outside_scope")  # fmt: skip
-    page = await r.call("supervisor_b", "GET", "/users", params={"org_unit_id": r.units["community_a"]})
+    page = await r.call(
+        "supervisor_b", "GET", "/users", params={"org_unit_id": r.units["community_a"]}
+    )
     assert page["items"] == []
-    page = await r.call("supervisor_b", "GET", "/clients", params={"org_unit_id": r.units["community_a"]})
+    page = await r.call(
+        "supervisor_b", "GET", "/clients", params={"org_unit_id": r.units["community_a"]}
+    )
     assert page["items"] == []
     # CSV formula injection: the youth's name is a formula, the export neutralises it.
     csv = await r.send("supervisor", "GET", "/reports/overdue-visits", params={"format": "csv"})
@@ -608,7 +638,9 @@ async def test_classes_already_handled_stay_handled(replay):
         {"id": str(uuid.uuid4()), "ts": iso(now), "lon": INSIDE[0], "lat": INSIDE[1]}
         for _ in range(1001)
     ]
-    answer = await r.send("patrol", "POST", f"/rounds/{r.ids['round']}/points", json={"points": points})
+    answer = await r.send(
+        "patrol", "POST", f"/rounds/{r.ids['round']}/points", json={"points": points}
+    )
     refused(answer, 413, "batch_too_large")
     refused(await r.send("subject", "GET", "/users"), 403, "forbidden")
     refused(await r.send("admin", "GET", "/users", params={"limit": 501}), 422, "validation_error")
@@ -633,9 +665,7 @@ async def test_14_guesses_slow_a_known_username_down_and_tell_its_owner(replay):
 
 async def test_05_thirty_concurrent_wrong_passwords_are_5_checks_and_25_refusals(replay):
     r = replay
-    answers = await asyncio.gather(
-        *(r.sign_in("guessed", f"wrong-{n}") for n in range(30))
-    )
+    answers = await asyncio.gather(*(r.sign_in("guessed", f"wrong-{n}") for n in range(30)))
     statuses = sorted(a.status_code for a in answers)
     assert statuses == [401] * 5 + [429] * 25, statuses
     for a in answers:
@@ -665,4 +695,3 @@ async def test_zz_no_answer_of_the_run_was_a_5xx_and_the_log_holds_no_secret(rep
         key = key_file_for(r.deployment.directory / "grassroots.db").read_text().strip()
         assert key and key not in text
         assert text.count("generated a signing key") == 1
-
