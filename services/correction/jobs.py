@@ -141,8 +141,9 @@ async def recount_closed_intervals(*, checkin: CheckIn, tz: ZoneInfo) -> int:
     """
     day = local_date(checkin.occurred_at, tz)
     kind = checkin.kind.value
+    supervision_id: uuid.UUID = checkin.supervision_id  # type: ignore[attr-defined]
     closed = await ClosedInterval.filter(
-        supervision_id=checkin.supervision_id,  # type: ignore[attr-defined]
+        supervision_id=supervision_id,
         kind=kind,
         starts_on__lte=day,
         ends_on__gte=day,
@@ -152,7 +153,7 @@ async def recount_closed_intervals(*, checkin: CheckIn, tz: ZoneInfo) -> int:
         start_at, end_at = interval_bounds_utc(
             interval=Interval(starts_on=row.starts_on, ends_on=row.ends_on), tz=tz
         )
-        rows = await checkins_between(row.supervision_id, start_at, end_at)  # type: ignore[attr-defined]
+        rows = await checkins_between(supervision_id, start_at, end_at)
         counting = [c for c in rows if c["kind"] == kind and c["status"] in COUNTING_STATUSES]
         hours = ObligationKind(kind) in HOURS_KINDS
         done = sum(float(c["hours"] or 0.0) if hours else 1.0 for c in counting)
@@ -163,11 +164,9 @@ async def recount_closed_intervals(*, checkin: CheckIn, tz: ZoneInfo) -> int:
         row.done, row.met = done, met
         await row.save(update_fields=["done", "met", "updated_at"])
         if met:
-            key = f"{row.supervision_id}:{kind}:{row.starts_on.isoformat()}"  # type: ignore[attr-defined]
+            key = f"{supervision_id}:{kind}:{row.starts_on.isoformat()}"
             await alerts.resolve_cause(
-                kind="missed_checkin",
-                subject_id=row.supervision_id,
-                dedup_key=key,  # type: ignore[attr-defined]
+                kind="missed_checkin", subject_id=supervision_id, dedup_key=key
             )
     return became_met
 
