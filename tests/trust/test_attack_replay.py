@@ -531,6 +531,9 @@ async def test_18_hours_capped_times_as_strings_and_tokens_revoked(replay):
     assert (await r.send("changer", "GET", "/me")).status_code == 200
     new_password = f"pw-changed-{secrets.token_hex(8)}"
     r.secrets.add(new_password)
+    wrong = {"current_password": "not-my-password", "new_password": new_password}
+    answer = await r.send("changer", "POST", "/me/password", json=wrong)
+    refused(answer, 422, "wrong_current_password")
     body = {"current_password": r.passwords["changer"], "new_password": new_password}
     assert (await r.send("changer", "POST", "/me/password", json=body)).status_code == 204
     deadline = time.monotonic() + 10
