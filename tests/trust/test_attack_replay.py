@@ -393,6 +393,19 @@ async def test_10_zone_import_refuses_odd_kinds_and_a_retry_stores_nothing_twice
     again = await r.call("supervisor", "POST", "/zones/import", json=collection, params=params)
     assert [z["id"] for z in again["created"]] == [z["id"] for z in first["created"]]
     assert await zone_count() == before + 1
+    # Retried while the first is still running (a console resubmitting after a timeout): the
+    # same, whatever the interleaving.
+    feature = {"type": "Feature", "properties": {"name": "西片"}, "geometry": AREA}
+    single = {"type": "FeatureCollection", "features": [feature]}
+    answers = await asyncio.gather(
+        *(
+            r.send("supervisor", "POST", "/zones/import", json=single, params=params)
+            for _ in range(10)
+        )
+    )
+    assert [a.status_code for a in answers] == [200] * 10, [a.text for a in answers]
+    assert len({a.json()["created"][0]["id"] for a in answers}) == 1
+    assert await zone_count() == before + 2
     # A lone surrogate in a name: nothing of the request is stored, the good feature included.
     bad = {"type": "Feature", "properties": {"name": "坏\ud800"}, "geometry": AREA}
     other = {"type": "Feature", "properties": {"name": "北片"}, "geometry": AREA}
@@ -402,7 +415,7 @@ async def test_10_zone_import_refuses_odd_kinds_and_a_retry_stores_nothing_twice
         headers={"content-type": "application/json"},
     )  # fmt: skip
     refused(answer, 422, "invalid_text")
-    assert await zone_count() == before + 1
+    assert await zone_count() == before + 2
 
 
 async def test_11_a_401_digit_integer_is_a_422(replay):
