@@ -195,6 +195,7 @@ async def new_client(
     """A client registered by a supervisor, with an identity number and a phone."""
     number, phone = new_id_number(len(r.secrets)), new_phone()
     r.secrets |= {number, phone}
+    r.ids.setdefault("id_numbers", []).append(number)
     body = {
         "full_name": name,
         "category": category,

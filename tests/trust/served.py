@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -111,6 +112,27 @@ class Deployment:
             self.process.terminate()
             self.process.wait(timeout=20)
             self.process = None
+
+    def signing_key(self) -> str:
+        """The deployment's signing key: given (PostgreSQL) or generated beside the database."""
+        if self.pg_name:
+            return self.env["GRASSROOTS_SECRET_KEY"]
+        from grassroots.settings import key_file_for
+
+        return key_file_for(self.directory / "grassroots.db").read_text().strip()
+
+    def query(self, sql: str) -> list[tuple[str, ...]]:
+        """Rows of a read-only query, as someone holding a copy of the database reads them."""
+        if self.pg_name:
+            done = subprocess.run(
+                ["psql", f"{PG_BASE}/{self.pg_name}", "-tA", "-F", "\t", "-c", sql],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            return [tuple(line.split("\t")) for line in done.stdout.splitlines() if line]
+        with sqlite3.connect(self.directory / "grassroots.db") as connection:
+            return [tuple(str(v) for v in row) for row in connection.execute(sql)]
 
     def drop(self) -> None:
         """Stop the server and drop the PostgreSQL database (a SQLite file goes with tmp_path)."""
