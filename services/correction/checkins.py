@@ -19,7 +19,7 @@ from tortoise.transactions import in_transaction
 
 import services.correction.messages  # noqa: F401  (registers the codes raised here)
 from grassroots.settings import get_settings
-from models.correction import CheckIn, CheckInKind, CheckInStatus, Supervision
+from models.correction import COUNTING_STATUSES, CheckIn, CheckInKind, CheckInStatus, Supervision
 from models.org import OrgUnit, User
 from services import alerts, audit
 from services.correction.area import permitted_area
@@ -151,7 +151,18 @@ async def record_checkin(
         )
     if created and checkin.status == CheckInStatus.violation:
         await _alert_outside(supervision=supervision, checkin=checkin)
+    if created:
+        await _count_where_closed(checkin=checkin, now=now)
     return checkin, created
+
+
+async def _count_where_closed(*, checkin: CheckIn, now: datetime) -> None:
+    """A counting check-in of a day before today may fall in an interval the worker already
+    closed as missed (a phone that uploads yesterday's check-in this morning): count it there
+    too, which resolves that interval's alert. Today's check-ins, the common case, cost nothing.
+    """
+    if checkin.status in COUNTING_STATUSES and local_date(checkin.occurred_at) < local_date(now):
+        await recount_closed_intervals(checkin=checkin, tz=local_zone())
 
 
 async def _judge(
@@ -304,7 +315,12 @@ async def record_officer_checkin(
         "status": CheckInStatus.ok,
         "org_path": supervision.org_path,
     }
-    return await _store_once(values=values, object_id=checkin_id, request_hash=request_hash)
+    checkin, created = await _store_once(
+        values=values, object_id=checkin_id, request_hash=request_hash
+    )
+    if created:
+        await _count_where_closed(checkin=checkin, now=now)
+    return checkin, created
 
 
 def my_checkins(*, user: User) -> QuerySet[CheckIn]:

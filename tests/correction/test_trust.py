@@ -432,3 +432,39 @@ async def test_a_late_checkin_confirmed_after_its_day_closed_as_missed_resolves_
         load_jobs()["correction.close_intervals"], now=datetime.now(UTC) + timedelta(hours=1)
     )
     assert await Alert.filter(dedup_key=key).count() == 1
+
+
+async def test_a_checkin_of_a_closed_day_counts_there_and_resolves_its_miss(client, auth, world):
+    """A phone uploads yesterday's check-in after the worker closed yesterday as missed (on
+    time: well within the late bound). The day becomes done and its alert resolves; so does a
+    closed month's missed home visit that the officer records afterwards."""
+    w = world
+    today = datetime.now(TZ).date()
+    s = await supervise(client, auth, w, level="strict", starts_on=today - timedelta(days=70))
+    await run_job(load_jobs()["correction.close_intervals"], now=datetime.now(UTC))
+    yesterday = today - timedelta(days=1)
+    key = f"missed_checkin:{s['id']}:location:{yesterday.isoformat()}"
+    assert (await Alert.get(dedup_key=key)).status == "open"
+    taken = datetime.combine(yesterday, time(12), tzinfo=TZ)
+    r = await client.post(
+        "/me/checkins", json=checkin(at=taken, accuracy_m=10), headers=auth(w.subject)
+    )
+    assert r.status_code == 201 and r.json()["status"] == "ok", r.text
+    closed = await ClosedInterval.get(supervision_id=s["id"], kind="location", starts_on=yesterday)
+    assert closed.done == 1 and closed.met is True
+    assert (await Alert.get(dedup_key=key)).status == "acked"
+    # Last month's home visit (strict: one a month) was closed as missed.
+    last_month = today.replace(day=1) - timedelta(days=1)
+    visit_key = f"missed_checkin:{s['id']}:home_visit:{last_month.replace(day=1).isoformat()}"
+    assert (await Alert.get(dedup_key=visit_key)).status == "open"
+    body = {
+        "id": str(uuid.uuid4()),
+        "kind": "home_visit",
+        "occurred_at": iso(datetime.combine(last_month.replace(day=10), time(10), tzinfo=TZ)),
+    }
+    r = await client.post(f"/supervisions/{s['id']}/checkins", json=body, headers=auth(w.officer))
+    assert r.status_code == 201, r.text
+    assert (await Alert.get(dedup_key=visit_key)).status == "acked"
+    # The other missed days stay missed, their alerts open.
+    still = await Alert.filter(kind="missed_checkin", subject_id=s["id"], status="open").count()
+    assert still > 0

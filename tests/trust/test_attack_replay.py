@@ -23,7 +23,7 @@ import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -613,6 +613,33 @@ async def test_a_late_checkin_confirmed_after_its_day_was_closed_resolves_the_mi
     assert not [
         v for v in page["violations"] if v.get("starts_on") == day and v["obligation"] == "location"
     ]
+
+
+async def test_yesterdays_checkin_uploaded_after_the_day_closed_resolves_its_miss(replay):
+    """The phone was offline: yesterday's check-in arrives after the worker closed yesterday as
+    missed. On time (well within the late bound), it counts, and yesterday's alert resolves."""
+    r = replay
+
+    async def strict_misses() -> list[dict[str, Any]]:
+        alerts = await alerts_of(r, "officer", kind="missed_checkin")
+        return [a for a in alerts if a["subject_id"] == r.ids["strict"]]
+
+    # The last day the worker closed: yesterday, unless midnight passed since its tick.
+    last_closed = max(a["detail"]["starts_on"] for a in await strict_misses())
+    yesterday = date.fromisoformat(last_closed)
+    assert today() - yesterday <= timedelta(days=2)
+
+    async def yesterdays_alert() -> dict[str, Any]:
+        [alert] = [a for a in await strict_misses() if a["detail"]["starts_on"] == last_closed]
+        return alert
+
+    assert (await yesterdays_alert())["status"] == "open"
+    taken = datetime.combine(yesterday, datetime.min.time(), tzinfo=TZ) + timedelta(hours=20)
+    answer = await r.call(
+        "subject_strict", "POST", "/me/checkins", json=checkin(at=taken, accuracy_m=9)
+    )
+    assert answer["status"] == "ok", answer
+    assert (await yesterdays_alert())["status"] == "acked"
 
 
 # --- a sample of the classes that were already handled -------------------------------------------
