@@ -135,9 +135,9 @@ ALERT_WINDOW_DAYS = 35
 
 async def recount_closed_intervals(*, checkin: CheckIn, tz: ZoneInfo) -> int:
     """Count again the closed intervals holding a check-in that began to count after they were
-    closed (a late one the officer confirmed): each stored outcome takes the new tally, and the
-    missed-check-in alert of an interval now met resolves, as alerts do when their cause is
-    fixed. Returns how many intervals became met.
+    closed (one uploaded after its day ended, a late one the officer confirmed): each stored
+    outcome takes the new tally, and the missed-check-in alert of an interval now met resolves,
+    as alerts do when their cause is fixed. Returns how many intervals became met.
     """
     day = local_date(checkin.occurred_at, tz)
     kind = checkin.kind.value
