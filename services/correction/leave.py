@@ -11,12 +11,12 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 import services.correction.messages  # noqa: F401  (registers the codes raised here)
+from grassroots.errors import Conflict, Invalid
 from models.correction import CheckIn, CheckInStatus, LeaveRequest, LeaveStatus, Supervision
 from models.org import User
 from services import audit
 from services.correction.dates import local_date
 from services.correction.supervisions import forget_supervisions, read_supervision
-from services.errors import Conflict, Invalid
 from services.idempotency import create_once
 
 MAX_LEAVE = timedelta(days=90)
@@ -55,9 +55,7 @@ async def request_leave(
         # The end is exclusive: a leave ending at local midnight ends on the day before it.
         last_day = local_date(ends_at - timedelta(microseconds=1))
         supervision = (
-            await Supervision.filter(
-                subject_id=user.id, starts_on__lte=last_day, ends_on__gte=day
-            )
+            await Supervision.filter(subject_id=user.id, starts_on__lte=last_day, ends_on__gte=day)
             .order_by("starts_on")
             .first()
         )
