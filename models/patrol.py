@@ -224,9 +224,9 @@ class Incident(TimestampedModel):
 # Ranges of `ts` in UTC (the retention cutoff is an instant, not a local date), created ahead of
 # time by the worker (`patrol.track_partitions`), dropped whole by retention. Migration 0009 made
 # monthly ones; the job makes daily ones for every day no partition covers yet, so that
-# retention drops a whole day as soon as it is past the cutoff and deletes row by row at most one
-# day's points (a month's, with monthly partitions: 860 million rows at city scale, and at 10
-# million points over 60 days 3x the time of 1 million, bench/b8_scale.py). There is no DEFAULT
+# retention drops each day whole once it is past the cutoff instead of deleting a month's points
+# row by row (860 million rows at city scale; at 10 million points over 60 days 5.4x the time
+# of 1 million, and unfinished, bench/b8_scale.py). There is no DEFAULT
 # partition on purpose: it would make every later CREATE ... PARTITION OF scan it, and forbid
 # DETACH ... CONCURRENTLY; a point outside every partition is refused by the database.
 
