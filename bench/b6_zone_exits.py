@@ -46,6 +46,22 @@ def position(i: int) -> tuple[float, float]:
     return CENTRE[0] + reach * math.cos(angle), CENTRE[1] + reach * 0.8 * math.sin(angle)
 
 
+async def _past_partitions(since: datetime) -> None:
+    """On PostgreSQL, a partition a day from `since` up to those the migrations made."""
+    from tortoise import connections
+
+    from models.patrol import day_start, track_day_partition_sql
+    from services.patrol import track_store
+
+    if not await track_store.is_partitioned():
+        return
+    first_made = (await track_store.list_partitions())[0].start
+    day = day_start(since)
+    while day < first_made:
+        await connections.get("default").execute_script(track_day_partition_sql(day))
+        day += timedelta(days=1)
+
+
 async def _setup(points_per_round: list[int]) -> list[tuple[uuid.UUID, datetime, int]]:
     """A zone, a member and one round per size with its whole track stored."""
     from tortoise import connections
@@ -75,6 +91,7 @@ async def _setup(points_per_round: list[int]) -> list[tuple[uuid.UUID, datetime,
         org_path=unit.path,
     )
     now = datetime.now(UTC)
+    await _past_partitions(now - timedelta(seconds=max(points_per_round) + NEW_POINTS * RUNS + 600))
     out = []
     for n in points_per_round:
         started_at = now - timedelta(seconds=n + NEW_POINTS * RUNS + 600)
