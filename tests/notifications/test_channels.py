@@ -25,6 +25,7 @@ from models.notifications import (
     Notification,
     NotificationKind,
     PushProvider,
+    PushShown,
     SmsDailyCount,
 )
 from models.org import Role
@@ -371,14 +372,17 @@ async def test_a_resent_reminder_replaces_the_earlier_one_on_a_jpush_phone(
     await drain(router, texter, now=NOON)
     [first] = china.sent_to(phone.token)
     assert "override_msg_id" not in first["options"]
-    stored = await Delivery.get(device_id=phone.id)
-    assert stored.provider_msg_id == first["msg_id"]
+    [shown] = await PushShown.filter(device_id=phone.id).values_list("collapse_key", "msg_id")
+    assert shown == ("task-t1", first["msg_id"])
     later = NOON + timedelta(hours=3)
     await notify([patrol.id], at=later)  # the same collapse key, three hours on
     assert (await drain(router, texter, now=later)).sent == 2
     first, second = china.sent_to(phone.token)
     assert second["options"]["override_msg_id"] == int(first["msg_id"])
     assert china.showing(phone.token) == [second]  # one notification on the phone, not two
+    assert await PushShown.filter(device_id=phone.id).values_list("msg_id", flat=True) == [
+        second["msg_id"]
+    ]
     # FCM collapses by its own key; nothing of JPush's reaches it.
     assert len(stand_ins["fcm"].sent_to(pixel.token)) == 2
 
@@ -396,6 +400,13 @@ async def test_only_the_same_key_within_jpush_s_window_is_replaced(
     await drain(router, texter, now=next_day)
     assert [m["replaces"] for m in china.sent_to(phone.token)] == [None, None, None]
     assert len(china.showing(phone.token)) == 3
+    # What JPush can no longer override is forgotten a day after it was sent.
+    await drain(router, texter, now=NOON + timedelta(days=2))
+    await notify([patrol.id], at=NOON + timedelta(days=2), key="task-t3")
+    await drain(router, texter, now=NOON + timedelta(days=2))
+    assert await PushShown.filter(device_id=phone.id).values_list("collapse_key", flat=True) == [
+        "task-t3"
+    ]
 
 
 async def test_a_message_jpush_no_longer_overrides_is_sent_as_a_new_one(
