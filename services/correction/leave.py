@@ -55,9 +55,7 @@ async def request_leave(
         # The end is exclusive: a leave ending at local midnight ends on the day before it.
         last_day = local_date(ends_at - timedelta(microseconds=1))
         supervision = (
-            await Supervision.filter(
-                subject_id=user.id, starts_on__lte=last_day, ends_on__gte=day
-            )
+            await Supervision.filter(subject_id=user.id, starts_on__lte=last_day, ends_on__gte=day)
             .order_by("starts_on")
             .first()
         )
