@@ -190,6 +190,7 @@ def main() -> int:
             tuned=args.tuned,
             warm_up=lambda: checkins(1.0),
             measure=lambda: checkins(args.duration),
+            round_points=args.round_points,
         )
     sample = {
         "id": str(uuid.uuid4()),

@@ -591,6 +591,7 @@ def morning_round(
     round_id: str,
     start_ts: float,
     worker: bool = True,
+    points: int = ROUND_POINTS,
 ) -> Upload:
     """Upload the morning's round, then wait until the worker has begun to judge it.
 
@@ -602,7 +603,7 @@ def morning_round(
     """
     if worker:
         wait_for_job_period(database_url, free_s=20.0)
-    uploaded = upload_round(url, token=token, round_id=round_id, start_ts=start_ts)
+    uploaded = upload_round(url, token=token, round_id=round_id, start_ts=start_ts, points=points)
     print(
         f"morning round: {uploaded.points:,} points in {uploaded.batches} batches of 500 "
         f"uploaded in {uploaded.seconds:.1f} s ({uploaded.points / uploaded.seconds:,.0f} "

@@ -156,7 +156,7 @@ def run_load(
     connections: int = 32,
     duration_s: float = 10.0,
     loadgen: str = "auto",
-    warmup_s: float = 1.0,
+    warmup_s: float = 0.0,
 ) -> dict[str, Any]:
     """Drive `scenario` against `url` for `duration_s` after a `warmup_s` run; the figures."""
     run = _wrk if tool(loadgen) == "wrk" else _python
@@ -197,6 +197,7 @@ def ceiling(
             connections=connections,
             duration_s=duration_s,
             loadgen=loadgen,
+            warmup_s=1.0,
         )
 
 
@@ -232,6 +233,12 @@ def add_served_arguments(parser: Any) -> None:
         "`grassroots serve` as the README starts it",
     )
     add_loadgen_argument(parser)
+    parser.add_argument(
+        "--round-points",
+        type=int,
+        default=harness.ROUND_POINTS,
+        help="points of the morning's round uploaded before the measurement (0: none)",
+    )
 
 
 def measure_after_morning_round(
@@ -242,6 +249,7 @@ def measure_after_morning_round(
     tuned: bool,
     measure: Any,
     warm_up: Any = None,
+    round_points: int = harness.ROUND_POINTS,
 ) -> tuple[Any, harness.WorkerActivity | None]:
     """Warm up, upload the morning's round, then `measure()` while the worker judges it.
 
@@ -250,6 +258,9 @@ def measure_after_morning_round(
     """
     if warm_up is not None:
         warm_up()
+    if round_points <= 0:
+        print("morning round: none (--round-points 0)")
+        return measure(), None
     harness.morning_round(
         server_url,
         database_url,
@@ -257,6 +268,7 @@ def measure_after_morning_round(
         round_id=patrol["rounds"][0],
         start_ts=patrol["start_ts"],
         worker=not tuned,
+        points=round_points,
     )
     before = harness.read_metrics(server_url)
     began = time.time()
