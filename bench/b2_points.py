@@ -114,7 +114,7 @@ def run(
 
     with harness.serve_service(url, tuned=tuned) as server:
         figures, activity = served.measure_after_morning_round(
-            server.url,
+            server,
             url,
             patrol,
             tuned=tuned,

@@ -184,7 +184,7 @@ def main() -> int:
     )
     with harness.serve_service(database_url, tuned=args.tuned) as server:
         figures, activity = served.measure_after_morning_round(
-            server.url,
+            server,
             database_url,
             patrol,
             tuned=args.tuned,

@@ -156,7 +156,7 @@ def main() -> None:
 
     with harness.serve_service(database_url, tuned=args.tuned, workers=args.workers) as server:
         caseload, activity = served.measure_after_morning_round(
-            server.url,
+            server,
             database_url,
             patrol,
             tuned=args.tuned,

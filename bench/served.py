@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -190,15 +192,22 @@ def ceiling(
         env=harness.bench_env("sqlite://:memory:"),
         workers=workers,
     ) as server:
-        return run_load(
+        run_load(
+            server.url, scenario, data, connections=connections, duration_s=1.0, loadgen=loadgen
+        )  # warm-up
+        cpu = harness.cpu_seconds(server.process.pid)
+        figures = run_load(
             server.url,
             scenario,
             data,
             connections=connections,
             duration_s=duration_s,
             loadgen=loadgen,
-            warmup_s=1.0,
         )
+        used = harness.cpu_seconds(server.process.pid) - cpu
+    figures["cpu_ms_per_request"] = used / max(figures["requests"], 1) * 1000
+    print(f"bare endpoint's CPU: {figures['cpu_ms_per_request']:.3f} ms per request", flush=True)
+    return figures
 
 
 # --- bench/load.py factories for the scenarios without their own --------------------------
@@ -224,6 +233,38 @@ def points_requests(args: dict[str, Any], n: int):
 # --- the served run: the morning's round, then the measured load while the worker judges it --
 
 
+def _with_cpu(server: harness.Server, measure: Any) -> Any:
+    """Run `measure()` and print the server's CPU time per request it answered.
+
+    With BENCH_PYSPY=FILE (and py-spy installed) the server is sampled meanwhile, every
+    thread, into FILE as collapsed stacks (`py-spy record -f raw`).
+    """
+    profile = os.environ.get("BENCH_PYSPY")
+    spy = None
+    if profile and shutil.which("py-spy"):
+        spy = subprocess.Popen(
+            ["py-spy", "record", "-p", str(server.process.pid), "-o", profile, "-f", "raw"]
+            + ["-r", "250", "--threads", "--nonblocking"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    cpu = harness.cpu_seconds(server.process.pid)
+    result = measure()
+    used = harness.cpu_seconds(server.process.pid) - cpu
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(timeout=60)
+        print(f"py-spy profile of the server during the measurement: {profile}")
+    if isinstance(result, dict) and result.get("requests"):
+        print(
+            f"server CPU during the measurement: {used:.1f} s over {result['seconds']:.1f} s, "
+            f"{used / result['requests'] * 1000:.2f} ms per request answered "
+            "(worker's work included)",
+            flush=True,
+        )
+    return result
+
+
 def add_served_arguments(parser: Any) -> None:
     """`--tuned` and `--loadgen`, shared by B2, B3 and B5."""
     parser.add_argument(
@@ -242,7 +283,7 @@ def add_served_arguments(parser: Any) -> None:
 
 
 def measure_after_morning_round(
-    server_url: str,
+    server: harness.Server,
     database_url: str,
     patrol: dict[str, Any],
     *,
@@ -255,12 +296,15 @@ def measure_after_morning_round(
 
     `patrol` is `harness.seed_patrol`'s answer; its first member uploads the round. Returns
     what `measure` returned and what the worker did meanwhile (None on the tuned server).
+    The server's CPU time over the measurement is printed per answered request: unlike the
+    rates, it hardly moves when other processes load the machine.
     """
+    server_url = server.url
     if warm_up is not None:
         warm_up()
     if round_points <= 0:
         print("morning round: none (--round-points 0)")
-        return measure(), None
+        return _with_cpu(server, measure), None
     harness.morning_round(
         server_url,
         database_url,
@@ -272,7 +316,7 @@ def measure_after_morning_round(
     )
     before = harness.read_metrics(server_url)
     began = time.time()
-    result = measure()
+    result = _with_cpu(server, measure)
     ended = time.time()
     after = harness.read_metrics(server_url)
     if tuned:
