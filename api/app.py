@@ -41,8 +41,8 @@ from api.routers import (
 )
 from grassroots import db, loop_lag, metrics
 from grassroots.settings import Settings, get_settings
-from notifications import worker as notifications_worker
 from services import group_commit
+from services import worker as background_worker
 
 log = logging.getLogger("grassroots.api")
 
@@ -135,7 +135,6 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
             stack.callback(metrics.process_exited)
-            await stack.enter_async_context(metrics.loop_lag_monitor())
             if manage_db:
                 await stack.enter_async_context(
                     RegisterTortoise(app, config=db.tortoise_config(settings))
@@ -145,7 +144,7 @@ def create_app(
             lag_task = loop_lag.start()
             if run_worker:
                 worker_task = asyncio.create_task(
-                    notifications_worker.run_worker(stop=stop, settings=settings, announce=False)
+                    background_worker.run_worker(stop=stop, settings=settings, announce=False)
                 )
             if settle_heap:
                 _settle_heap()

@@ -12,11 +12,11 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Request
 from fastapi.security import OAuth2PasswordBearer
 
+from grassroots.errors import NotFound, Unauthorized
 from grassroots.settings import Settings, get_settings
 from models.org import User
 from services import user_cache
 from services.context import Actor, current_actor
-from services.errors import NotFound, Unauthorized
 from services.scope import Access, is_admin, require_role
 from services.security import read_access_token
 

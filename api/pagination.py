@@ -17,8 +17,8 @@ from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
 from api.schemas import UtcInput
+from grassroots.errors import Invalid
 from grassroots.settings import get_settings
-from services.errors import Invalid
 
 MAX_LIMIT = 500
 

@@ -14,8 +14,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from tortoise.exceptions import DBConnectionError, OperationalError
 
 from api.schemas import INPUT_RULE_CODES
-from services.errors import DomainError
-from services.messages import message_for
+from grassroots.errors import DomainError
+from grassroots.messages import message_for
 
 log = logging.getLogger("grassroots.api")
 

@@ -7,7 +7,7 @@ Part 1. Half the devices are FCM tokens, half JPush registration ids. The backlo
 real fan-out before the clock starts; delivery worker processes run the real `run_delivery_loop`
 with the real PushRouter over FcmSender (firebase-admin, one HTTP request per message) and
 JPushSender (the `jpush` client, batch single push with cids stored before the send). The local
-stand-ins (notifications/fake_fcm.py, tests/doubles/fake_jpush.py) run in processes of their own
+stand-ins (tests/doubles/fake_fcm.py, tests/doubles/fake_jpush.py) run in processes of their own
 and count what they accepted: every (device, notification) must arrive exactly once. The ceiling
 is the same two senders pushing the same messages straight from memory (no database).
 
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import multiprocessing as mp
 import os
 import sys
@@ -35,110 +36,17 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import harness  # noqa: E402
+from bench import b4_deliveries, harness  # noqa: E402
 
 TARGET_PER_S = 2000.0
-DEVICES_PER_USER = 10  # 5 FCM + 5 JPush
+DEVICES_PER_USER = b4_deliveries.DEVICES_PER_USER  # 5 FCM + 5 JPush
 NOTIFICATIONS = 10
 CEILING_MESSAGES = 20_000
 SMS_USERS = 250
 SMS_CAP = 5
 
 
-# --- stand-ins in their own processes -----------------------------------------------------------
-
-
-def _stand_in_process(kind: str, conn: Any, account_path: str) -> None:
-    sys.path.insert(0, str(ROOT))
-    if kind == "fcm":
-        from notifications.fake_fcm import FakeFcm
-
-        server: Any = FakeFcm()
-    elif kind == "jpush":
-        from tests.doubles.fake_jpush import FakeJPush
-
-        server = FakeJPush()
-    else:
-        from tests.doubles.fake_sms import FakeSms
-
-        server = FakeSms()
-    with server:
-        if kind == "fcm":
-            server.write_service_account(account_path)
-        conn.send(server.base_url)
-        while True:
-            command = conn.recv()
-            if command == "stop":
-                return
-            if command == "reset":
-                server.reset()
-                conn.send("ok")
-            elif command == "count":
-                messages = server.messages
-                if kind == "fcm":
-                    keys = {(m.get("token"), m["data"].get("notification_id")) for m in messages}
-                elif kind == "jpush":
-                    keys = {
-                        (m["target"], m["notification"]["android"]["extras"]["notification_id"])
-                        for m in messages
-                    }
-                else:
-                    keys = {m["out_id"] for m in messages}
-                    per_phone: dict[str, int] = {}
-                    for m in messages:
-                        per_phone[m["phone"]] = per_phone.get(m["phone"], 0) + 1
-                    conn.send(
-                        {
-                            "messages": len(messages),
-                            "unique": len(keys),
-                            "max_per_phone": max(per_phone.values(), default=0),
-                            "bad_signatures": server.rejected_signatures,
-                        }
-                    )
-                    continue
-                conn.send({"messages": len(messages), "unique": len(keys)})
-
-
-class StandIn:
-    """A stand-in server in its own process, driven over a pipe."""
-
-    def __init__(self, context: Any, kind: str, account_path: str = "") -> None:
-        self.conn, child = context.Pipe()
-        self.process = context.Process(
-            target=_stand_in_process, args=(kind, child, account_path), daemon=True
-        )
-        self.process.start()
-        self.url: str = self.conn.recv()
-
-    def ask(self, command: str) -> Any:
-        self.conn.send(command)
-        return self.conn.recv()
-
-    def stop(self) -> None:
-        self.conn.send("stop")
-        self.process.join(timeout=10)
-
-
 # --- the ceiling: the senders alone ----------------------------------------------------------
-
-
-def _pushes(n: int, *, prefix: str) -> list[Any]:
-    from notifications.fcm import PushMessage
-
-    return [
-        PushMessage(
-            delivery_id=str(i),
-            token=(f"{prefix}:APA91b{i:08d}" + "x" * 100) if i % 2 == 0 else f"1a{prefix}{i:012d}",
-            title="月度例会提醒",
-            body="请参加本月社工例会",
-            data={"type": "reminder", "id": "r", "notification_id": str(uuid.uuid4())},
-            collapse_key="reminder-r",
-            ttl_s=3600,
-            urgent=False,
-            provider="fcm" if i % 2 == 0 else "jpush",
-        )
-        for i in range(n)
-    ]
 
 
 def _router(account_path: str, fcm_url: str, jpush_url: str) -> Any:
@@ -155,137 +63,20 @@ def _router(account_path: str, fcm_url: str, jpush_url: str) -> Any:
     )
 
 
-def _ceiling(account_path: str, fcm_url: str, jpush_url: str, n: int) -> float:
+# --- the backlog and the delivery workers: b4_deliveries's, with JPush devices besides ------
+
+
+def _device(n: int, d: int) -> tuple[str, str]:
+    """Odd devices are JPush registration ids, even ones FCM tokens."""
+    if d % 2 == 1:
+        return f"1a{n:08d}{d:02d}bench", "jpush"
+    return b4_deliveries.fcm_device(n, d)
+
+
+def _warm_router(account_path: str, fcm_url: str, jpush_url: str) -> Any:
     router = _router(account_path, fcm_url, jpush_url)
-    pushes = _pushes(n, prefix="ceiling")
-    try:
-        router.send(pushes[:1000])  # warm up: access token, connections
-        started = time.perf_counter()
-        for i in range(1000, n, 1000):
-            results = router.send(pushes[i : i + 1000])
-            assert all(r.ok for r in results), {r.error for r in results if not r.ok}
-        elapsed = time.perf_counter() - started
-    finally:
-        router.close()
-    return (n - 1000) / elapsed
-
-
-# --- the backlog -----------------------------------------------------------------------------
-
-
-async def _make_backlog(database_url: str, deliveries: int) -> None:
-    from tortoise import Tortoise
-
-    os.environ["GRASSROOTS_DATABASE_URL"] = database_url
-    from grassroots import db
-    from grassroots.settings import get_settings
-    from models.notifications import Delivery, Device, NotificationKind, Platform
-    from models.org import OrgUnit, User
-    from notifications.channels import Channels
-    from notifications.inbox import Message, fan_out
-
-    get_settings.cache_clear()
-    await Tortoise.init(config=db.tortoise_config(get_settings()))
-    unit_id = uuid.uuid4()
-    unit = await OrgUnit.create(id=unit_id, name="崇川区", path=f"/{unit_id.hex}/", depth=0)
-    users_needed = deliveries // (DEVICES_PER_USER * NOTIFICATIONS)
-    users = [
-        User(
-            id=uuid.uuid4(),
-            username=f"bench{n}",
-            password_hash="!",
-            full_name="测试",
-            roles_text=",patrol,",
-            org_unit_id=unit.id,
-            org_path=unit.path,
-        )
-        for n in range(users_needed)
-    ]
-    await User.bulk_create(users, batch_size=1000)
-    now = datetime.now(UTC)
-    devices = []
-    for n, user in enumerate(users):
-        for d in range(DEVICES_PER_USER):
-            china = d % 2 == 1
-            devices.append(
-                Device(
-                    id=uuid.uuid4(),
-                    user_id=user.id,
-                    token=f"1a{n:08d}{d:02d}bench" if china else f"bench{n}-{d}:APA91b" + "x" * 120,
-                    platform=Platform.android,
-                    provider="jpush" if china else "fcm",
-                    last_seen_at=now,
-                )
-            )
-    await Device.bulk_create(devices, batch_size=1000)
-    both = Channels(providers=frozenset({"fcm", "jpush"}))
-    for k in range(NOTIFICATIONS):
-        await fan_out(
-            message=Message(
-                kind=NotificationKind.reminder,
-                title="月度例会提醒",
-                body="请参加本月社工例会",
-                data={"type": "reminder", "id": str(k)},
-                collapse_key=f"reminder-{k}",
-                ttl_s=24 * 3600,
-            ),
-            user_ids=[u.id for u in users],
-            dedup=f"bench:{k}",
-            now=now,
-            push=True,
-            quiet=None,
-            channels=both,
-        )
-    count = await Delivery.filter(status="queued").count()
-    assert count == deliveries, count
-    await Tortoise.close_connections()
-
-
-# --- a delivery worker process ---------------------------------------------------------------
-
-
-def _worker_process(
-    database_url: str,
-    account_path: str,
-    fcm_url: str,
-    jpush_url: str,
-    lanes: int,
-    batch: int,
-    ready: Any,
-    go: Any,
-) -> None:
-    os.environ["GRASSROOTS_DATABASE_URL"] = database_url
-    sys.path.insert(0, str(ROOT))
-
-    async def main() -> None:
-        from tortoise import Tortoise
-
-        from grassroots import db
-        from grassroots.settings import get_settings
-        from models.notifications import Delivery
-        from notifications.outbox import PENDING
-        from notifications.worker import run_delivery_loop
-
-        get_settings.cache_clear()
-        await Tortoise.init(config=db.tortoise_config(get_settings()))
-        router = _router(account_path, fcm_url, jpush_url)
-        await asyncio.to_thread(router.senders["fcm"]._ensure_access_token)
-        ready.set()
-        go.wait()
-        stop = asyncio.Event()
-        loop_task = asyncio.create_task(
-            run_delivery_loop(
-                stop=stop, sender=router, quiet=None, lanes=lanes, batch_size=batch, idle_s=0.05
-            )
-        )
-        while not await Delivery.filter(status__in=list(PENDING)).count() == 0:
-            await asyncio.sleep(0.1)
-        stop.set()
-        await loop_task
-        await asyncio.to_thread(router.close)
-        await Tortoise.close_connections()
-
-    asyncio.run(main())
+    router.senders["fcm"]._ensure_access_token()
+    return router
 
 
 # --- part 2: the SMS fallback ------------------------------------------------------------------
@@ -323,7 +114,7 @@ def _sms_process(database_url: str, sms_url: str, reminders: int, result: Any) -
         from models.org import OrgUnit, User
         from notifications import outbox
         from notifications.sms import make_sms_sender
-        from notifications.urgent import text_unconfirmed_reminders
+        from services.notify.urgent import text_unconfirmed_reminders
 
         get_settings.cache_clear()
         settings = get_settings()
@@ -413,50 +204,43 @@ def main() -> None:
 
     context = mp.get_context("spawn")
     account_path = str(Path(tempfile.mkdtemp(prefix="gr-b4c-")) / "service-account.json")
-    fcm = StandIn(context, "fcm", account_path)
-    china = StandIn(context, "jpush")
-    texts = StandIn(context, "sms")
+    fcm = b4_deliveries.StandIn(context, "fcm", account_path)
+    china = b4_deliveries.StandIn(context, "jpush")
+    texts = b4_deliveries.StandIn(context, "sms")
 
-    ceiling = _ceiling(account_path, fcm.url, china.url, CEILING_MESSAGES)
+    rate_alone = b4_deliveries.ceiling(
+        _router(account_path, fcm.url, china.url),
+        b4_deliveries.ceiling_pushes(CEILING_MESSAGES, jpush=True),
+        warm=1000,
+    )
     fcm.ask("reset")
     china.ask("reset")
 
     database_url = harness.database_url_for(args.db, "b4china")
     harness.migrate(database_url)
     setup_started = time.perf_counter()
-    asyncio.run(_make_backlog(database_url, args.deliveries))
+    asyncio.run(
+        b4_deliveries.make_backlog(
+            database_url,
+            args.deliveries,
+            notifications=NOTIFICATIONS,
+            device=_device,
+            providers=frozenset({"fcm", "jpush"}),
+        )
+    )
     print(
         f"backlog of {args.deliveries:,} deliveries (half FCM, half JPush) made in "
         f"{time.perf_counter() - setup_started:.1f} s"
     )
 
-    go = context.Event()
-    workers, ready_events = [], []
-    for _ in range(args.workers):
-        ready = context.Event()
-        process = context.Process(
-            target=_worker_process,
-            args=(
-                database_url,
-                account_path,
-                fcm.url,
-                china.url,
-                args.lanes,
-                args.batch,
-                ready,
-                go,
-            ),
-        )
-        process.start()
-        ready_events.append(ready)
-        workers.append(process)
-    for ready in ready_events:
-        ready.wait(timeout=60)
-    started = time.perf_counter()
-    go.set()
-    for process in workers:
-        process.join()
-    elapsed = time.perf_counter() - started
+    elapsed = b4_deliveries.deliver(
+        context,
+        database_url=database_url,
+        make_sender=functools.partial(_warm_router, account_path, fcm.url, china.url),
+        workers=args.workers,
+        lanes=args.lanes,
+        batch=args.batch,
+    )
     by_fcm, by_china = fcm.ask("count"), china.ask("count")
 
     # A database of its own: part 1's reminders are not part 2's.
@@ -481,11 +265,11 @@ def main() -> None:
         f"B4 China on {args.db}: {args.workers} worker process(es) x {args.lanes} lanes, "
         f"claim batch {args.batch}"
     )
-    print(f"ceiling (FcmSender + JPushSender alone, no database): {ceiling:,.0f} messages/s")
+    print(f"ceiling (FcmSender + JPushSender alone, no database): {rate_alone:,.0f} messages/s")
     print(
         f"delivered FCM {by_fcm['messages']:,} ({by_fcm['unique']:,} distinct), "
         f"JPush {by_china['messages']:,} ({by_china['unique']:,} distinct) in {elapsed:.1f} s "
-        f"= {rate:,.0f}/s ({rate / ceiling:.0%} of the ceiling)"
+        f"= {rate:,.0f}/s ({rate / rate_alone:.0%} of the ceiling)"
     )
     lost = (half - by_fcm["unique"]) + (half - by_china["unique"])
     twice = (by_fcm["messages"] - by_fcm["unique"]) + (by_china["messages"] - by_china["unique"])

@@ -3,7 +3,7 @@
     python bench/b4_deliveries.py [--db sqlite|postgres] [--deliveries 100000] [--workers 1]
                                   [--lanes 2] [--batch 500]
 
-The fake FCM (notifications/fake_fcm.py: OAuth2 token endpoint + FCM v1 send, uvicorn/uvloop)
+The fake FCM (tests/doubles/fake_fcm.py: OAuth2 token endpoint + FCM v1 send, uvicorn/uvloop)
 runs in its own process; so does each delivery worker (the real `run_delivery_loop`, the real
 FcmSender on firebase-admin 7.7, one HTTP request per message as FCM v1 requires). The backlog is
 made with the real fan-out (inbox rows + deliveries) before the clock starts. At the end the fake
@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import multiprocessing as mp
 import os
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,61 +38,137 @@ DEVICES_PER_USER = 10
 CEILING_MESSAGES = 20_000
 
 
-# --- the fake FCM in its own process ---------------------------------------------------------
+# --- stand-ins in their own processes (FCM; JPush and SMS for b4_china) ---------------------
 
 
-def _fake_fcm_process(conn: Any, account_path: str) -> None:
-    from notifications.fake_fcm import FakeFcm
+def _stand_in_process(kind: str, conn: Any, account_path: str) -> None:
+    sys.path.insert(0, str(ROOT))
+    if kind == "fcm":
+        from tests.doubles.fake_fcm import FakeFcm
 
-    with FakeFcm() as fake:
-        fake.write_service_account(account_path)
-        conn.send(fake.base_url)
+        server: Any = FakeFcm()
+    elif kind == "jpush":
+        from tests.doubles.fake_jpush import FakeJPush
+
+        server = FakeJPush()
+    else:
+        from tests.doubles.fake_sms import FakeSms
+
+        server = FakeSms()
+    with server:
+        if kind == "fcm":
+            server.write_service_account(account_path)
+        conn.send(server.base_url)
         while True:
             command = conn.recv()
             if command == "stop":
                 return
             if command == "reset":
-                fake.reset()
+                server.reset()
                 conn.send("ok")
             elif command == "count":
-                messages = fake.messages
-                keys = {(m.get("token"), m["data"].get("notification_id")) for m in messages}
+                messages = server.messages
+                if kind == "fcm":
+                    keys = {(m.get("token"), m["data"].get("notification_id")) for m in messages}
+                elif kind == "jpush":
+                    keys = {
+                        (m["target"], m["notification"]["android"]["extras"]["notification_id"])
+                        for m in messages
+                    }
+                else:
+                    keys = {m["out_id"] for m in messages}
+                    per_phone: dict[str, int] = {}
+                    for m in messages:
+                        per_phone[m["phone"]] = per_phone.get(m["phone"], 0) + 1
+                    conn.send(
+                        {
+                            "messages": len(messages),
+                            "unique": len(keys),
+                            "max_per_phone": max(per_phone.values(), default=0),
+                            "bad_signatures": server.rejected_signatures,
+                        }
+                    )
+                    continue
                 conn.send({"messages": len(messages), "unique": len(keys)})
 
 
-# --- the ceiling: the sender alone -----------------------------------------------------------
+class StandIn:
+    """A stand-in server in its own process, driven over a pipe."""
 
-
-def _ceiling(account_path: str, endpoint: str, n: int) -> float:
-    from notifications.fcm import FcmSender, PushMessage
-
-    pushes = [
-        PushMessage(
-            delivery_id=str(i),
-            token=f"ceiling:APA91b{i:08d}" + "x" * 100,
-            title="月度例会提醒",
-            body="请参加本月社工例会",
-            data={"type": "reminder", "id": "r", "notification_id": str(uuid.uuid4())},
-            collapse_key="reminder-r",
-            ttl_s=3600,
-            urgent=False,
+    def __init__(self, context: Any, kind: str, account_path: str = "") -> None:
+        self.conn, child = context.Pipe()
+        self.process = context.Process(
+            target=_stand_in_process, args=(kind, child, account_path), daemon=True
         )
-        for i in range(n)
-    ]
-    with FcmSender(credentials_path=account_path, endpoint=endpoint) as sender:
-        sender.send(pushes[:500])  # warm up: access token, connections
+        self.process.start()
+        self.url: str = self.conn.recv()
+
+    def ask(self, command: str) -> Any:
+        self.conn.send(command)
+        return self.conn.recv()
+
+    def stop(self) -> None:
+        self.conn.send("stop")
+        self.process.join(timeout=10)
+
+
+# --- the ceiling: the senders alone ---------------------------------------------------------
+
+
+def ceiling_pushes(n: int, *, jpush: bool = False) -> list[Any]:
+    """`n` pushes straight from memory; with `jpush`, every other one to a JPush id."""
+    from notifications.fcm import PushMessage
+
+    pushes = []
+    for i in range(n):
+        china = jpush and i % 2 == 1
+        pushes.append(
+            PushMessage(
+                delivery_id=str(i),
+                token=f"1aceiling{i:012d}" if china else f"ceiling:APA91b{i:08d}" + "x" * 100,
+                title="月度例会提醒",
+                body="请参加本月社工例会",
+                data={"type": "reminder", "id": "r", "notification_id": str(uuid.uuid4())},
+                collapse_key="reminder-r",
+                ttl_s=3600,
+                urgent=False,
+                provider="jpush" if china else "fcm",
+            )
+        )
+    return pushes
+
+
+def ceiling(sender: Any, pushes: list[Any], *, warm: int) -> float:
+    """Messages/s of `sender` alone after `warm` of them (access token, connections); closes it."""
+    try:
+        sender.send(pushes[:warm])
         started = time.perf_counter()
-        for i in range(500, n, 1000):
+        for i in range(warm, len(pushes), 1000):
             results = sender.send(pushes[i : i + 1000])
             assert all(r.ok for r in results), {r.error for r in results if not r.ok}
         elapsed = time.perf_counter() - started
-    return (n - 500) / elapsed
+    finally:
+        sender.close()
+    return (len(pushes) - warm) / elapsed
 
 
-# --- the backlog -----------------------------------------------------------------------------
+# --- the backlog (b4_china makes its own with JPush devices besides) -------------------------
 
 
-async def _make_backlog(database_url: str, deliveries: int) -> None:
+def fcm_device(n: int, d: int) -> tuple[str, str]:
+    """The token and provider of user n's device d: an FCM token."""
+    return f"bench{n}-{d}:APA91b" + "x" * 120, "fcm"
+
+
+async def make_backlog(
+    database_url: str,
+    deliveries: int,
+    *,
+    notifications: int = 10,
+    device: Callable[[int, int], tuple[str, str]] = fcm_device,
+    providers: frozenset[str] = frozenset({"fcm"}),
+) -> None:
+    """`deliveries` queued deliveries through the real fan-out: `notifications` to every user."""
     from tortoise import Tortoise
 
     os.environ["GRASSROOTS_DATABASE_URL"] = database_url
@@ -98,13 +176,14 @@ async def _make_backlog(database_url: str, deliveries: int) -> None:
     from grassroots.settings import get_settings
     from models.notifications import Delivery, Device, NotificationKind, Platform
     from models.org import OrgUnit, User
+    from notifications.channels import Channels
     from notifications.inbox import Message, fan_out
 
     get_settings.cache_clear()
     await Tortoise.init(config=db.tortoise_config(get_settings()))
     unit_id = uuid.uuid4()
     unit = await OrgUnit.create(id=unit_id, name="崇川区", path=f"/{unit_id.hex}/", depth=0)
-    users_needed = deliveries // (DEVICES_PER_USER * 10)
+    users_needed = deliveries // (DEVICES_PER_USER * notifications)
     users = [
         User(
             id=uuid.uuid4(),
@@ -119,19 +198,23 @@ async def _make_backlog(database_url: str, deliveries: int) -> None:
     ]
     await User.bulk_create(users, batch_size=1000)
     now = datetime.now(UTC)
-    devices = [
-        Device(
-            id=uuid.uuid4(),
-            user_id=user.id,
-            token=f"bench{n}-{d}:APA91b" + "x" * 120,
-            platform=Platform.android,
-            last_seen_at=now,
-        )
-        for n, user in enumerate(users)
-        for d in range(DEVICES_PER_USER)
-    ]
+    devices = []
+    for n, user in enumerate(users):
+        for d in range(DEVICES_PER_USER):
+            token, provider = device(n, d)
+            devices.append(
+                Device(
+                    id=uuid.uuid4(),
+                    user_id=user.id,
+                    token=token,
+                    platform=Platform.android,
+                    provider=provider,
+                    last_seen_at=now,
+                )
+            )
     await Device.bulk_create(devices, batch_size=1000)
-    for k in range(10):
+    channels = Channels(providers=providers)
+    for k in range(notifications):
         await fan_out(
             message=Message(
                 kind=NotificationKind.reminder,
@@ -146,34 +229,43 @@ async def _make_backlog(database_url: str, deliveries: int) -> None:
             now=now,
             push=True,
             quiet=None,
+            channels=channels,
         )
     count = await Delivery.filter(status="queued").count()
     assert count == deliveries, count
     await Tortoise.close_connections()
 
 
-# --- a delivery worker process ---------------------------------------------------------------
+# --- delivery worker processes (b4_china drives them too) ------------------------------------
+
+
+def warm_fcm_sender(account_path: str, endpoint: str) -> Any:
+    """An FcmSender that already holds its access token."""
+    from notifications.fcm import FcmSender
+
+    sender = FcmSender(credentials_path=account_path, endpoint=endpoint)
+    sender._ensure_access_token()
+    return sender
 
 
 def _worker_process(
-    database_url: str, account_path: str, endpoint: str, lanes: int, batch: int, ready: Any, go: Any
+    database_url: str, make_sender: Callable[[], Any], lanes: int, batch: int, ready: Any, go: Any
 ) -> None:
     os.environ["GRASSROOTS_DATABASE_URL"] = database_url
+    sys.path.insert(0, str(ROOT))
 
-    async def main() -> None:
+    async def drain() -> None:
         from tortoise import Tortoise
 
         from grassroots import db
         from grassroots.settings import get_settings
         from models.notifications import Delivery
-        from notifications.fcm import FcmSender
         from notifications.outbox import PENDING
         from notifications.worker import run_delivery_loop
 
         get_settings.cache_clear()
         await Tortoise.init(config=db.tortoise_config(get_settings()))
-        sender = FcmSender(credentials_path=account_path, endpoint=endpoint)
-        await asyncio.to_thread(sender._ensure_access_token)
+        sender = await asyncio.to_thread(make_sender)
         ready.set()
         go.wait()
         stop = asyncio.Event()
@@ -189,7 +281,40 @@ def _worker_process(
         await asyncio.to_thread(sender.close)
         await Tortoise.close_connections()
 
-    asyncio.run(main())
+    asyncio.run(drain())
+
+
+def deliver(
+    context: Any,
+    *,
+    database_url: str,
+    make_sender: Callable[[], Any],
+    workers: int,
+    lanes: int,
+    batch: int,
+) -> float:
+    """Drain the backlog with `workers` processes of the real delivery loop; the seconds it took.
+
+    `make_sender` (picklable: a module-level function or a partial of one) builds each worker's
+    sender before the clock starts.
+    """
+    go = context.Event()
+    processes, ready_events = [], []
+    for _ in range(workers):
+        ready = context.Event()
+        process = context.Process(
+            target=_worker_process, args=(database_url, make_sender, lanes, batch, ready, go)
+        )
+        process.start()
+        ready_events.append(ready)
+        processes.append(process)
+    for ready in ready_events:
+        ready.wait(timeout=60)
+    started = time.perf_counter()
+    go.set()
+    for process in processes:
+        process.join()
+    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -205,55 +330,44 @@ def main() -> None:
 
     context = mp.get_context("spawn")
     account_path = str(Path(tempfile.mkdtemp(prefix="gr-b4-")) / "service-account.json")
-    parent, child = context.Pipe()
-    fake = context.Process(target=_fake_fcm_process, args=(child, account_path), daemon=True)
-    fake.start()
-    endpoint = parent.recv()
+    fake = StandIn(context, "fcm", account_path)
+    endpoint = fake.url
+    from notifications.fcm import FcmSender
 
-    ceiling = _ceiling(account_path, endpoint, CEILING_MESSAGES)
-    parent.send("reset")
-    parent.recv()
+    rate_alone = ceiling(
+        FcmSender(credentials_path=account_path, endpoint=endpoint),
+        ceiling_pushes(CEILING_MESSAGES),
+        warm=500,
+    )
+    fake.ask("reset")
 
     database_url = harness.database_url_for(args.db, "b4")
     harness.migrate(database_url)
     setup_started = time.perf_counter()
-    asyncio.run(_make_backlog(database_url, args.deliveries))
+    asyncio.run(make_backlog(database_url, args.deliveries))
     setup_s = time.perf_counter() - setup_started
     print(f"backlog of {args.deliveries:,} deliveries made in {setup_s:.1f} s")
 
-    ready_events = []
-    go = context.Event()
-    workers = []
-    for _ in range(args.workers):
-        ready = context.Event()
-        process = context.Process(
-            target=_worker_process,
-            args=(database_url, account_path, endpoint, args.lanes, args.batch, ready, go),
-        )
-        process.start()
-        ready_events.append(ready)
-        workers.append(process)
-    for ready in ready_events:
-        ready.wait(timeout=60)
-    started = time.perf_counter()
-    go.set()
-    for process in workers:
-        process.join()
-    elapsed = time.perf_counter() - started
-    parent.send("count")
-    counted = parent.recv()
-    parent.send("stop")
-    fake.join(timeout=10)
+    elapsed = deliver(
+        context,
+        database_url=database_url,
+        make_sender=functools.partial(warm_fcm_sender, account_path, endpoint),
+        workers=args.workers,
+        lanes=args.lanes,
+        batch=args.batch,
+    )
+    counted = fake.ask("count")
+    fake.stop()
 
     rate = args.deliveries / elapsed
     print(
         f"B4 on {args.db}: {args.workers} worker process(es) x {args.lanes} lanes,"
         f" batch {args.batch}"
     )
-    print(f"ceiling (FcmSender alone, no database): {ceiling:,.0f} messages/s")
+    print(f"ceiling (FcmSender alone, no database): {rate_alone:,.0f} messages/s")
     print(
         f"delivered {counted['messages']:,} messages ({counted['unique']:,} distinct) "
-        f"in {elapsed:.1f} s = {rate:,.0f}/s ({rate / ceiling:.0%} of the ceiling)"
+        f"in {elapsed:.1f} s = {rate:,.0f}/s ({rate / rate_alone:.0%} of the ceiling)"
     )
     lost = args.deliveries - counted["unique"]
     twice = counted["messages"] - counted["unique"]

@@ -86,7 +86,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 def cmd_worker(_args: argparse.Namespace) -> None:
     """Run the background worker alone until SIGTERM/SIGINT."""
-    from notifications.worker import run_worker
+    from services.worker import run_worker
 
     settings = _settings_or_exit()
 

@@ -1,8 +1,11 @@
 """Event-loop lag: a small task sleeps a few milliseconds and records how late it wakes up.
 
 The lateness is how long something else held the loop (a request, a job's CPU work, a blocking
-call): what every request in this process waited on top of its own work. `LAG` holds the
-figures for whoever exports them (`/metrics`); `start()` runs the monitor on the running loop.
+call): what every request in this process waited on top of its own work. A timer of 5 ms sees
+every stall longer than that (a slower timer sees a stall only when it falls due inside it).
+`start()` runs the one monitor of the running loop (the API's lifespan and the worker call it);
+its readings go to `/metrics` (`grassroots.metrics`: the last reading, the longest stall of the
+last minute, and a histogram of the readings).
 """
 
 from __future__ import annotations
@@ -14,22 +17,21 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from grassroots import metrics
+
 INTERVAL_S = 0.005
 # The longest stall of the last minute is the figure to watch; the all-time one never recovers.
 WINDOW_S = 60.0
-# Upper bounds of the lag histogram, seconds (Prometheus `le`).
-BUCKETS_S = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
 @dataclass
 class LoopLag:
-    """Figures of one process's event-loop lag, in seconds."""
+    """Figures of one process's event-loop lag, in seconds; `exported` ones also go to /metrics."""
 
+    exported: bool = False
     last_s: float = 0.0
     max_s: float = 0.0
     samples: int = 0
-    sum_s: float = 0.0
-    buckets: list[int] = field(default_factory=lambda: [0] * len(BUCKETS_S))
     _recent: deque[tuple[float, float]] = field(default_factory=deque, repr=False)
     _watches: list[list[float]] = field(default_factory=list, repr=False)
 
@@ -39,10 +41,6 @@ class LoopLag:
         self.last_s = lag_s
         self.max_s = max(self.max_s, lag_s)
         self.samples += 1
-        self.sum_s += lag_s
-        for i, bound in enumerate(BUCKETS_S):
-            if lag_s <= bound:
-                self.buckets[i] += 1
         # Keep only a decreasing run of (time, lag): the window's maximum is its first entry.
         while self._recent and self._recent[-1][1] <= lag_s:
             self._recent.pop()
@@ -51,6 +49,10 @@ class LoopLag:
             self._recent.popleft()
         for watch in self._watches:
             watch[0] = max(watch[0], lag_s)
+        if self.exported:
+            metrics.LOOP_LAG.set(lag_s)
+            metrics.LOOP_LAG_MAX_1M.set(self._recent[0][1])
+            metrics.LOOP_LAG_SECONDS.observe(lag_s)
 
     def recent_max_s(self) -> float:
         """The longest stall of the last minute."""
@@ -69,15 +71,8 @@ class LoopLag:
         finally:
             self._watches.remove(watch)
 
-    def gauges(self) -> dict[str, float]:
-        """The figures by their Prometheus names."""
-        return {
-            "grassroots_event_loop_lag_seconds": round(self.last_s, 6),
-            "grassroots_event_loop_lag_max_1m_seconds": round(self.recent_max_s(), 6),
-        }
 
-
-LAG = LoopLag()
+LAG = LoopLag(exported=True)
 _TASKS: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
 
 

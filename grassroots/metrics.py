@@ -11,11 +11,8 @@ processes, so process metrics are then those of the process that answers.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import tempfile
-from collections.abc import AsyncIterator
 
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 from prometheus_client import (
@@ -38,7 +35,6 @@ disable_created_metrics()  # type: ignore[no-untyped-call]
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 JOB_BUCKETS_S = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0)
-LAG_INTERVAL_S = 0.25
 
 REQUESTS = Counter(
     "grassroots_requests", "Requests answered, by route and status.", ["method", "route", "status"]
@@ -49,14 +45,20 @@ REQUEST_SECONDS = Histogram(
     ["method", "route"],
     buckets=LATENCY_BUCKETS_S,
 )
+# Set by the one lag monitor, grassroots.loop_lag (a timer every 5 ms).
 LOOP_LAG = Gauge(
     "grassroots_event_loop_lag_seconds",
     "How late the event loop ran a timer, in the last measurement.",
     multiprocess_mode="livemax",
 )
+LOOP_LAG_MAX_1M = Gauge(
+    "grassroots_event_loop_lag_max_1m_seconds",
+    "The longest event-loop stall of the last minute.",
+    multiprocess_mode="livemax",
+)
 LOOP_LAG_SECONDS = Histogram(
     "grassroots_event_loop_lag_observed_seconds",
-    "Event-loop lag measurements (a timer every 0.25 s).",
+    "Event-loop lag measurements (a timer every 5 ms).",
     buckets=(0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
 JOB_SECONDS = Histogram(
@@ -118,28 +120,6 @@ def process_exited() -> None:
     """Drop this process's live gauges from the shared directory (multiprocess mode)."""
     if multiprocess_dir() is not None:
         multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
-
-
-async def _measure_loop_lag(interval_s: float) -> None:
-    loop = asyncio.get_running_loop()
-    while True:
-        expected = loop.time() + interval_s
-        await asyncio.sleep(interval_s)
-        lag = max(0.0, loop.time() - expected)
-        LOOP_LAG.set(lag)
-        LOOP_LAG_SECONDS.observe(lag)
-
-
-@contextlib.asynccontextmanager
-async def loop_lag_monitor(interval_s: float = LAG_INTERVAL_S) -> AsyncIterator[None]:
-    """Measure how late the event loop runs a timer while the block runs."""
-    task = asyncio.create_task(_measure_loop_lag(interval_s), name="loop-lag")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def export_pool(figures: dict[str, int]) -> None:

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     jpush_app_key: str | None = None
     jpush_master_secret: SecretStr | None = None
     jpush_endpoint: str | None = None
+    # The notification channel registered in Xiaomi's / OPPO's console for service messages
+    # (third_party_channel.<vendor>.channel_id); unset = not sent, the vendor's default channel.
+    jpush_xiaomi_channel_id: str | None = None
+    jpush_oppo_channel_id: str | None = None
     # SMS on Alibaba Cloud: id, secret, sign name and at least one template = SMS is on.
     sms_access_key_id: str | None = None
     sms_access_key_secret: SecretStr | None = None

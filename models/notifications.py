@@ -134,6 +134,9 @@ class Delivery(TimestampedModel):
     # The provider's idempotency key, fixed before the first send and reused by every retry:
     # JPush's cid, under which JPush sends a message once however often it is posted.
     push_ref = fields.CharField(max_length=100, null=True)
+    # The provider's id of the message it accepted (JPush's msg_id): a later push of the same
+    # collapse key to the device replaces it on the phone (JPush's options.override_msg_id).
+    provider_msg_id = fields.CharField(max_length=64, null=True)
     urgent = fields.BooleanField(default=False)
     attempts = fields.SmallIntField(default=0)
     next_attempt_at = fields.DatetimeField(db_index=True)
@@ -144,8 +147,8 @@ class Delivery(TimestampedModel):
 
     class Meta:
         table = "delivery"
-        # The claim query: pending rows by due time.
-        indexes = (("status", "next_attempt_at"),)
+        # The claim query: pending rows by due time; a device's recent pushes (collapse).
+        indexes = (("status", "next_attempt_at"), ("device_id", "sent_at"))
 
 
 class ReminderStatus(StrEnum):

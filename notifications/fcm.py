@@ -83,6 +83,9 @@ class PushMessage:
     provider: str = "fcm"  # which Sender takes it: "fcm" or "jpush" (the device's provider)
     # The provider's idempotency key when it has one (JPush's cid), the same on every retry.
     idempotency_key: str | None = None
+    # The provider's id of the message this one replaces on the phone (JPush's override_msg_id:
+    # the last push of the same collapse key to the device); None: a new notification.
+    replaces: str | None = None
 
 
 @dataclass(frozen=True)

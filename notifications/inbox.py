@@ -21,6 +21,8 @@ from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
 from grassroots import clock
+from grassroots.errors import Conflict, NotFound
+from grassroots.messages import register_messages
 from models.notifications import (
     Channel,
     Delivery,
@@ -36,8 +38,6 @@ from notifications.channels import FCM_ONLY, Channels
 from notifications.channels import NONE as NO_CHANNELS
 from notifications.outbox import PENDING, QuietHours, first_attempt_at
 from notifications.sms import PROVIDER as SMS_PROVIDER
-from services.errors import Conflict, NotFound
-from services.messages import register_messages
 
 register_messages(
     {

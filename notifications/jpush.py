@@ -19,22 +19,36 @@ cids itself and does not say which cid it gave which message, so we fetch the ci
 interface needs JPush to enable it for the app (a "VIP" feature): an app without it is answered
 with a permission error, and the sender then falls back to one plain push per message.
 
+Collapse. iOS gets `apns_collapse_id`. For Android JPush documents no collapse key; what it
+documents is `options.override_msg_id`: the msg_id of a message sent in the last day, which the
+new notification replaces on the phone (JPush's own channel and the Xiaomi, OPPO, vivo, FCM, Honor
+and Huawei EMUI 10+ channels). The outbox names the last msg_id of the push's collapse key to the
+device (`PushMessage.replaces`, notifications.refs); one JPush no longer knows is refused (1003)
+and the message is sent again at once without it.
+
 Endpoint. The SDK builds every URL from `jpush.common.ZONES[zone]`; `GRASSROOTS_JPUSH_ENDPOINT`
 registers one more zone whose URLs point at that base, and the client is made with that zone.
 
 Classification. Chinese vendors throttle marketing messages silently, so every message is marked
 as a service/system message: `options.classification = 1`, Huawei/Honor `importance` NORMAL or HIGH
 (never LOW, their marketing class) with Huawei category WORK, vivo `classification` 1 with
-category TODO, OPPO category TODO; Android's own `category` is `reminder` or `alarm`.
+category TODO, OPPO category TODO with `notify_level` 2 (notification bar and lock screen) or, when
+urgent, 16 (banner, vibration and sound too); Android's own `category` is `reminder` or `alarm`.
+Xiaomi (since 2023) and OPPO put a message without the `channel_id` of a channel registered in
+their console for service messages in their public channel, with its daily limits: each is sent
+when configured (`VendorChannels`, GRASSROOTS_JPUSH_{XIAOMI,OPPO}_CHANNEL_ID). Field names as JPush
+documents `options.third_party_channel` (docs.jiguang.cn/jpush/server/push/rest_api_v3_push).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import jpush
@@ -60,6 +74,7 @@ MAX_TTL_S = 10 * 24 * 3600
 
 # JPush v3 error codes (https://docs.jiguang.cn/jpush/server/push/rest_api_v3_push): what they
 # mean for one delivery.
+INVALID_PARAMETER = 1003  # e.g. an override_msg_id JPush no longer knows
 NO_TARGET = 1011  # no device with this registration id (never registered, uninstalled, expired)
 TRANSIENT_CODES = frozenset(
     {
@@ -111,7 +126,37 @@ def zone_for(*, endpoint: str | None) -> str:
     return name
 
 
-def build_payload(*, push: PushMessage) -> dict[str, Any]:
+@dataclass(frozen=True)
+class VendorChannels:
+    """The service-message channels registered in the vendors' consoles (None: not sent)."""
+
+    xiaomi_channel_id: str | None = None
+    oppo_channel_id: str | None = None
+
+
+NO_VENDOR_CHANNELS = VendorChannels()
+
+
+def third_party_channel(*, urgent: bool, vendors: VendorChannels) -> dict[str, dict[str, Any]]:
+    """`options.third_party_channel`: every vendor's service (never marketing) classification."""
+    importance = "HIGH" if urgent else "NORMAL"
+    channel: dict[str, dict[str, Any]] = {
+        "huawei": {"importance": importance, "category": "WORK"},
+        "honor": {"importance": importance},
+        "vivo": {"classification": 1, "category": "TODO"},
+        # OPPO's notify_level needs its category: 16 = bar, lock screen, banner, vibration, sound.
+        "oppo": {"category": "TODO", "notify_level": 16 if urgent else 2},
+    }
+    if vendors.xiaomi_channel_id:
+        channel["xiaomi"] = {"channel_id": vendors.xiaomi_channel_id}
+    if vendors.oppo_channel_id:
+        channel["oppo"]["channel_id"] = vendors.oppo_channel_id
+    return channel
+
+
+def build_payload(
+    *, push: PushMessage, vendors: VendorChannels = NO_VENDOR_CHANNELS
+) -> dict[str, Any]:
     """One message of a batch single push: target, notification and delivery options."""
     extras = dict(push.data)
     android = jpush.android(
@@ -128,21 +173,18 @@ def build_payload(*, push: PushMessage) -> dict[str, Any]:
         thread_id=push.collapse_key,
         interruption_level="time-sensitive" if push.urgent else "active",
     )
-    importance = "HIGH" if push.urgent else "NORMAL"
     options: dict[str, Any] = {
         "time_to_live": max(0, min(push.ttl_s, MAX_TTL_S)),
         "apns_production": True,
         # 1 = system/service message, 0 = operational (marketing) message: never 0 here.
         "classification": 1,
-        "third_party_channel": {
-            "huawei": {"importance": importance, "category": "WORK"},
-            "honor": {"importance": importance},
-            "vivo": {"classification": 1, "category": "TODO"},
-            "oppo": {"category": "TODO"},
-        },
+        "third_party_channel": third_party_channel(urgent=push.urgent, vendors=vendors),
     }
     if push.collapse_key:
         options["apns_collapse_id"] = apns_collapse_id(collapse_key=push.collapse_key)
+    if push.replaces is not None and push.replaces.isdigit():
+        # Android: the new notification takes the place of the earlier one of the same key.
+        options["override_msg_id"] = int(push.replaces)
     return {
         "platform": "all",
         "target": push.token,
@@ -158,7 +200,7 @@ def classify_code(*, code: int | None, message: str | None) -> tuple[Outcome, st
         return "unregistered", label
     if code in TRANSIENT_CODES:
         return "transient", label
-    if code == 1003 and "registration" in (message or "").lower():
+    if code == INVALID_PARAMETER and "registration" in (message or "").lower():
         return "invalid", label
     return "failed", label
 
@@ -177,9 +219,11 @@ class JPushSender:
         master_secret: str,
         endpoint: str | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
+        vendors: VendorChannels = NO_VENDOR_CHANNELS,
     ) -> None:
         """Make the SDK client against JPush or ``endpoint``."""
         check_sdk_hooks()
+        self.vendors = vendors
         self.zone = zone_for(endpoint=endpoint)
         self.endpoint = (endpoint or JPUSH_BASE_URL).rstrip("/")
         self._client = jpush.JPush(app_key, master_secret, timeout=timeout_s, zone=self.zone)
@@ -202,7 +246,25 @@ class JPushSender:
         self._client.session.close()
 
     def send(self, messages: Sequence[PushMessage]) -> list[SendResult]:
-        """Send the messages in batches of at most 1,000; one result per message, in order."""
+        """Send the messages in batches of at most 1,000; one result per message, in order.
+
+        A message JPush refuses because the one it would replace is past the override window or
+        unknown (1003) is sent again at once as a new notification, under the same cid.
+        """
+        results = self._send_all(messages)
+        stale = [
+            i
+            for i, (push, result) in enumerate(zip(messages, results, strict=True))
+            if push.replaces is not None and result.error == f"JPUSH_{INVALID_PARAMETER}"
+        ]
+        if stale:
+            log.info("%d pushes could not replace their earlier message: sent anew", len(stale))
+            again = self._send_all([dataclasses.replace(messages[i], replaces=None) for i in stale])
+            for i, result in zip(stale, again, strict=True):
+                results[i] = result
+        return results
+
+    def _send_all(self, messages: Sequence[PushMessage]) -> list[SendResult]:
         results: list[SendResult] = []
         for start in range(0, len(messages), MAX_BATCH):
             batch = messages[start : start + MAX_BATCH]
@@ -233,7 +295,7 @@ class JPushSender:
     def _send_batch(self, *, batch: Sequence[PushMessage]) -> list[SendResult]:
         """Post the batch in one batch single push, each message under its cid."""
         try:
-            payloads = [build_payload(push=push) for push in batch]
+            payloads = [build_payload(push=push, vendors=self.vendors) for push in batch]
         except ValueError:
             return [self._one_by_one_malformed(push=push) for push in batch]
         try:
@@ -290,7 +352,7 @@ class JPushSender:
     def _send_one(self, *, push: PushMessage) -> SendResult:
         """One plain push of one message."""
         try:
-            payload = build_payload(push=push)
+            payload = build_payload(push=push, vendors=self.vendors)
         except ValueError:
             return self._one_by_one_malformed(push=push)
         push_api = self._client.create_push()
@@ -390,9 +452,15 @@ def _transport_outcome(error: BaseException) -> tuple[Outcome, str]:
 
 
 def make_jpush_sender(
-    *, app_key: str | None, master_secret: str | None, endpoint: str | None
+    *,
+    app_key: str | None,
+    master_secret: str | None,
+    endpoint: str | None,
+    vendors: VendorChannels = NO_VENDOR_CHANNELS,
 ) -> JPushSender | None:
     """Return a JPushSender, or None when JPush is not configured."""
     if not app_key or not master_secret:
         return None
-    return JPushSender(app_key=app_key, master_secret=master_secret, endpoint=endpoint)
+    return JPushSender(
+        app_key=app_key, master_secret=master_secret, endpoint=endpoint, vendors=vendors
+    )

@@ -2,7 +2,8 @@
 
 Pushes (FCM or JPush, routed by the device's provider) and SMS share the outbox: the same claims,
 leases, retries with backoff, quiet hours and TTL; SMS also pass each user's daily cap, reserved
-with a conditional UPDATE before the text is sent and given back when it is not.
+with a conditional UPDATE before the text is sent and given back when it is not
+(`notifications.sms_cap`). What the outbox holds and how sends ended are `notifications.figures`.
 
 Claiming. A worker takes a batch by writing a fresh claim id into `claimed_by` and moving
 `claimed_until` (its lease) forward. On PostgreSQL the candidates are selected with
@@ -31,17 +32,14 @@ import random
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tortoise import connections
-from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
-from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
-from grassroots import clock, db, metrics
+from grassroots import clock, db
 from grassroots.settings import get_settings
 from models.notifications import (
     Channel,
@@ -49,10 +47,11 @@ from models.notifications import (
     DeliveryStatus,
     Device,
     PushProvider,
-    SmsDailyCount,
 )
 from models.org import User
+from notifications import figures, refs, sms_cap
 from notifications.fcm import PushMessage, Sender, SendResult, token_hint
+from notifications.figures import PENDING as PENDING  # the outbox's word, defined with its figures
 from notifications.sms import SmsMessage, SmsSender
 
 log = logging.getLogger("grassroots.push")
@@ -64,7 +63,6 @@ DEFAULT_BATCH = 500
 DEFAULT_LEASE_S = 120.0
 _ERROR_MAX = 100
 
-PENDING = (DeliveryStatus.queued, DeliveryStatus.held)
 # The SMS template kind of the fallback for a reminder no device confirmed: a push that arrives
 # (received) makes it unnecessary; for the urgent kinds only reading the notification does.
 SMS_FALLBACK_TEMPLATE = "reminder"
@@ -340,10 +338,13 @@ async def _record(
     failed: dict[str, list[uuid.UUID]] = {}
     dead_devices: set[uuid.UUID] = set()
     retries: list[tuple[_Claimed, str]] = []
+    shown: list[tuple[str, uuid.UUID]] = []
     for result in results:
         item = by_id[result.delivery_id]
         if result.outcome == "sent":
             sent.append(item.delivery_id)
+            if _may_be_replaced(item) and result.message_id:
+                shown.append((result.message_id, item.delivery_id))
             continue
         not_sent.append(item)
         if result.outcome == "transient" and item.attempts + 1 < MAX_TRIES:
@@ -365,6 +366,7 @@ async def _record(
             claimed_until=None,
             last_error=None,
         )
+        await refs.store("provider_msg_id", shown)
     for code, ids in failed.items():
         await _fail(ids, claim_id=claim_id, error=code, attempts=True)
     for item, code in retries:
@@ -397,44 +399,6 @@ async def prune_devices(*, device_ids: Iterable[uuid.UUID]) -> int:
         log.info("device %s pruned (token %s)", device_id, token_hint(str(token)))
     await Device.filter(id__in=ids).delete()
     return len(found)
-
-
-def _count_outcomes(providers: Sequence[str], results: Sequence[SendResult]) -> None:
-    """Count each send's outcome by the provider it went through (for /metrics)."""
-    counts: dict[tuple[str, str], int] = {}
-    for provider, result in zip(providers, results, strict=False):
-        counts[(provider, result.outcome)] = counts.get((provider, result.outcome), 0) + 1
-    for (provider, outcome), n in counts.items():
-        metrics.DELIVERIES.labels(provider=provider, outcome=outcome).inc(n)
-
-
-async def outbox_figures(*, now: datetime) -> tuple[dict[str, int], float]:
-    """Deliveries waiting by status, and the age in seconds of the oldest one due by `now`."""
-    depth = {str(status): 0 for status in PENDING}
-    rows = await (
-        Delivery.filter(status__in=list(PENDING))
-        .group_by("status")
-        .annotate(n=Count("id"))
-        .values_list("status", "n")
-    )
-    for status, n in rows:
-        depth[str(status)] = int(n)
-    oldest = (
-        await Delivery.filter(status__in=list(PENDING), next_attempt_at__lte=now)
-        .order_by("next_attempt_at")
-        .first()
-        .values_list("next_attempt_at", flat=True)
-    )
-    age = (now - oldest).total_seconds() if isinstance(oldest, datetime) else 0.0
-    return depth, max(0.0, age)
-
-
-async def export_metrics(*, now: datetime) -> None:
-    """Set the outbox gauges (depth by status, oldest due age) for a scrape."""
-    depth, age = await outbox_figures(now=now)
-    for status, n in depth.items():
-        metrics.OUTBOX_DEPTH.labels(status=status).set(n)
-    metrics.OUTBOX_OLDEST_AGE.set(age)
 
 
 async def deliver_batch(
@@ -492,6 +456,7 @@ async def deliver_batch(
         texts = await _within_cap(texts=texts, claim_id=claim_id, now=now, report=report)
     if pushes and sender is not None:
         pushes = await _fix_idempotency_keys(pushes=pushes, sender=sender)
+        pushes = await _name_what_they_replace(pushes=pushes, now=now)
     messages = [item.push for item in pushes if item.push is not None]
     sms_messages = [item.sms for item in texts if item.sms is not None]
 
@@ -507,8 +472,8 @@ async def deliver_batch(
 
     # Both channels at once, each in its thread; the outcomes are written after both return.
     push_results, sms_results = await asyncio.gather(send_pushes(), send_texts())
-    _count_outcomes([m.provider for m in messages], push_results)
-    _count_outcomes(["aliyun_sms"] * len(sms_messages), sms_results)
+    figures.count_outcomes([m.provider for m in messages], push_results)
+    figures.count_outcomes(["aliyun_sms"] * len(sms_messages), sms_results)
     if texts:
         not_sent = await _record(
             claim_id=claim_id,
@@ -522,7 +487,7 @@ async def deliver_batch(
         )
         report.sms_sent += len(texts) - len(not_sent)
         # What was not sent does not count against the user's cap (a retry reserves again).
-        await _release_cap(items=not_sent, now=now)
+        await sms_cap.release(user_ids=[item.user_id for item in not_sent], now=now)
     if pushes:
         await _record(
             claim_id=claim_id,
@@ -566,69 +531,43 @@ async def _fix_idempotency_keys(*, pushes: list[_Claimed], sender: Sender) -> li
                 item, push=dataclasses.replace(item.push, idempotency_key=key)
             )
             pairs.append((key, item.delivery_id))
-        await _store_push_refs(pairs)
+        await refs.store("push_ref", pairs)
     return out
 
 
-async def _store_push_refs(pairs: Sequence[tuple[str, uuid.UUID]]) -> None:
-    """UPDATE delivery SET push_ref = key WHERE id = delivery id, for every pair, in one batch."""
-    # One prepared statement run for all pairs: less than half the time of Tortoise's
-    # bulk_update (a CASE per row built by pypika) on a 500-row batch here.
-    conn = connections.get("default")
-    if db.dialect() == "postgres":
-        sql = 'UPDATE "delivery" SET "push_ref" = $1 WHERE "id" = $2'
-        values: list[list[Any]] = [[key, delivery_id] for key, delivery_id in pairs]
-    else:
-        sql = 'UPDATE "delivery" SET "push_ref" = ? WHERE "id" = ?'
-        values = [[key, str(delivery_id)] for key, delivery_id in pairs]
-    await conn.execute_many(sql, values)
+def _may_be_replaced(item: _Claimed) -> bool:
+    """A JPush push with a collapse key: a later one of the same key may replace it."""
+    push = item.push
+    return push is not None and push.provider == PushProvider.jpush and bool(push.collapse_key)
 
 
-# --- the SMS daily cap -----------------------------------------------------------------------
-
-
-def _local_day(now: datetime) -> date:
-    return now.astimezone(get_settings().tz).date()
+async def _name_what_they_replace(*, pushes: list[_Claimed], now: datetime) -> list[_Claimed]:
+    """Give each JPush push the msg_id of the last push of its collapse key to its device."""
+    keys = {
+        item.delivery_id: (item.device_id, item.push.collapse_key)
+        for item in pushes
+        if _may_be_replaced(item) and item.device_id and item.push and item.push.collapse_key
+    }
+    shown = await refs.shown_messages(wanted=list(keys.values()), now=now)
+    out = []
+    for item in pushes:
+        msg_id = shown.get(keys[item.delivery_id]) if item.delivery_id in keys else None
+        if item.push is not None and msg_id is not None:
+            item = dataclasses.replace(item, push=dataclasses.replace(item.push, replaces=msg_id))
+        out.append(item)
+    return out
 
 
 async def _within_cap(
     *, texts: Sequence[_Claimed], claim_id: str, now: datetime, report: BatchReport
 ) -> list[_Claimed]:
     """Reserve one SMS of each user's daily cap per text; those over the cap fail."""
-    cap = get_settings().sms_daily_cap
-    day = _local_day(now)
-    allowed: list[_Claimed] = []
-    over: list[uuid.UUID] = []
-    for item in texts:
-        if await reserve_sms(user_id=item.user_id, day=day, cap=cap):
-            allowed.append(item)
-        else:
-            over.append(item.delivery_id)
+    allowed = await sms_cap.reserve_each(
+        user_ids=[item.user_id for item in texts], cap=get_settings().sms_daily_cap, now=now
+    )
+    over = [item.delivery_id for item, ok in zip(texts, allowed, strict=True) if not ok]
     if over:
         await _fail(over, claim_id=claim_id, error="daily_cap", attempts=False)
         report.failed += len(over)
         report.errors["daily_cap"] = report.errors.get("daily_cap", 0) + len(over)
-    return allowed
-
-
-async def reserve_sms(*, user_id: uuid.UUID, day: date, cap: int) -> bool:
-    """Count one more SMS for the user today if that stays within `cap`; False when it would not."""
-    if cap <= 0:
-        return False
-    try:
-        await SmsDailyCount.get_or_create(user_id=user_id, day=day)
-    except IntegrityError:  # made by another worker at the same moment: it exists now
-        pass
-    # One conditional UPDATE: two workers can never both take the last SMS of the day.
-    taken = await SmsDailyCount.filter(user_id=user_id, day=day, sent__lt=cap).update(
-        sent=F("sent") + 1
-    )
-    return taken == 1
-
-
-async def _release_cap(*, items: Sequence[_Claimed], now: datetime) -> None:
-    day = _local_day(now)
-    for item in items:
-        await SmsDailyCount.filter(user_id=item.user_id, day=day, sent__gt=0).update(
-            sent=F("sent") - 1
-        )
+    return [item for item, ok in zip(texts, allowed, strict=True) if ok]

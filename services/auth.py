@@ -22,12 +22,12 @@ from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 from grassroots import clock
+from grassroots.errors import Invalid, RateLimited, Unauthorized
+from grassroots.messages import register_messages
 from grassroots.settings import Settings
 from models.auth import LoginThrottle, RefreshToken
 from models.org import User
 from services import audit, user_cache
-from services.errors import Invalid, RateLimited, Unauthorized
-from services.messages import register_messages
 from services.security import (
     burn_password_check,
     hash_password,

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from tortoise.exceptions import IntegrityError
 from tortoise.models import Model
 
-from services.errors import Conflict
+from grassroots.errors import Conflict
 
 M = TypeVar("M", bound=Model)
 

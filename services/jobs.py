@@ -39,7 +39,7 @@ R = TypeVar("R")
 JOB_MODULES: list[str] = [
     "services.housekeeping",
     *(f"services.{domain}.jobs" for domain in DOMAINS),
-    "notifications.worker",
+    "services.notify.jobs",
     "services.reminders",
     "services.retention",
 ]

@@ -1,8 +1,8 @@
 """Sources of automatic reminders: each capability registers what falls due for whom.
 
-A source is `async def source(now) -> list[Notice]`. The notifications worker calls every source,
-puts each notice in its recipients' inboxes once per `cause_key` (never twice for the same cause)
-and queues the pushes. Sources only read: they never write and never send.
+A source is `async def source(now) -> list[Notice]`. The job `services.notify.jobs.store_notices`
+calls every source, puts each notice in its recipients' inboxes once per `cause_key` (never twice
+for the same cause) and queues the pushes. Sources only read: they never write and never send.
 """
 
 from __future__ import annotations

@@ -10,11 +10,11 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from grassroots import clock
+from grassroots.errors import Conflict, Forbidden, Invalid, NotFound
+from grassroots.messages import register_messages
 from grassroots.settings import Settings
 from models.org import OrgUnit, Role, Team, TeamMember, User
 from services import audit, user_cache
-from services.errors import Conflict, Forbidden, Invalid, NotFound
-from services.messages import register_messages
 from services.scope import in_subtree, is_admin
 from services.security import hash_password
 

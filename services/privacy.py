@@ -17,12 +17,12 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from grassroots import clock
+from grassroots.errors import Conflict
+from grassroots.messages import register_messages
 from grassroots.settings import Settings
 from models.correction import Assessment, CheckIn, LeaveRequest, Supervision
 from models.social import CareGroupMember, CaseAssignment, CaseClosure, Client, Delegation, Visit
 from services import audit
-from services.errors import Conflict
-from services.messages import register_messages
 from services.social.clients import identity_cipher
 
 register_messages(

@@ -20,6 +20,8 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from grassroots import clock
+from grassroots.errors import Invalid
+from grassroots.messages import register_messages
 from grassroots.settings import Settings, get_settings
 from models.notifications import (
     Delivery,
@@ -41,9 +43,7 @@ from notifications.recurrence import (
 )
 from notifications.worker import enabled_channels, push_enabled, quiet_hours
 from services import audit
-from services.errors import Invalid
 from services.jobs import isolated, job
-from services.messages import register_messages
 from services.scope import in_subtree, is_admin
 
 register_messages(

@@ -8,8 +8,8 @@ from typing import Any, TypeVar
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
+from grassroots.errors import Forbidden, NotFound
 from models.org import Role, User
-from services.errors import Forbidden, NotFound
 
 M = TypeVar("M", bound=Model)
 

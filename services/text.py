@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from services.messages import register_messages
+from grassroots.messages import register_messages
 
 register_messages(
     {

@@ -9,7 +9,7 @@ from api.deps import metrics_reader
 from api.problems import problem_for
 from grassroots import clock, db
 from grassroots import metrics as metrics_registry
-from notifications import outbox
+from notifications import figures
 from services.jobs import render_rows_failed
 
 router = APIRouter(tags=["operations"])
@@ -41,7 +41,7 @@ async def readyz(request: Request) -> JSONResponse:
 async def metrics() -> Response:
     """Prometheus text: requests, event-loop lag, jobs and the rows they skipped, outbox,
     deliveries, pool and process (GRASSROOTS_METRICS_TOKEN or an admin's access token)."""
-    await outbox.export_metrics(now=clock.now())
+    await figures.export_metrics(now=clock.now())
     metrics_registry.export_pool(db.pool_figures())
     body, content_type = metrics_registry.render()
     return Response(body + render_rows_failed().encode(), media_type=content_type)

@@ -16,10 +16,10 @@ from typing import Any
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
+from grassroots.errors import NotFound
 from models.correction import CheckIn, LeaveRequest, Supervision
 from models.org import OrgUnit, Role, User
 from models.social import Client
-from services.errors import NotFound
 from services.scope import Access, in_subtree, is_admin, overlaps, subtree
 from services.social.access import client_scope
 

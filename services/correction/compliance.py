@@ -16,6 +16,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 import services.correction.messages  # noqa: F401  (registers the codes raised here)
+from grassroots.errors import Conflict, Invalid
 from models.correction import (
     COUNTING_STATUSES,
     Assessment,
@@ -36,7 +37,6 @@ from services.correction.rules import (
     obligations_for_month,
 )
 from services.correction.supervisions import supervision_for_month
-from services.errors import Conflict, Invalid
 from services.spreadsheet import excel_csv
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
+from grassroots.errors import Invalid
 from grassroots.settings import get_settings
-from services.errors import Invalid
 
 
 def local_zone() -> ZoneInfo:

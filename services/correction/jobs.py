@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from tortoise.expressions import F, Q
 
-from models.correction import CheckIn, ClosedInterval, Supervision
+from models.correction import COUNTING_STATUSES, CheckIn, ClosedInterval, Supervision
 from models.org import OrgUnit
 from services import alerts
 from services.correction import levels
@@ -22,7 +22,9 @@ from services.correction.compliance import checkins_between, tally
 from services.correction.dates import local_date, local_zone, next_month
 from services.correction.levels import KIND_NAMES_ZH
 from services.correction.rules import (
+    HOURS_KINDS,
     DueObligation,
+    Interval,
     IntervalKind,
     ObligationKind,
     Unit,
@@ -151,6 +153,44 @@ async def close_supervision_intervals(
 
 # Misses of intervals that ended longer ago than this are recorded without an alert.
 ALERT_WINDOW_DAYS = 35
+
+
+async def recount_closed_intervals(*, checkin: CheckIn, tz: ZoneInfo) -> int:
+    """Count again the closed intervals holding a check-in that began to count after they were
+    closed (one uploaded after its day ended, a late one the officer confirmed): each stored
+    outcome takes the new tally, and the missed-check-in alert of an interval now met resolves,
+    as alerts do when their cause is fixed. Returns how many intervals became met.
+    """
+    day = local_date(checkin.occurred_at, tz)
+    kind = checkin.kind.value
+    supervision_id: uuid.UUID = checkin.supervision_id  # type: ignore[attr-defined]
+    closed = await ClosedInterval.filter(
+        supervision_id=supervision_id,
+        kind=kind,
+        starts_on__lte=day,
+        ends_on__gte=day,
+    )
+    became_met = 0
+    for row in closed:
+        start_at, end_at = interval_bounds_utc(
+            interval=Interval(starts_on=row.starts_on, ends_on=row.ends_on), tz=tz
+        )
+        rows = await checkins_between(supervision_id, start_at, end_at)
+        counting = [c for c in rows if c["kind"] == kind and c["status"] in COUNTING_STATUSES]
+        hours = ObligationKind(kind) in HOURS_KINDS
+        done = sum(float(c["hours"] or 0.0) if hours else 1.0 for c in counting)
+        met = done >= row.required
+        if done == row.done and met == row.met:
+            continue
+        became_met += met and not row.met
+        row.done, row.met = done, met
+        await row.save(update_fields=["done", "met", "updated_at"])
+        if met:
+            key = f"{supervision_id}:{kind}:{row.starts_on.isoformat()}"
+            await alerts.resolve_cause(
+                kind="missed_checkin", subject_id=supervision_id, dedup_key=key
+            )
+    return became_met
 
 
 @job("correction.close_intervals", every_s=300, transactional=False)

@@ -11,12 +11,12 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 import services.correction.messages  # noqa: F401  (registers the codes raised here)
+from grassroots.errors import Conflict, Invalid
 from models.correction import CheckIn, CheckInStatus, LeaveRequest, LeaveStatus, Supervision
 from models.org import User
 from services import audit
 from services.correction.dates import local_date
 from services.correction.supervisions import forget_supervisions, read_supervision
-from services.errors import Conflict, Invalid
 from services.idempotency import create_once
 
 MAX_LEAVE = timedelta(days=90)

@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 import services.correction.messages  # noqa: F401  (registers the codes raised here)
+from grassroots.errors import Invalid
 from models.correction import ObligationConfig, Supervision
 from models.org import OrgUnit
 from services import audit
@@ -20,7 +21,6 @@ from services.correction.rules import (
     rules_from_dict,
     rules_to_dict,
 )
-from services.errors import Invalid
 from services.org import ancestor_paths
 
 KIND_NAMES_ZH = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.messages import register_messages
+from grassroots.messages import register_messages
 
 register_messages(
     {

@@ -14,6 +14,7 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 import services.correction.messages  # noqa: F401  (registers the codes raised here)
+from grassroots.errors import Conflict, Invalid, NotFound
 from grassroots.settings import get_settings
 from models.correction import (
     ClosedInterval,
@@ -30,7 +31,6 @@ from services.correction import access
 from services.correction.area import area_record
 from services.correction.dates import local_date, local_zone, next_month
 from services.correction.levels import rules_for_org_path
-from services.errors import Conflict, Invalid, NotFound
 from services.scope import in_subtree
 
 MAX_SUPERVISION_DAYS = 3660

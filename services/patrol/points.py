@@ -17,10 +17,10 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Case, F, Q, Value, When
 
 from grassroots.db import dialect
+from grassroots.errors import TooLarge
 from models.patrol import Round, TrackPoint
 from services import audit
 from services.context import current_actor
-from services.errors import TooLarge
 from services.group_commit import GroupCommit
 from services.patrol import geometry, rules
 

@@ -12,6 +12,7 @@ from tortoise.transactions import in_transaction
 
 from geo.measure import haversine_m
 from geo.track import checkpoint_visit_counts
+from grassroots.errors import Conflict, Invalid, NotFound
 from models.org import User
 from models.patrol import (
     Assignment,
@@ -25,7 +26,6 @@ from models.patrol import (
     ZoneKind,
 )
 from services import audit
-from services.errors import Conflict, Invalid, NotFound
 from services.idempotency import create_once
 from services.patrol import access, alerting, analysis, rules
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from services.messages import register_messages
+from grassroots.messages import register_messages
 
 register_messages(
     {

@@ -10,10 +10,10 @@ from datetime import datetime, timedelta
 from tortoise.queryset import QuerySet
 
 from grassroots import clock
+from grassroots.errors import Invalid
 from models.org import Role, User
 from models.patrol import Assignment, Checkpoint, Zone, ZoneKind
 from services import audit
-from services.errors import Invalid
 from services.patrol import access, rules
 from services.scope import in_subtree
 

@@ -13,11 +13,11 @@ from tortoise.transactions import in_transaction
 from geo.measure import area_m2
 from geo.validation import InvalidGeometry, parse_area, to_geojson
 from grassroots import clock
+from grassroots.errors import BadRequest, Invalid
+from grassroots.messages import register_messages
 from models.org import OrgUnit, User
 from models.patrol import Zone, ZoneKind
 from services import audit
-from services.errors import BadRequest, Invalid
-from services.messages import register_messages
 from services.org import org_unit_in_scope
 from services.patrol import access, geometry
 from services.text import is_clean_text
@@ -152,6 +152,9 @@ async def import_zones(
         accepted.append((props["name"].strip(), ZoneKind(props.get("kind", "patrol")), geom))
     created: list[Zone] = []
     async with in_transaction():
+        # Imports into one unit take turns: a retry sent while the first is still running
+        # must find its zones, not race it to a copy (PostgreSQL; SQLite writes one at a time).
+        await OrgUnit.select_for_update().filter(id=unit.id).first()
         for name, kind, geom in accepted:
             geojson = to_geojson(geom=geom)
             same = await Zone.filter(

@@ -14,6 +14,7 @@ from typing import Final
 from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
+from grassroots.errors import Forbidden, Invalid, NotFound
 from models.org import OrgUnit, Role, Team, TeamMember, User
 from models.social import (
     CareGroupMember,
@@ -22,7 +23,6 @@ from models.social import (
     TeamTask,
 )
 from services import audit
-from services.errors import Forbidden, Invalid, NotFound
 from services.scope import in_subtree, is_admin, overlaps, subtree
 from services.social import sixones
 

@@ -6,6 +6,7 @@ import uuid
 
 from tortoise.exceptions import IntegrityError
 
+from grassroots.errors import Conflict, Forbidden, Invalid, NotFound
 from models.org import User
 from models.social import (
     CareGroupMember,
@@ -15,7 +16,6 @@ from models.social import (
     ClientCategory,
 )
 from services import audit
-from services.errors import Conflict, Forbidden, Invalid, NotFound
 from services.social import messages  # noqa: F401  (registers the codes raised here)
 from services.social.access import can_coordinate, may_join_care_group
 

@@ -11,6 +11,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from grassroots import clock, db
+from grassroots.errors import Conflict, Forbidden, Invalid, NotFound
 from grassroots.settings import Settings
 from models.org import OrgUnit, Role, User
 from models.social import (
@@ -20,7 +21,6 @@ from models.social import (
     Delegation,
 )
 from services import audit
-from services.errors import Conflict, Forbidden, Invalid, NotFound
 from services.group_commit import GroupCommit
 from services.scope import in_subtree
 from services.social import messages  # noqa: F401  (registers the codes raised here)

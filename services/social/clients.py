@@ -12,6 +12,7 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from grassroots import clock
+from grassroots.errors import Forbidden, Invalid
 from grassroots.settings import Settings
 from models.org import Role, User
 from models.social import (
@@ -21,7 +22,6 @@ from models.social import (
     RiskLevel,
 )
 from services import audit
-from services.errors import Forbidden, Invalid
 from services.identity import (
     REASON_TEXTS,
     IdentityCipher,

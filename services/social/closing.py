@@ -11,6 +11,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from grassroots import clock
+from grassroots.errors import Conflict, Forbidden, Invalid
 from grassroots.settings import Settings
 from models.correction import Supervision
 from models.org import User
@@ -23,7 +24,6 @@ from models.social import (
     Delegation,
 )
 from services import audit
-from services.errors import Conflict, Forbidden, Invalid
 from services.social import messages  # noqa: F401  (registers the codes raised here)
 from services.social.access import can_coordinate, can_manage
 from services.social.cadence import local_today

@@ -6,7 +6,7 @@ holds them whichever module is loaded first.
 
 from __future__ import annotations
 
-from services.messages import register_messages
+from grassroots.messages import register_messages
 
 register_messages(
     {

@@ -14,12 +14,12 @@ from zoneinfo import ZoneInfo
 from tortoise import connections
 
 from grassroots import clock, db
+from grassroots.errors import Conflict, Invalid
 from models.org import Team, TeamMember, User
 from models.social import (
     TeamTask,
 )
 from services import alerts, audit
-from services.errors import Conflict, Invalid
 from services.social import messages  # noqa: F401  (registers the codes raised here)
 from services.social.cadence import FUTURE_SLACK, local_today
 from services.social.sixones_rules import (

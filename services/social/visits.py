@@ -12,6 +12,7 @@ from tortoise.transactions import in_transaction
 
 from geo.measure import haversine_m
 from grassroots import clock
+from grassroots.errors import Conflict, Invalid
 from grassroots.settings import Settings
 from models.org import User
 from models.social import (
@@ -21,7 +22,6 @@ from models.social import (
     VisitKind,
 )
 from services import alerts, audit
-from services.errors import Conflict, Invalid
 from services.idempotency import create_once
 from services.social import (
     access,

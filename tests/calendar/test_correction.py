@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from grassroots.errors import Invalid
 from models.correction import (
     CheckIn,
     CheckInKind,
@@ -18,7 +19,6 @@ from models.correction import (
 )
 from services.correction import checkins, compliance, jobs, supervisions
 from services.correction import leave as leave_service
-from services.errors import Invalid
 from tests.calendar.conftest import SECOND, local
 from tests.correction.conftest import FAR_OUTSIDE, INSIDE, World
 

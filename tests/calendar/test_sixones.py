@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
+from grassroots.errors import Invalid
 from models.alerts import Alert
 from models.org import Role
-from services.errors import Invalid
 from services.social import jobs as social_jobs
 from services.social import sixones
 from services.social.sixones_rules import TaskKind, period_containing, reminder_dates, task_status

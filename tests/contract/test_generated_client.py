@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from notifications.fake_fcm import FakeFcm
 from tests.contract.conftest import CLIENT_PACKAGE, GeneratedClient
+from tests.doubles.fake_fcm import FakeFcm
 from tests.fuzz.conftest import _fuzz_server
 from tests.patrol.world import ZONE_GEOJSON, checkpoint_a, make_track
 

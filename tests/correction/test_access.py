@@ -8,11 +8,11 @@ import pytest
 
 from geo.measure import area_m2
 from geo.validation import parse_area
+from grassroots.errors import NotFound
 from models.correction import Supervision
 from models.org import OrgUnit, Role
 from models.patrol import Zone
 from services.correction import access
-from services.errors import NotFound
 from services.scope import overlaps
 from tests.correction.conftest import SQUARE, World, supervision_body
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from grassroots import errors
 from models.alerts import Alert, AlertStatus
 from models.correction import (
     CheckInKind,
@@ -19,7 +20,6 @@ from models.correction import (
     Supervision,
 )
 from models.org import User
-from services import errors
 from services.correction import checkins, compliance, levels, supervisions
 from services.correction import jobs as correction_jobs
 from services.correction import leave as leave_requests

@@ -9,6 +9,9 @@ What the official `jpush` client sends, it answers as JPush does:
   already used answers its first msg_id again without sending (JPush dedups by cid);
 - `POST /v3/push` (one plain push to `audience.registration_id`) answers `{"sendno", "msg_id"}`,
   or 400 with error 1011 when none of the ids is known.
+A message may name in `options.override_msg_id` one this stand-in accepted: it then takes that
+message's place on the phone (`showing`); an unknown or expired one (`expire_overrides`) is refused
+with 1003 and nothing is sent, as JPush does after its one-day window.
 Scripts: unknown registration ids (1011), failures by code for the next N sends to an id, a rate
 limit for the next N requests (429, error 2002, JPush's X-Rate-Limit headers), a refused batch
 interface (403, error 2004, as for an app without the VIP batch push), and a delay per request.
@@ -29,6 +32,9 @@ from tests.doubles._server import LoopbackServer, Scope, header
 APP_KEY = "0123456789abcdef01234567"
 MASTER_SECRET = "fedcba9876543210fedcba98"
 MAX_BATCH = 1000
+VENDORS = frozenset(
+    {"xiaomi", "huawei", "honor", "meizu", "oppo", "vivo", "fcm", "nio", "asus", "hmos"}
+)
 
 ERROR_TEXT = {
     1000: "Server internal error",
@@ -81,6 +87,7 @@ class FakeJPush(LoopbackServer):
             self.cid_requests = 0
             self.auth_failures = 0
             self._next_msg = 0
+            self._overridable: set[str] = set()
 
     def unregistered(self, regid: str) -> None:
         """Answer every push to ``regid`` with 1011 (no such device)."""
@@ -102,7 +109,19 @@ class FakeJPush(LoopbackServer):
         with self._lock:
             self._refuse_batch = refuse
 
+    def expire_overrides(self) -> None:
+        """A day passes: no message accepted so far may be overridden any more."""
+        with self._lock:
+            self._overridable.clear()
+
     # inspection ------------------------------------------------------------------------------
+
+    def showing(self, regid: str) -> list[dict[str, Any]]:
+        """The notifications on the phone of ``regid``: each override replaced its message."""
+        shown: list[dict[str, Any]] = []
+        for message in self.sent_to(regid):
+            shown = [m for m in shown if m["msg_id"] != message["replaces"]] + [message]
+        return shown
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -221,7 +240,7 @@ class FakeJPush(LoopbackServer):
         if problem:
             return _error(1003, problem)
         regid = message["target"]
-        answer = self._script(regid)
+        answer = self._script(regid, message)
         if answer is not None:
             return answer
         msg_id = self._accept(regid=regid, cid=cid, message=message)
@@ -241,7 +260,7 @@ class FakeJPush(LoopbackServer):
             accepted = None
             first_error: dict[str, Any] | None = None
             for regid in ids:
-                answer = self._script(regid)
+                answer = self._script(regid, payload)
                 if answer is None:
                     accepted = self._accept(regid=regid, cid=None, message=payload)
                 elif first_error is None:
@@ -254,10 +273,13 @@ class FakeJPush(LoopbackServer):
             return self._json(status, error)
         return self._json(200, {"sendno": "0", "msg_id": accepted})
 
-    def _script(self, regid: str) -> dict[str, Any] | None:
+    def _script(self, regid: str, message: dict[str, Any]) -> dict[str, Any] | None:
         """A scripted error for ``regid``, or None to accept (the lock is held)."""
         if regid in self._unknown:
             return _error(1011)
+        replaces = (message.get("options") or {}).get("override_msg_id")
+        if replaces is not None and str(replaces) not in self._overridable:
+            return _error(1003, "override_msg_id is not a valid message to override")
         scripted = self._failures.get(regid)
         if scripted is not None and scripted[0] > 0:
             scripted[0] -= 1
@@ -267,14 +289,18 @@ class FakeJPush(LoopbackServer):
     def _accept(self, *, regid: str, cid: str | None, message: dict[str, Any]) -> str:
         self._next_msg += 1
         msg_id = str(18_000_000_000 + self._next_msg)
+        options = message.get("options") or {}
+        replaces = options.get("override_msg_id")
+        self._overridable.add(msg_id)
         self._messages.append(
             {
                 "target": regid,
                 "cid": cid,
                 "msg_id": msg_id,
+                "replaces": None if replaces is None else str(replaces),
                 "platform": message.get("platform"),
                 "notification": message.get("notification"),
-                "options": message.get("options") or {},
+                "options": options,
             }
         )
         return msg_id
@@ -294,4 +320,24 @@ def _invalid_message(message: Any, *, batch: bool) -> str | None:
     ttl = options.get("time_to_live")
     if ttl is not None and not (isinstance(ttl, int) and 0 <= ttl <= 864000):
         return "time_to_live must be 0..864000"
+    if options.get("classification", 0) not in (0, 1):
+        return "classification must be 0 or 1"
+    return _invalid_vendor_options(options.get("third_party_channel") or {})
+
+
+def _invalid_vendor_options(vendors: Any) -> str | None:
+    """Why JPush would refuse `options.third_party_channel` (the fields it documents), or None."""
+    if not isinstance(vendors, dict) or not set(vendors) <= VENDORS:
+        return f"third_party_channel takes {sorted(VENDORS)}"
+    for name, fields in vendors.items():
+        if not isinstance(fields, dict):
+            return f"third_party_channel.{name} must be an object"
+        channel_id = fields.get("channel_id")
+        if channel_id is not None and not (isinstance(channel_id, str) and channel_id):
+            return f"third_party_channel.{name}.channel_id must be a non-empty string"
+    oppo = vendors.get("oppo", {})
+    if "notify_level" in oppo and (
+        oppo["notify_level"] not in (1, 2, 16) or "category" not in oppo
+    ):
+        return "third_party_channel.oppo.notify_level is 1, 2 or 16, with a category"
     return None

@@ -72,13 +72,17 @@ def _fuzz_server(
         url = f"{PG_BASE}/{name}"
     else:
         url = f"sqlite://{tmp_path_factory.mktemp(label) / 'fuzz.db'}"
-    env = dict(os.environ) | {
-        "GRASSROOTS_DATABASE_URL": url,
-        "GRASSROOTS_SECRET_KEY": SECRET,
-        "GRASSROOTS_DEMO_PASSWORD": "fuzz-demo-password",
-        "GRASSROOTS_INPROCESS_WORKER": "0",
-        "GRASSROOTS_LOG_LEVEL": "WARNING",
-    } | (extra_env or {})
+    env = (
+        dict(os.environ)
+        | {
+            "GRASSROOTS_DATABASE_URL": url,
+            "GRASSROOTS_SECRET_KEY": SECRET,
+            "GRASSROOTS_DEMO_PASSWORD": "fuzz-demo-password",
+            "GRASSROOTS_INPROCESS_WORKER": "0",
+            "GRASSROOTS_LOG_LEVEL": "WARNING",
+        }
+        | (extra_env or {})
+    )
     subprocess.run(
         [sys.executable, "-m", "grassroots.cli", "migrate"],
         cwd=ROOT,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from notifications.fake_fcm import FakeFcm
 from notifications.fcm import FcmSender
+from tests.doubles.fake_fcm import FakeFcm
 
 
 @pytest.fixture(scope="session")

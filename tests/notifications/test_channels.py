@@ -28,16 +28,17 @@ from models.notifications import (
     SmsDailyCount,
 )
 from models.org import Role
-from notifications import outbox
+from notifications import outbox, sms_cap
 from notifications.channels import Channels, PushRouter
 from notifications.fcm import FcmSender
 from notifications.inbox import Message, fan_out
 from notifications.jpush import JPushSender
 from notifications.sms import SmsSender
-from notifications.urgent import text_unconfirmed_reminders
-from notifications.worker import fan_out_alerts, run_worker, store_notices
 from services import alerts, reminders
 from services.correction.rules import DEFAULT_RULES, rules_to_dict
+from services.notify.jobs import fan_out_alerts, store_notices
+from services.notify.urgent import text_unconfirmed_reminders
+from services.worker import run_worker
 from tests.doubles.fake_jpush import APP_KEY, MASTER_SECRET, FakeJPush
 from tests.doubles.fake_sms import (
     ACCESS_KEY_ID,
@@ -167,7 +168,9 @@ async def add_device(user, name: str, provider: str = "fcm") -> Device:
     )
 
 
-async def notify(user_ids, *, at, urgent=False, channels=ALL, sms_template=None, ttl_s=3600):
+async def notify(
+    user_ids, *, at, urgent=False, channels=ALL, sms_template=None, ttl_s=3600, key="task-t1"
+):
     return await fan_out(
         message=Message(
             kind=NotificationKind.notice,
@@ -175,7 +178,7 @@ async def notify(user_ids, *, at, urgent=False, channels=ALL, sms_template=None,
             body="正文",
             data={"type": "task", "id": "t1"},
             urgent=urgent,
-            collapse_key="task-t1",
+            collapse_key=key,
             ttl_s=ttl_s,
             sms_template=sms_template,
         ),
@@ -355,6 +358,67 @@ async def test_jpush_pushes_keep_quiet_hours_and_their_ttl(people, stand_ins, ro
     assert (await Delivery.get(user_id=people["officer"].id)).last_error == "expired"
 
 
+# --- collapse on Android: a push of the same key replaces the earlier one ----------------------
+
+
+async def test_a_resent_reminder_replaces_the_earlier_one_on_a_jpush_phone(
+    people, stand_ins, router, texter
+):
+    china, patrol = stand_ins["jpush"], people["patrol"]
+    phone = await add_device(patrol, "mi", "jpush")
+    pixel = await add_device(patrol, "pixel", "fcm")
+    await notify([patrol.id], at=NOON)
+    await drain(router, texter, now=NOON)
+    [first] = china.sent_to(phone.token)
+    assert "override_msg_id" not in first["options"]
+    stored = await Delivery.get(device_id=phone.id)
+    assert stored.provider_msg_id == first["msg_id"]
+    later = NOON + timedelta(hours=3)
+    await notify([patrol.id], at=later)  # the same collapse key, three hours on
+    assert (await drain(router, texter, now=later)).sent == 2
+    first, second = china.sent_to(phone.token)
+    assert second["options"]["override_msg_id"] == int(first["msg_id"])
+    assert china.showing(phone.token) == [second]  # one notification on the phone, not two
+    # FCM collapses by its own key; nothing of JPush's reaches it.
+    assert len(stand_ins["fcm"].sent_to(pixel.token)) == 2
+
+
+async def test_only_the_same_key_within_jpush_s_window_is_replaced(
+    people, stand_ins, router, texter
+):
+    china, patrol = stand_ins["jpush"], people["patrol"]
+    phone = await add_device(patrol, "oppo", "jpush")
+    await notify([patrol.id], at=NOON)
+    await notify([patrol.id], at=NOON, key="task-t2")  # another task: its own notification
+    await drain(router, texter, now=NOON)
+    next_day = NOON + timedelta(hours=23, minutes=30)  # past the window JPush overrides in
+    await notify([patrol.id], at=next_day)
+    await drain(router, texter, now=next_day)
+    assert [m["replaces"] for m in china.sent_to(phone.token)] == [None, None, None]
+    assert len(china.showing(phone.token)) == 3
+
+
+async def test_a_message_jpush_no_longer_overrides_is_sent_as_a_new_one(
+    people, stand_ins, router, texter
+):
+    china, patrol = stand_ins["jpush"], people["patrol"]
+    phone = await add_device(patrol, "vivo", "jpush")
+    await notify([patrol.id], at=NOON)
+    await drain(router, texter, now=NOON)
+    china.expire_overrides()  # JPush forgot it (its window is its own clock's)
+    later = NOON + timedelta(hours=1)
+    await notify([patrol.id], at=later)
+    done = await drain(router, texter, now=later)
+    assert (done.sent, done.failed, done.retry) == (1, 0, 0)
+    first, second = china.sent_to(phone.token)
+    assert "override_msg_id" not in second["options"]
+    assert (
+        second["cid"]
+        == (await Delivery.filter(device_id=phone.id).order_by("-sent_at").first()).push_ref
+    )
+    assert china.showing(phone.token) == [first, second]
+
+
 # --- SMS for what is urgent ------------------------------------------------------------------
 
 
@@ -471,7 +535,7 @@ async def test_two_workers_never_exceed_the_cap(people, stand_ins, settings, mon
     monkeypatch.setattr(settings, "sms_daily_cap", 3)
     user_id = people["officer"].id
     taken = await asyncio.gather(
-        *(outbox.reserve_sms(user_id=user_id, day=date(2030, 6, 3), cap=3) for _ in range(8))
+        *(sms_cap.reserve_sms(user_id=user_id, day=date(2030, 6, 3), cap=3) for _ in range(8))
     )
     assert sum(taken) == 3
     assert (await SmsDailyCount.get(user_id=user_id)).sent == 3

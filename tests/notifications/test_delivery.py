@@ -16,11 +16,13 @@ from grassroots import db as db_config
 from models.notifications import Delivery, DeliveryStatus, Device, Notification, NotificationKind
 from models.org import Role
 from notifications import outbox
-from notifications.fake_fcm import FakeFcm
 from notifications.fcm import FcmSender
 from notifications.inbox import Message, fan_out
-from notifications.worker import fan_out_alerts, run_delivery_loop, run_worker, store_notices
+from notifications.worker import run_delivery_loop
 from services import alerts, notices, reminders
+from services.notify.jobs import fan_out_alerts, store_notices
+from services.worker import run_worker
+from tests.doubles.fake_fcm import FakeFcm
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 QUIET = outbox.parse_quiet_hours("22:00-07:00", tz=SHANGHAI)

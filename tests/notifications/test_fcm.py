@@ -12,8 +12,8 @@ import pytest
 from firebase_admin import messaging
 
 from notifications import fcm
-from notifications.fake_fcm import FakeFcm
 from notifications.fcm import FcmSender, PushMessage, SendResult
+from tests.doubles.fake_fcm import FakeFcm
 
 
 def push(

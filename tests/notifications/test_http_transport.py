@@ -19,9 +19,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from notifications.fake_fcm import FakeFcm
 from notifications.fcm import FcmSender
 from notifications.http_transport import HttpClientAdapter
+from tests.doubles.fake_fcm import FakeFcm
 
 
 class _Handler(BaseHTTPRequestHandler):

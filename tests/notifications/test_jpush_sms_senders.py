@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 
 import jpush
 import pytest
 
+from grassroots.settings import Settings
 from notifications import jpush as jpush_module
 from notifications.fcm import PushMessage
 from notifications.jpush import JPushSender, check_sdk_hooks, zone_for
 from notifications.sms import SmsMessage, SmsSender, sms_config
+from notifications.worker import vendor_channels
 from tests.doubles.fake_jpush import APP_KEY, MASTER_SECRET, FakeJPush
 from tests.doubles.fake_sms import (
     ACCESS_KEY_ID,
@@ -131,6 +134,68 @@ def test_messages_are_service_messages_with_ttl_and_collapse(sender, fake_jpush)
         normal["notification"]["android"]["priority"],
         urgent["notification"]["android"]["priority"],
     ) == (0, 1)
+
+
+@pytest.mark.parametrize("batch", [True, False], ids=["batch", "one by one"])
+def test_vendor_channels_carry_the_registered_channel_ids(fake_jpush, batch):
+    fake_jpush.refuse_batch(not batch)
+    vendors = jpush_module.VendorChannels(xiaomi_channel_id="131072", oppo_channel_id="work_todo")
+    with JPushSender(
+        app_key=APP_KEY,
+        master_secret=MASTER_SECRET,
+        endpoint=fake_jpush.base_url,
+        timeout_s=5,
+        vendors=vendors,
+    ) as configured:
+        results = configured.send([push(1), push(2, urgent=True)])
+    assert [r.outcome for r in results] == ["sent", "sent"]
+    for n, level in ((1, 2), (2, 16)):
+        [message] = fake_jpush.sent_to(regid(n))
+        options = message["options"]
+        assert options["classification"] == 1
+        assert options["third_party_channel"]["xiaomi"] == {"channel_id": "131072"}
+        assert options["third_party_channel"]["oppo"] == {
+            "category": "TODO",
+            "notify_level": level,
+            "channel_id": "work_todo",
+        }
+        assert options["third_party_channel"]["vivo"]["classification"] == 1
+        assert "MARKETING" not in json.dumps(options) and "LOW" not in json.dumps(options)
+
+
+def test_without_channel_ids_none_is_sent(sender, fake_jpush):
+    sender.send([push(1)])
+    [message] = fake_jpush.sent_to(regid(1))
+    vendors = message["options"]["third_party_channel"]
+    assert "xiaomi" not in vendors and "channel_id" not in vendors["oppo"]
+
+
+def test_the_channel_ids_come_from_the_settings(monkeypatch):
+    monkeypatch.setenv("GRASSROOTS_JPUSH_XIAOMI_CHANNEL_ID", "131072")
+    monkeypatch.setenv("GRASSROOTS_JPUSH_OPPO_CHANNEL_ID", "work_todo")
+    settings = Settings()
+    assert vendor_channels(settings) == jpush_module.VendorChannels(
+        xiaomi_channel_id="131072", oppo_channel_id="work_todo"
+    )
+    monkeypatch.delenv("GRASSROOTS_JPUSH_XIAOMI_CHANNEL_ID")
+    monkeypatch.delenv("GRASSROOTS_JPUSH_OPPO_CHANNEL_ID")
+    assert vendor_channels(Settings()) == jpush_module.NO_VENDOR_CHANNELS
+
+
+@pytest.mark.parametrize("batch", [True, False], ids=["batch", "one by one"])
+def test_a_push_replaces_the_message_it_names_or_goes_anew(sender, fake_jpush, batch):
+    fake_jpush.refuse_batch(not batch)
+    [first] = sender.send([push(1)])
+    [second] = sender.send([dataclasses.replace(push(1), replaces=first.message_id)])
+    assert second.outcome == "sent"
+    sent = fake_jpush.sent_to(regid(1))
+    assert sent[1]["options"]["override_msg_id"] == int(first.message_id)
+    assert fake_jpush.showing(regid(1)) == [sent[1]]
+    fake_jpush.expire_overrides()
+    [third] = sender.send([dataclasses.replace(push(1), replaces=second.message_id)])
+    assert third.outcome == "sent"  # refused as an override (1003), then sent as a new one
+    assert "override_msg_id" not in fake_jpush.sent_to(regid(1))[2]["options"]
+    assert len(fake_jpush.showing(regid(1))) == 2
 
 
 def test_a_large_send_goes_in_batches_of_1000(sender, fake_jpush):

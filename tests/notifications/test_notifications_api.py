@@ -21,8 +21,8 @@ from models.notifications import (
 )
 from models.org import Role, Team, TeamMember
 from notifications.inbox import Message, fan_out
-from notifications.worker import fan_out_alerts, store_notices
 from services import alerts, notices, reminders
+from services.notify.jobs import fan_out_alerts, store_notices
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TOKEN = "fcm-token-" + "a" * 140

@@ -9,7 +9,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from models.org import Role
-from notifications import outbox
+from notifications import figures, outbox
 from tests.notifications.test_delivery import add_device, notify
 
 
@@ -53,7 +53,7 @@ async def test_outbox_depth_oldest_age_and_outcomes_by_provider(app, people, fcm
     text = await scrape(app)
     assert 'grassroots_outbox_depth{status="queued"} 2.0' in text
     assert sample("grassroots_outbox_oldest_age_seconds") >= 0  # the gauge is exported
-    depth, age = await outbox.outbox_figures(now=now)
+    depth, age = await figures.outbox_figures(now=now)
     assert depth == {"queued": 2, "held": 0} and 299 <= age <= 301
 
     sent_before = sample("grassroots_deliveries_total", provider="fcm", outcome="sent")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from services.messages import message_for
+from grassroots.messages import message_for
 
 
 class DomainError(Exception):

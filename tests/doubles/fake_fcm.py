@@ -3,7 +3,8 @@
 It speaks just enough of Google's protocol for the real firebase-admin SDK to talk to it: the
 OAuth2 token endpoint that google-auth posts its signed JWT to (the service account's
 ``token_uri``) and ``POST /v1/projects/{project}/messages:send``. It runs uvicorn's httptools
-protocol on uvloop in a background thread, so one process can host the test and the server.
+protocol on uvloop in a background thread (tests.doubles._server), so one process can host the
+test and the server.
 """
 
 from __future__ import annotations
@@ -12,19 +13,18 @@ import asyncio
 import base64
 import json
 import secrets
-import socket
 import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
-import uvicorn
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from tests.doubles._server import LoopbackServer, Scope, header
 
 PROJECT_ID = "grassroots-test"
 CLIENT_EMAIL = f"push-sender@{PROJECT_ID}.iam.gserviceaccount.com"
@@ -46,10 +46,6 @@ _ERRORS: dict[str, tuple[int, str, str | None]] = {
     "THIRD_PARTY_AUTH_ERROR": (401, "UNAUTHENTICATED", "THIRD_PARTY_AUTH_ERROR"),
 }
 _INVALID_TOKEN_TEXT = "The registration token is not a valid FCM registration token"
-
-_Scope = dict[str, Any]
-_Receive = Any
-_Send = Any
 
 
 def _b64url_decode(part: str) -> bytes:
@@ -80,11 +76,14 @@ class _Script:
     always: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # token -> (name, msg)
 
 
-class FakeFcm:
+class FakeFcm(LoopbackServer):
     """A fake FCM v1 server with its OAuth2 token endpoint, in a background thread."""
+
+    name = "fake-fcm"
 
     def __init__(self, *, delay_s: float = 0.0, project_id: str = PROJECT_ID) -> None:
         """Prepare the server; ``start`` (or ``with``) binds a free loopback port."""
+        super().__init__()
         self.delay_s = delay_s
         self.project_id = project_id
         self.token_requests = 0
@@ -95,81 +94,13 @@ class FakeFcm:
         self._public_keys: dict[str, rsa.RSAPublicKey] = {}
         self._access_tokens: set[str] = set()
         self._down_503 = False
-        self._in_flight = 0
-        self._port = 0
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
 
     # lifecycle -------------------------------------------------------------------------------
-
-    def __enter__(self) -> FakeFcm:
-        """Start the server."""
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Stop the server."""
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """Return the server's base URL, e.g. ``http://127.0.0.1:40123``."""
-        return f"http://127.0.0.1:{self._port}"
 
     @property
     def token_uri(self) -> str:
         """Return the OAuth2 token endpoint written into service accounts."""
         return f"{self.base_url}/token"
-
-    def start(self) -> None:
-        """Bind a loopback port (a free one the first time) and serve in a daemon thread."""
-        if self._server is not None:
-            return
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", self._port))
-        self._port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self._asgi,
-            loop="uvloop",
-            http="httptools",
-            ws="none",
-            interface="asgi3",
-            proxy_headers=False,
-            server_header=False,
-            date_header=False,
-            lifespan="off",
-            access_log=False,
-            log_level="warning",
-            backlog=4096,
-            timeout_keep_alive=30,
-            timeout_graceful_shutdown=1,
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="fake-fcm", daemon=True
-        )
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("fake FCM server did not start")
-            time.sleep(0.005)
-        self._server, self._thread = server, thread
-
-    def stop(self) -> None:
-        """Stop serving: the port refuses connections and open connections are closed."""
-        server, thread = self._server, self._thread
-        if server is None or thread is None:
-            return
-        server.should_exit = True
-        thread.join(timeout=10)
-        self._server = self._thread = None
 
     # scripting -------------------------------------------------------------------------------
 
@@ -204,9 +135,7 @@ class FakeFcm:
     def reset(self) -> None:
         """Let requests in flight finish, then forget messages, counters and scripts."""
         self.delay_s = 0.0
-        deadline = time.monotonic() + 5
-        while self._in_flight and time.monotonic() < deadline:
-            time.sleep(0.01)
+        self.wait_idle()
         with self._lock:
             self._messages.clear()
             self._script = _Script()
@@ -258,24 +187,8 @@ class FakeFcm:
 
     # HTTP ------------------------------------------------------------------------------------
 
-    async def _asgi(self, scope: _Scope, receive: _Receive, send: _Send) -> None:
-        """Serve the two endpoints as a bare ASGI app (a router would cost throughput)."""
-        if scope["type"] != "http":
-            return
-        self._in_flight += 1  # only the server's event loop thread touches it
-        try:
-            await self._handle(scope, receive, send)
-        finally:
-            self._in_flight -= 1
-
-    async def _handle(self, scope: _Scope, receive: _Receive, send: _Send) -> None:
-        """Route one HTTP request."""
-        body = b""
-        more = True
-        while more:
-            event = await receive()
-            body += event.get("body", b"")
-            more = event.get("more_body", False)
+    async def handle(self, scope: Scope, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        """Route one request to the token endpoint or the send endpoint."""
         path: str = scope["path"]
         if self._down_503:
             status, payload = _error_body(name="UNAVAILABLE", message="fake FCM is down")
@@ -289,17 +202,7 @@ class FakeFcm:
             status, payload = self._send(scope, path, body)
         else:
             status, payload = 404, b'{"error": {"code": 404, "status": "NOT_FOUND"}}'
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json; charset=UTF-8"),
-                    (b"content-length", str(len(payload)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
+        return status, {}, payload
 
     def _token(self, body: bytes) -> tuple[int, bytes]:
         """Check a JWT-bearer grant signed by a key we issued and answer an access token."""
@@ -320,11 +223,11 @@ class FakeFcm:
         """Verify the RS256 signature, audience and expiry of a service-account JWT."""
         try:
             header_b64, claims_b64, signature_b64 = assertion.split(".")
-            header = json.loads(_b64url_decode(header_b64))
+            jwt_header = json.loads(_b64url_decode(header_b64))
             claims = json.loads(_b64url_decode(claims_b64))
             with self._lock:
-                public_key = self._public_keys.get(header.get("kid", ""))
-            if public_key is None or header.get("alg") != "RS256":
+                public_key = self._public_keys.get(jwt_header.get("kid", ""))
+            if public_key is None or jwt_header.get("alg") != "RS256":
                 return False
             public_key.verify(
                 _b64url_decode(signature_b64),
@@ -338,13 +241,9 @@ class FakeFcm:
         audience_ok = claims.get("aud") in (self.token_uri, _GOOGLE_TOKEN_URI)
         return bool(audience_ok and claims.get("exp", 0) > time.time())
 
-    def _send(self, scope: _Scope, path: str, body: bytes) -> tuple[int, bytes]:
+    def _send(self, scope: Scope, path: str, body: bytes) -> tuple[int, bytes]:
         """Authenticate, apply the script for the message's token, then record the message."""
-        authorization = ""
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                authorization = value.decode()
-        access_token = authorization.removeprefix("Bearer ")
+        access_token = header(scope, "authorization").removeprefix("Bearer ")
         try:
             message = json.loads(body)["message"]
         except (ValueError, KeyError, TypeError):

@@ -1,0 +1,122 @@
+"""The house's structure: imports run downwards, no module is over 600 lines, no double ships.
+
+Layers, bottom to top: `grassroots` (settings, db, clock, errors), then `models` and `geo`, then
+`notifications`, then `services`, then `api`. A module may import its own layer and those below;
+the command line (`grassroots/cli.py`) is the one entry that starts everything, so it may import
+any layer. Imports inside functions count: a deferred import is still a dependency.
+"""
+
+from __future__ import annotations
+
+import ast
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RANK = {"grassroots": 0, "models": 1, "geo": 1, "notifications": 2, "services": 3, "api": 4}
+ENTRY_POINTS = {Path("grassroots/cli.py")}
+MIGRATIONS = Path("models/migrations")
+MAX_LINES = 600
+
+
+def production_modules() -> list[Path]:
+    """Every module of the shipped packages, relative to the repository root."""
+    return sorted(
+        path.relative_to(ROOT)
+        for package in RANK
+        for path in (ROOT / package).rglob("*.py")
+        if ".venv" not in path.parts
+    )
+
+
+def imported_packages(source: str) -> list[tuple[int, str]]:
+    """(line, top-level package) of every absolute import in `source`, nested ones included."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name.split(".")[0]) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.lineno, node.module.split(".")[0]))
+    return found
+
+
+def upward_imports(module: Path, source: str) -> list[str]:
+    """Each import of `module` that reaches a layer above its own, as 'path:line -> package'."""
+    if module in ENTRY_POINTS or module.is_relative_to(MIGRATIONS):
+        return []
+    own = RANK[module.parts[0]]
+    return [
+        f"{module}:{line} -> {package}"
+        for line, package in imported_packages(source)
+        if package in RANK and RANK[package] > own
+    ]
+
+
+def test_the_checker_finds_upward_imports_at_module_level_and_inside_functions():
+    snippet = (
+        "from grassroots import clock\n"
+        "import services.jobs\n"
+        "def later():\n"
+        "    from api.app import create_app\n"
+        "    from tortoise.migrations.api import migrate\n"
+        "    from . import sibling\n"
+    )
+    assert upward_imports(Path("notifications/outbox.py"), snippet) == [
+        "notifications/outbox.py:2 -> services",
+        "notifications/outbox.py:4 -> api",
+    ]
+    assert upward_imports(Path("models/org.py"), "import notifications.inbox\n") == [
+        "models/org.py:1 -> notifications"
+    ]
+    assert upward_imports(Path("services/org.py"), "from api import deps\n") == [
+        "services/org.py:1 -> api"
+    ]
+    # Downwards and sideways are fine, and so is the command line.
+    assert upward_imports(Path("api/app.py"), snippet) == []
+    assert upward_imports(Path("geo/track.py"), "from models import patrol\n") == []
+    assert upward_imports(Path("grassroots/cli.py"), snippet) == []
+
+
+def test_no_production_module_imports_a_layer_above_its_own():
+    found = [
+        upward
+        for module in production_modules()
+        for upward in upward_imports(module, (ROOT / module).read_text(encoding="utf-8"))
+    ]
+    assert found == []
+
+
+def long_modules(lengths: dict[Path, int]) -> list[str]:
+    """Modules over MAX_LINES lines, migrations aside, as 'path: n lines'."""
+    return [
+        f"{module}: {n} lines"
+        for module, n in sorted(lengths.items())
+        if n > MAX_LINES and not module.is_relative_to(MIGRATIONS)
+    ]
+
+
+def test_the_length_check_flags_long_modules_but_not_migrations():
+    lengths = {
+        Path("services/big.py"): MAX_LINES + 1,
+        Path("services/fits.py"): MAX_LINES,
+        Path("models/migrations/0002_capabilities.py"): 5000,
+    }
+    assert long_modules(lengths) == ["services/big.py: 601 lines"]
+
+
+def test_no_production_module_is_over_600_lines():
+    lengths = {
+        module: len((ROOT / module).read_text(encoding="utf-8").splitlines())
+        for module in production_modules()
+    }
+    assert len(lengths) > 100  # the walk found the packages
+    assert long_modules(lengths) == []
+
+
+def test_no_test_double_ships_in_a_production_package():
+    doubles = [module for module in production_modules() if module.name.startswith("fake_")]
+    assert doubles == []
+    # `pip install .` ships exactly the layers: not tests/ (the doubles) nor bench/.
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    shipped = project["tool"]["setuptools"]["packages"]["find"]["include"]
+    assert sorted(shipped) == sorted(f"{package}*" for package in RANK)
