@@ -160,9 +160,13 @@ async def acknowledge(*, alert: Alert, user: User) -> Alert:
     return alert
 
 
-async def resolve_cause(*, kind: str, subject_id: uuid.UUID) -> int:
-    """Close the open alerts of a kind about a subject whose cause was just fixed."""
-    return await Alert.filter(kind=kind, subject_id=subject_id, status=AlertStatus.open).update(
+async def resolve_cause(*, kind: str, subject_id: uuid.UUID, dedup_key: str | None = None) -> int:
+    """Close the open alerts of a kind about a subject whose cause was just fixed; with
+    `dedup_key`, only the one raised under that key (one missed interval among several)."""
+    query = Alert.filter(kind=kind, subject_id=subject_id, status=AlertStatus.open)
+    if dedup_key is not None:
+        query = query.filter(dedup_key=f"{kind}:{dedup_key}")
+    return await query.update(
         status=AlertStatus.acked, open_key=None, acked_at=clock.now(), acked_by_id=None
     )
 

@@ -20,11 +20,12 @@ from tortoise.transactions import in_transaction
 import services.correction.messages  # noqa: F401  (registers the codes raised here)
 from grassroots.errors import Conflict, Invalid
 from grassroots.settings import get_settings
-from models.correction import CheckIn, CheckInKind, CheckInStatus, Supervision
+from models.correction import COUNTING_STATUSES, CheckIn, CheckInKind, CheckInStatus, Supervision
 from models.org import OrgUnit, User
 from services import alerts, audit
 from services.correction.area import permitted_area
 from services.correction.dates import local_date, local_zone
+from services.correction.jobs import recount_closed_intervals
 from services.correction.leave import leave_covers
 from services.correction.supervisions import read_supervision, supervision_of
 from services.group_commit import GroupCommit
@@ -150,7 +151,18 @@ async def record_checkin(
         )
     if created and checkin.status == CheckInStatus.violation:
         await _alert_outside(supervision=supervision, checkin=checkin)
+    if created:
+        await _count_where_closed(checkin=checkin, now=now)
     return checkin, created
+
+
+async def _count_where_closed(*, checkin: CheckIn, now: datetime) -> None:
+    """A counting check-in of a day before today may fall in an interval the worker already
+    closed as missed (a phone that uploads yesterday's check-in this morning): count it there
+    too, which resolves that interval's alert. Today's check-ins, the common case, cost nothing.
+    """
+    if checkin.status in COUNTING_STATUSES and local_date(checkin.occurred_at) < local_date(now):
+        await recount_closed_intervals(checkin=checkin, tz=local_zone())
 
 
 async def _judge(
@@ -239,6 +251,8 @@ async def confirm_checkin(*, actor: User, checkin: CheckIn, now: datetime) -> Ch
         fresh.confirmed_at = now
         fresh.confirmed_by_id = actor.id
         await fresh.save(update_fields=["status", "confirmed_at", "confirmed_by_id", "updated_at"])
+        # Its interval may have been closed as missed meanwhile: count it there too.
+        await recount_closed_intervals(checkin=fresh, tz=local_zone())
     await audit.record(action="confirm", resource_type="checkin", resource_id=fresh.id)
     return fresh
 
@@ -301,7 +315,12 @@ async def record_officer_checkin(
         "status": CheckInStatus.ok,
         "org_path": supervision.org_path,
     }
-    return await _store_once(values=values, object_id=checkin_id, request_hash=request_hash)
+    checkin, created = await _store_once(
+        values=values, object_id=checkin_id, request_hash=request_hash
+    )
+    if created:
+        await _count_where_closed(checkin=checkin, now=now)
+    return checkin, created
 
 
 def my_checkins(*, user: User) -> QuerySet[CheckIn]:

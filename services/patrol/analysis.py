@@ -10,9 +10,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
-from geo.track import PointFlag, TrackAnalysis, TrackSummary, analyse_track
+from geo.track import PointFlag, TrackSummary, analyse_track
 from models.patrol import Checkpoint, CheckpointVisit, Round, Zone
 from services import audit
 from services.patrol import geometry, judging, shifts
@@ -51,9 +52,9 @@ class RoundSummary:
     checkpoints: list[CheckpointResult]
     points: int
     good_points: int
-    # The good track's coordinates, when the whole track was read (None from `judged_summary`).
-    good_lons: list[float] | None = field(repr=False)
-    good_lats: list[float] | None = field(repr=False)
+    # The zone's part within 50 m of the good track, in the zone's local projection (meters):
+    # a day report unites its rounds' parts instead of reading their tracks again.
+    covered: shapely.Geometry | None = field(repr=False, compare=False)
 
     @property
     def missed(self) -> list[CheckpointResult]:
@@ -65,12 +66,15 @@ def _utc(epoch_s: float) -> datetime:
     return datetime.fromtimestamp(epoch_s, tz=UTC)
 
 
-async def _all_points(round_id: uuid.UUID) -> list[judging.PointRow]:
+async def _all_points(round: Round) -> list[judging.PointRow]:
     """Every point of a round in track order, read in pages so the event loop is never held."""
     rows: list[judging.PointRow] = []
     after: tuple[datetime, uuid.UUID] | None = None
+    earliest = judging.earliest_point(round)
     while True:
-        page = await judging.read_points(round_id=round_id, after=after, limit=judging.PAGE)
+        page = await judging.read_points(
+            round_id=round.id, after=after, limit=judging.PAGE, earliest=earliest
+        )
         rows += page
         if len(page) < judging.PAGE:
             return rows
@@ -91,8 +95,7 @@ async def _summary(
     round: Round,
     checkpoints: list[Checkpoint],
     track: TrackSummary,
-    good_lons: list[float] | None,
-    good_lats: list[float] | None,
+    covered: shapely.Geometry | None,
 ) -> RoundSummary:
     """A round's summary from its judged track and its explicit checkpoint visits."""
     explicit = await CheckpointVisit.filter(round_id=round.id, accepted=True).values_list(
@@ -132,64 +135,30 @@ async def _summary(
         ],
         points=track.points,
         good_points=track.good_points,
-        good_lons=good_lons,
-        good_lats=good_lats,
+        covered=covered,
     )
-
-
-def _full_analysis(
-    rows: list[judging.PointRow],
-    zone: Polygon | MultiPolygon,
-    checkpoints: list[tuple[uuid.UUID, float, float, float]],
-) -> tuple[TrackSummary, list[float], list[float]]:
-    """The whole track analysed at once (in a worker thread)."""
-    ts, lons, lats, acc, mock = _arrays(rows)
-    analysis: TrackAnalysis = analyse_track(
-        ts=ts,
-        lons=lons,
-        lats=lats,
-        accuracy_m=acc,
-        is_mock=mock,
-        zone=zone,
-        checkpoints=checkpoints,
-    )
-    good = analysis.good
-    g_ts = ts[good]
-    track = TrackSummary(
-        points=len(rows),
-        good_points=int(good.sum()),
-        first_good_ts=float(g_ts[0]) if g_ts.size else None,
-        last_good_ts=float(g_ts[-1]) if g_ts.size else None,
-        distance_m=analysis.distance_m,
-        in_zone_ratio=analysis.in_zone_ratio,
-        zone_exits=analysis.zone_exits,
-        coverage_ratio=analysis.coverage_ratio,
-        checkpoint_visits=analysis.checkpoint_visits,
-    )
-    return track, lons[good].tolist(), lats[good].tolist()
 
 
 async def round_summary(*, round: Round) -> RoundSummary:
-    """Distance, presence, exits, coverage and checkpoints from the round's whole sorted track."""
-    zone = await Zone.get(id=round.zone_id)  # type: ignore[attr-defined]
-    checkpoints = (await shifts.zone_checkpoints(zone_ids=[zone.id])).get(zone.id, [])
-    rows = await _all_points(round.id)
-    track, good_lons, good_lats = await asyncio.to_thread(
-        _full_analysis,
-        rows,
-        geometry.zone_shape(zone),
-        [(c.id, c.lon, c.lat, c.radius_m) for c in checkpoints],
-    )
-    return await _summary(
-        round=round, checkpoints=checkpoints, track=track, good_lons=good_lons, good_lats=good_lats
-    )
+    """Distance, presence, exits, coverage and checkpoints of the round's track as stored.
+
+    From the round's newest judged mark and the points after it (`judged_summary`), not from
+    the whole track: what the zone-exit job judged is not read again. The figures are a full
+    recomputation's (tests/patrol/test_judging.py holds them to one on random tracks with late
+    points): the same points, exits, checkpoint visits and duration; distance and in-zone share
+    to floating-point summation order (1e-9); coverage to 1e-4, because the covered area is
+    kept as the union of each judged stretch's buffer, whose round joins at the stretches' ends
+    are polygons of other chords than the whole line's buffer (bit-equal coverage would need the
+    whole track read again, the cost this avoids).
+    """
+    return await judged_summary(round=round, persist=False)
 
 
 async def judged_summary(*, round: Round, persist: bool) -> RoundSummary:
-    """The same summary from the round's judged marks and the points since (incremental).
+    """The summary from the round's judged marks and the points since (incremental).
 
-    `persist` stores how far the track was judged (the zone-exit job); a reader leaves it.
-    It carries no good track (`good_lons` None): the day report's union needs the whole one.
+    `persist` stores how far the track was judged (the zone-exit job alone, so two writers never
+    race for a mark); a reader, ending a round included, leaves the marks as they are.
     """
     zone = await Zone.get(id=round.zone_id)  # type: ignore[attr-defined]
     checkpoints = (await shifts.zone_checkpoints(zone_ids=[zone.id])).get(zone.id, [])
@@ -204,14 +173,13 @@ async def judged_summary(*, round: Round, persist: bool) -> RoundSummary:
         round=round,
         checkpoints=checkpoints,
         track=judgement.summary,
-        good_lons=None,
-        good_lats=None,
+        covered=judgement.covered,
     )
 
 
 async def round_track(*, round: Round) -> dict[str, Any]:
     """The stored points as a GeoJSON Feature (LineString, time order), with times and flags."""
-    rows = await _all_points(round.id)
+    rows = await _all_points(round)
     await audit.record(action="read", resource_type="track", resource_id=round.id)
     coordinates = [[r[2], r[3]] for r in rows]
     flags: list[str] = []

@@ -27,6 +27,7 @@ from tortoise import connections
 from geo.track import TrackState, TrackSummary, advance_track, summarise_track
 from grassroots.db import dialect
 from models.patrol import Checkpoint, Round, TrackJudgement, TrackPoint, Zone
+from services.patrol import rules
 
 # Points read and judged at a time: a page's rows cost the event loop a few milliseconds.
 PAGE = 2_000
@@ -48,6 +49,8 @@ class Judgement:
     judged: int
     rewound: bool
     watermark: tuple[datetime, uuid.UUID] | None
+    # The zone's covered part (local meters), None before a good point.
+    covered: shapely.Geometry | None
 
 
 def _basis(*, zone: Zone, checkpoints: Sequence[Checkpoint]) -> str:
@@ -59,7 +62,9 @@ def _basis(*, zone: Zone, checkpoints: Sequence[Checkpoint]) -> str:
 
 _TABLE = TrackPoint._meta.db_table
 _COLUMNS = "ts, id, lon, lat, accuracy_m, is_mock"
-# `ts >= ?` keeps the (round_id, ts) index's range; only equal times are sorted by id.
+# `ts >= ?` keeps the (round_id, ts) index's range; only equal times are sorted by id. On
+# PostgreSQL it also prunes the partitions (a day each) before the round's first page, which
+# the first page gets from the round's start: no stored point is older (points.add_points).
 _SQLITE_PAGE = (
     f'SELECT {_COLUMNS} FROM "{_TABLE}" WHERE round_id = ? AND ts >= ? AND (ts > ? OR id > ?) '
     "ORDER BY ts, id LIMIT ?"
@@ -69,13 +74,22 @@ _PG_PAGE = (
     f'SELECT {_COLUMNS} FROM "{_TABLE}" WHERE round_id = $1 AND ts >= $2 AND (ts > $2 OR id > $3) '
     "ORDER BY ts, id LIMIT $4"
 )
-_PG_FIRST = f'SELECT {_COLUMNS} FROM "{_TABLE}" WHERE round_id = $1 ORDER BY ts, id LIMIT $2'
+_PG_FIRST = (
+    f'SELECT {_COLUMNS} FROM "{_TABLE}" WHERE round_id = $1 AND ts >= $2 ORDER BY ts, id LIMIT $3'
+)
 
 
 async def read_points(
-    *, round_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int
+    *,
+    round_id: uuid.UUID,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+    earliest: datetime,
 ) -> list[PointRow]:
     """The next `limit` points of a round in track order (ts, id) after `after`.
+
+    `earliest` (the round's start less the upload slack) bounds the first page's times, so
+    PostgreSQL reads only the partitions from the round's start on.
 
     Raw SQL, and the rows parsed in a worker thread: Tortoise parses a datetime in ~25 us on
     the event loop, 50 ms for a page of 2,000 rows, which would stall every request meanwhile.
@@ -83,7 +97,7 @@ async def read_points(
     conn = connections.get("default")
     if dialect() == "postgres":
         if after is None:
-            _, raw = await conn.execute_query(_PG_FIRST, [round_id, limit])
+            _, raw = await conn.execute_query(_PG_FIRST, [round_id, earliest, limit])
         else:
             _, raw = await conn.execute_query(_PG_PAGE, [round_id, after[0], after[1], limit])
     elif after is None:
@@ -94,6 +108,11 @@ async def read_points(
         params = [str(round_id), at, at, str(after[1]), limit]
         _, raw = await conn.execute_query(_SQLITE_PAGE, params)
     return await asyncio.to_thread(_parse_rows, list(raw))
+
+
+def earliest_point(round: Round) -> datetime:
+    """No point of the round is older: uploads refuse points before its start less the slack."""
+    return round.started_at - rules.SLACK
 
 
 def _parse_rows(raw: list[Any]) -> list[PointRow]:
@@ -192,7 +211,9 @@ async def judge_track(
     after = None if base is None else (base.watermark_ts, base.watermark_id)
     judged = since_mark = 0
     while True:
-        rows = await read_points(round_id=round.id, after=after, limit=PAGE)
+        rows = await read_points(
+            round_id=round.id, after=after, limit=PAGE, earliest=earliest_point(round)
+        )
         if not rows:
             break
         state = await asyncio.to_thread(_advance_rows, state, rows, zone_geom, keys)
@@ -215,4 +236,6 @@ async def judge_track(
     summary = await asyncio.to_thread(
         summarise_track, state=state, zone=zone_geom, checkpoints=keys
     )
-    return Judgement(summary=summary, judged=judged, rewound=rewound, watermark=after)
+    return Judgement(
+        summary=summary, judged=judged, rewound=rewound, watermark=after, covered=state.covered
+    )

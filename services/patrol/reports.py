@@ -15,7 +15,7 @@ from geo.measure import LocalProjection, to_local
 from grassroots.settings import get_settings
 from models.patrol import Incident, Round, RoundStatus, TrackPoint, Zone
 from services import audit
-from services.patrol import analysis, geometry, shifts
+from services.patrol import analysis, geometry, judging, shifts
 from services.spreadsheet import excel_csv
 
 # --- supervisors' views --------------------------------------------------------------------------
@@ -46,28 +46,19 @@ class ZoneReport:
 
 
 def union_coverage_ratio(
-    *,
-    zone: Polygon | MultiPolygon,
-    tracks: Sequence[tuple[Sequence[float], Sequence[float]]],
-    buffer_m: float = 50.0,
+    *, zone: Polygon | MultiPolygon, covered: Sequence[shapely.Geometry | None]
 ) -> float:
-    """Share of the zone within `buffer_m` of any of several tracks (lons, lats), 0..1."""
-    projection = LocalProjection.around(geom=zone)
-    zone_local = to_local(geom=zone, projection=projection)
-    if zone_local.area <= 0:
+    """Share of the zone covered by any of several rounds, 0..1.
+
+    Each round's covered part (`RoundSummary.covered`: the zone within 50 m of its good track,
+    in the zone's local projection) comes from its judged marks, so a day's report reads no
+    track again; united here, the same area as the buffer of the day's tracks together.
+    """
+    zone_local = to_local(geom=zone, projection=LocalProjection.around(geom=zone))
+    parts = [c for c in covered if c is not None and not c.is_empty]
+    if zone_local.area <= 0 or not parts:
         return 0.0
-    parts = []
-    for lons, lats in tracks:
-        if not len(lons):
-            continue
-        x_m, y_m = projection.forward(lons=lons, lats=lats)
-        parts.append(
-            shapely.points(x_m[0], y_m[0]) if len(lons) == 1 else shapely.linestrings(x_m, y_m)
-        )
-    if not parts:
-        return 0.0
-    swath = shapely.buffer(shapely.union_all(parts), buffer_m, quad_segs=16)
-    return min(1.0, float(shapely.intersection(zone_local, swath).area) / float(zone_local.area))
+    return min(1.0, float(shapely.union_all(parts).area) / float(zone_local.area))
 
 
 def local_day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -110,13 +101,7 @@ async def zone_report(*, zone: Zone, day: date) -> ZoneReport:
         )
     geom = geometry.zone_shape(zone)
     coverage = await asyncio.to_thread(
-        union_coverage_ratio,
-        zone=geom,
-        tracks=[
-            (s.good_lons, s.good_lats)
-            for s in summaries
-            if s.good_lons is not None and s.good_lats is not None
-        ],
+        union_coverage_ratio, zone=geom, covered=[s.covered for s in summaries]
     )
     incidents = (
         await Incident.filter(zone_id=zone.id, ts__gte=start, ts__lt=end).order_by("ts").limit(1000)
@@ -183,7 +168,14 @@ async def zone_positions(*, zone: Zone) -> list[Position]:
     )
     out: list[Position] = []
     for round in rounds:
-        last = await TrackPoint.filter(round_id=round.id, is_mock=False).order_by("-ts").first()
+        # From the round's start on: PostgreSQL then reads only its days' partitions.
+        last = (
+            await TrackPoint.filter(
+                round_id=round.id, is_mock=False, ts__gte=judging.earliest_point(round)
+            )
+            .order_by("-ts")
+            .first()
+        )
         if last is not None:
             out.append(
                 Position(

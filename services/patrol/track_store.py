@@ -1,10 +1,12 @@
-"""The track-point table's upkeep: monthly partitions ahead of time, and retention by month.
+"""The track-point table's upkeep: partitions ahead of time, and retention by whole partitions.
 
-On PostgreSQL the points live in monthly partitions (models.patrol, migration 0009): whole
-months past the retention period are detached and dropped, which costs the same whatever their
-size, and only the one month that the cutoff falls inside is deleted row by row, in bounded
-batches. SQLite keeps one table and deletes in the same bounded batches, so neither database
-holds one long delete (SQLite's single connection would stall every request behind it).
+On PostgreSQL the points live in range partitions of `ts` (models.patrol): the monthly ones of
+migration 0009, then one a day, made ahead by the job. Partitions wholly past the retention
+period are detached and dropped, which costs the same whatever their size; retention there
+works in whole UTC days, so only a monthly partition that the cutoff falls inside is deleted
+row by row (its days wholly past the cutoff), in bounded batches. SQLite keeps one table and
+deletes up to the cutoff in the same bounded batches, so neither database holds one long delete
+(SQLite's single connection would stall every request behind it).
 """
 
 from __future__ import annotations
@@ -13,19 +15,19 @@ import asyncio
 import logging
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from tortoise import connections
 
 from grassroots.db import dialect
 from models.patrol import (
-    TRACK_PARTITIONS_AHEAD,
+    TRACK_DAYS_AHEAD,
     TRACK_POINT_TABLE,
     TrackPoint,
-    month_start,
+    day_start,
     next_month,
-    track_partition_name,
-    track_partition_sql,
+    track_day_partition_name,
+    track_day_partition_sql,
 )
 
 log = logging.getLogger("grassroots.patrol")
@@ -34,15 +36,17 @@ DELETE_BATCH = 5_000
 # A run deletes at most this many batches; the rest waits for the next hourly run, so one run
 # never holds the worker (or SQLite's one connection) for long.
 MAX_DELETE_BATCHES = 200
-_PARTITION_NAME = re.compile(rf"^{TRACK_POINT_TABLE}_p(\d{{4}})_(\d{{2}})$")
+# Ours: a month (0009's, patrol_track_point_p2026_12) or a day (patrol_track_point_p2026_12_02).
+_PARTITION_NAME = re.compile(rf"^{TRACK_POINT_TABLE}_p(\d{{4}})_(\d{{2}})(?:_(\d{{2}}))?$")
 
 
 @dataclass(frozen=True)
 class TrackPartition:
-    """One monthly partition as the catalogue lists it."""
+    """One partition as the catalogue lists it: the points from `start` until `end`."""
 
     name: str
-    month: datetime
+    start: datetime
+    end: datetime
     detach_pending: bool
 
 
@@ -68,7 +72,7 @@ async def is_partitioned() -> bool:
 
 
 async def list_partitions() -> list[TrackPartition]:
-    """The monthly partitions of the track-point table, oldest first."""
+    """Our partitions of the track-point table (monthly and daily), oldest first."""
     _, rows = await connections.get("default").execute_query(
         "SELECT c.relname, i.inhdetachpending FROM pg_inherits i "
         "JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent "
@@ -81,25 +85,32 @@ async def list_partitions() -> list[TrackPartition]:
         found = _PARTITION_NAME.match(name)
         if found is None:
             continue  # someone's own partition: never dropped by us
-        month = datetime(int(found[1]), int(found[2]), 1, tzinfo=UTC)
-        out.append(TrackPartition(name=name, month=month, detach_pending=bool(pending)))
-    return sorted(out, key=lambda p: p.month)
+        if found[3] is None:
+            start = datetime(int(found[1]), int(found[2]), 1, tzinfo=UTC)
+            end = next_month(start)
+        else:
+            start = datetime(int(found[1]), int(found[2]), int(found[3]), tzinfo=UTC)
+            end = start + timedelta(days=1)
+        out.append(TrackPartition(name=name, start=start, end=end, detach_pending=bool(pending)))
+    return sorted(out, key=lambda p: p.start)
 
 
-async def ensure_partitions(*, now: datetime, ahead: int = TRACK_PARTITIONS_AHEAD) -> list[str]:
-    """Create the partitions of this month and `ahead` months after it; the names created."""
+async def ensure_partitions(*, now: datetime, ahead: int = TRACK_DAYS_AHEAD) -> list[str]:
+    """Create a daily partition for each day from today to `ahead` days on that none covers.
+
+    Days inside an existing (monthly) partition stay there: a range may not overlap another.
+    """
     if not await is_partitioned():
         return []
-    existing = {p.name for p in await list_partitions()}
+    existing = await list_partitions()
     conn = connections.get("default")
     created = []
-    month = month_start(now)
+    day = day_start(now)
     for _ in range(ahead + 1):
-        name = track_partition_name(month)
-        if name not in existing:
-            await conn.execute_script(track_partition_sql(month))
-            created.append(name)
-        month = next_month(month)
+        if not any(p.start <= day < p.end for p in existing):
+            await conn.execute_script(track_day_partition_sql(day))
+            created.append(track_day_partition_name(day))
+        day += timedelta(days=1)
     return created
 
 
@@ -108,7 +119,7 @@ async def _drop_expired_partitions(*, cutoff: datetime) -> list[str]:
     conn = connections.get("default")
     dropped = []
     for part in await list_partitions():
-        if next_month(part.month) > cutoff:
+        if part.end > cutoff:
             break
         # CONCURRENTLY takes only a SHARE UPDATE EXCLUSIVE lock on the parent, so point uploads
         # go on while it waits; it must run outside a transaction (the job is not wrapped in
@@ -131,7 +142,7 @@ async def _delete_in_batches(*, cutoff: datetime) -> tuple[int, bool]:
         )
         if not ids:
             return deleted, False
-        # ts in the filter lets PostgreSQL prune to the boundary month's partition.
+        # ts in the filter lets PostgreSQL prune to the boundary partition.
         deleted += await TrackPoint.filter(id__in=list(ids), ts__lt=cutoff).delete()
         if len(ids) < DELETE_BATCH:
             return deleted, False
@@ -140,9 +151,19 @@ async def _delete_in_batches(*, cutoff: datetime) -> tuple[int, bool]:
 
 
 async def delete_expired_points(*, cutoff: datetime) -> RetentionResult:
-    """Remove every track point older than `cutoff`: whole months first, then the boundary."""
-    dropped = await _drop_expired_partitions(cutoff=cutoff) if await is_partitioned() else []
-    deleted, more = await _delete_in_batches(cutoff=cutoff)
+    """Remove the track points older than `cutoff`: whole partitions first, then the boundary.
+
+    On PostgreSQL by whole UTC days: the cutoff's own day goes at the first run after it is
+    wholly past (its partition dropped; inside one of 0009's monthly partitions, its rows
+    deleted), so a point outlives the retention period by less than a day. Trimming the
+    cutoff's day row by row instead cost each run in proportion to the day's points (at 10
+    million points, 6.4x the run at 1 million, bench/b8_scale.py; at city scale an hour's 1.2
+    million rows a run, above the per-run cap), only for the partition to be dropped whole a
+    day later anyway. SQLite deletes up to `cutoff` itself.
+    """
+    partitioned = await is_partitioned()
+    dropped = await _drop_expired_partitions(cutoff=cutoff) if partitioned else []
+    deleted, more = await _delete_in_batches(cutoff=day_start(cutoff) if partitioned else cutoff)
     if more:
         log.info("track retention stopped after %d points; the rest goes next run", deleted)
     return RetentionResult(dropped_partitions=dropped, deleted_rows=deleted, more_left=more)

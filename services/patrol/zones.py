@@ -152,6 +152,9 @@ async def import_zones(
         accepted.append((props["name"].strip(), ZoneKind(props.get("kind", "patrol")), geom))
     created: list[Zone] = []
     async with in_transaction():
+        # Imports into one unit take turns: a retry sent while the first is still running
+        # must find its zones, not race it to a copy (PostgreSQL; SQLite writes one at a time).
+        await OrgUnit.select_for_update().filter(id=unit.id).first()
         for name, kind, geom in accepted:
             geojson = to_geojson(geom=geom)
             same = await Zone.filter(

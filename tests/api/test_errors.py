@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from api.problems import language_of
@@ -245,3 +247,49 @@ async def test_the_spec_documents_the_language_headers_of_problems(client):
             for status, response in operation["responses"].items():
                 if "application/problem+json" in response.get("content", {}):
                     assert set(response["headers"]) >= {"Content-Language", "Vary"}, (path, status)
+
+
+@pytest.mark.parametrize(
+    ("announced", "chunks", "read_before_answer"),
+    [
+        # Announced or streamed, a body within the drain bound is read to its end first: a
+        # connection closed with unread bytes is reset, and the client never sees the 413.
+        (True, 5, 5),
+        (False, 5, 5),
+        # Far beyond it, it is cut off: announced, unread; streamed, once the bound is reached.
+        (True, 20, 0),
+        (False, 20, 8),
+    ],
+)
+async def test_a_refused_body_is_read_before_the_413_up_to_a_bound(
+    announced: bool, chunks: int, read_before_answer: int
+) -> None:
+    from api.middleware import BodyLimitMiddleware
+
+    size = 1000
+    messages = [
+        {"type": "http.request", "body": b"x" * size, "more_body": n < chunks - 1}
+        for n in range(chunks)
+    ]
+    read: list[dict] = []
+    answered_after: list[int] = []
+
+    async def receive() -> dict:
+        message = messages[len(read)]
+        read.append(message)
+        return message
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            assert message["status"] == 413
+            answered_after.append(len(read))
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        while (await receive()).get("more_body"):
+            pass
+        raise AssertionError("the app must not see an oversized body to its end")
+
+    headers = [(b"content-length", str(size * chunks).encode())] if announced else []
+    middleware = BodyLimitMiddleware(app, max_bytes=2 * size)
+    await middleware({"type": "http", "headers": headers}, receive, send)
+    assert answered_after == [read_before_answer]

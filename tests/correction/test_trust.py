@@ -390,3 +390,81 @@ async def test_three_times_24_hours_at_once_store_one(client, auth, world):
     )
     assert sorted(a.status_code for a in answers) == [201, 422, 422], [a.text for a in answers]
     assert await CheckIn.filter(kind="service_hours").count() == 1
+
+
+async def test_a_late_checkin_confirmed_after_its_day_closed_as_missed_resolves_the_miss(
+    client, auth, world
+):
+    """The worker closes a day as missed while its check-in waits, late, for the officer; the
+    confirmation makes that day done and resolves its alert ("alerts resolve when their cause is
+    fixed"), and that alert alone."""
+    w = world
+    today = datetime.now(TZ).date()
+    s = await supervise(client, auth, w, level="strict", starts_on=today - timedelta(days=6))
+    day = today - timedelta(days=4)
+    taken = datetime.combine(day, time(12), tzinfo=TZ)
+    r = await client.post(
+        "/me/checkins", json=checkin(at=taken, accuracy_m=10), headers=auth(w.subject)
+    )
+    assert r.status_code == 201 and r.json()["status"] == "late", r.text
+    late_id = r.json()["id"]
+    summary = await run_job(load_jobs()["correction.close_intervals"], now=datetime.now(UTC))
+    assert summary is not None and "failed" not in summary, summary
+    closed = await ClosedInterval.get(supervision_id=s["id"], kind="location", starts_on=day)
+    assert closed.done == 0 and closed.met is False
+    key = f"missed_checkin:{s['id']}:location:{day.isoformat()}"
+    missed = await Alert.get(dedup_key=key)
+    assert missed.status == "open"
+    others = await Alert.filter(kind="missed_checkin", subject_id=s["id"]).exclude(id=missed.id)
+    assert others
+
+    r = await client.post(f"/checkins/{late_id}/confirm", headers=auth(w.officer))
+    assert r.status_code == 200 and r.json()["status"] == "ok", r.text
+    closed = await ClosedInterval.get(id=closed.id)
+    assert closed.done == 1 and closed.met is True
+    assert (await Alert.get(id=missed.id)).status == "acked"
+    assert all(a.status == "open" for a in await Alert.filter(id__in=[o.id for o in others]))
+    # Confirming again changes nothing; the job, run again, raises nothing anew.
+    assert (await client.post(f"/checkins/{late_id}/confirm", headers=auth(w.officer))).json() == (
+        r.json()
+    )
+    await run_job(
+        load_jobs()["correction.close_intervals"], now=datetime.now(UTC) + timedelta(hours=1)
+    )
+    assert await Alert.filter(dedup_key=key).count() == 1
+
+
+async def test_a_checkin_of_a_closed_day_counts_there_and_resolves_its_miss(client, auth, world):
+    """A phone uploads yesterday's check-in after the worker closed yesterday as missed (on
+    time: well within the late bound). The day becomes done and its alert resolves; so does a
+    closed month's missed home visit that the officer records afterwards."""
+    w = world
+    today = datetime.now(TZ).date()
+    s = await supervise(client, auth, w, level="strict", starts_on=today - timedelta(days=70))
+    await run_job(load_jobs()["correction.close_intervals"], now=datetime.now(UTC))
+    yesterday = today - timedelta(days=1)
+    key = f"missed_checkin:{s['id']}:location:{yesterday.isoformat()}"
+    assert (await Alert.get(dedup_key=key)).status == "open"
+    taken = datetime.combine(yesterday, time(12), tzinfo=TZ)
+    r = await client.post(
+        "/me/checkins", json=checkin(at=taken, accuracy_m=10), headers=auth(w.subject)
+    )
+    assert r.status_code == 201 and r.json()["status"] == "ok", r.text
+    closed = await ClosedInterval.get(supervision_id=s["id"], kind="location", starts_on=yesterday)
+    assert closed.done == 1 and closed.met is True
+    assert (await Alert.get(dedup_key=key)).status == "acked"
+    # Last month's home visit (strict: one a month) was closed as missed.
+    last_month = today.replace(day=1) - timedelta(days=1)
+    visit_key = f"missed_checkin:{s['id']}:home_visit:{last_month.replace(day=1).isoformat()}"
+    assert (await Alert.get(dedup_key=visit_key)).status == "open"
+    body = {
+        "id": str(uuid.uuid4()),
+        "kind": "home_visit",
+        "occurred_at": iso(datetime.combine(last_month.replace(day=10), time(10), tzinfo=TZ)),
+    }
+    r = await client.post(f"/supervisions/{s['id']}/checkins", json=body, headers=auth(w.officer))
+    assert r.status_code == 201, r.text
+    assert (await Alert.get(dedup_key=visit_key)).status == "acked"
+    # The other missed days stay missed, their alerts open.
+    still = await Alert.filter(kind="missed_checkin", subject_id=s["id"], status="open").count()
+    assert still > 0

@@ -1,26 +1,24 @@
 """Judging a 150,000-point round in the worker never holds the event loop for long.
 
 `grassroots serve` runs the worker on the API's event loop: whatever a job does between two
-awaits, every request waits for. A probe task here sleeps 1 ms again and again while the
-zone-exit job judges the round, and the longest gap between its wake-ups is the longest stall.
+awaits, every request waits for. A probe (tests/stall.py) sleeps 1 ms again and again while
+the zone-exit job judges the round, and the longest gap between its wake-ups is the longest
+stall.
 """
 
 from __future__ import annotations
 
-import asyncio
-import gc
 import math
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from api.app import _settle_heap
 from models.patrol import Round
 from services.patrol import jobs as patrol_jobs
 from services.patrol import points as patrol_points
 from tests.patrol.world import EAST, NORTH, SOUTH, WEST, build_world, iso, start_round
+from tests.stall import probe_stalls
 
 POINTS = 150_000
 STEP_S = 0.2
@@ -74,32 +72,10 @@ async def upload_a_long_round(client, auth, world) -> Round:
 
 async def test_judging_a_150k_point_round_never_stalls_the_event_loop(client, auth, world):
     await upload_a_long_round(client, auth, world)
-    longest = 0.0
-    done = asyncio.Event()
 
-    async def probe() -> None:
-        nonlocal longest
-        last = time.perf_counter()
-        while not done.is_set():
-            await asyncio.sleep(0.001)
-            now = time.perf_counter()
-            longest = max(longest, now - last - 0.001)
-            last = now
+    probed = await probe_stalls(patrol_jobs.zone_exit_job(datetime.now(UTC) + timedelta(seconds=1)))
 
-    # As `grassroots serve` does once started (api.app._settle_heap): the start-up heap frozen
-    # out of the collector's walks. Without it a full collection of this test process's heap
-    # alone takes 0.3-1 s on a loaded machine, whatever the job does.
-    thresholds = gc.get_threshold()
-    _settle_heap()
-    probing = asyncio.create_task(probe())
-    await asyncio.sleep(0.01)
-    started = time.perf_counter()
-    summary = await patrol_jobs.zone_exit_job(datetime.now(UTC) + timedelta(seconds=1))
-    elapsed = time.perf_counter() - started
-    done.set()
-    await probing
-    gc.unfreeze()
-    gc.set_threshold(*thresholds)
+    summary = str(probed.result)
     assert "judged 1 rounds" in summary
     assert "raised 0 alerts" not in summary  # the outer laps are exits: real work was judged
-    assert longest < STALL_BOUND_S, f"the loop was held {longest * 1000:.0f} ms ({elapsed:.1f} s)"
+    assert probed.longest_s < STALL_BOUND_S, probed.describe()

@@ -214,3 +214,54 @@ async def test_retention_deletes_old_points_and_audits(client, auth, world):
     entry = await AuditEntry.get(resource_type="track_point", action="delete")
     assert entry.detail["deleted"] == 2
     assert (await patrol_jobs.retention_job(later)).startswith("deleted 0")
+
+
+def test_a_days_coverage_unites_the_rounds_judged_parts_as_one_buffer_of_their_tracks():
+    """A day's coverage unites each round's covered part, judged stretch by stretch from its
+    marks: the same share as buffering all the day's tracks at once (to the buffers' chords)."""
+    import math
+
+    import numpy as np
+    import shapely
+    from shapely.geometry import shape
+
+    from geo.measure import LocalProjection, to_local
+    from geo.track import TrackState, advance_track
+    from services.patrol.reports import union_coverage_ratio
+    from tests.patrol.world import ZONE_GEOJSON
+
+    zone = shape(ZONE_GEOJSON)
+    centre = zone.centroid
+    projection = LocalProjection.around(geom=zone)
+    zone_local = to_local(geom=zone, projection=projection)
+    covered, lines = [], []
+    for phase in (0.0, 1.3, 2.9):  # three rounds of laps whose reach swings: they cross often
+        i = np.arange(600)
+        reach = 0.0015 + 0.0008 * np.sin(i / 37.0 + phase)
+        angle = i / 40.0 * 2 * math.pi
+        lons = centre.x + reach * np.cos(angle)
+        lats = centre.y + 0.8 * reach * np.sin(angle)
+        ts = i * 5.0
+        state = TrackState()
+        for first in range(0, 600, 150):  # judged in four runs
+            part = slice(first, first + 150)
+            state = advance_track(
+                state=state,
+                ts=ts[part],
+                lons=lons[part],
+                lats=lats[part],
+                accuracy_m=np.full(150, 8.0),
+                is_mock=np.zeros(150, dtype=bool),
+                zone=zone,
+            )
+        covered.append(state.covered)
+        x_m, y_m = projection.forward(lons=lons, lats=lats)
+        lines.append(shapely.linestrings(x_m, y_m))
+    swath = shapely.buffer(shapely.union_all(lines), 50.0, quad_segs=16)
+    expected = float(shapely.intersection(zone_local, swath).area) / float(zone_local.area)
+
+    got = union_coverage_ratio(zone=zone, covered=[*covered, None])
+    assert 0.05 < got < 1.0
+    assert got > max(union_coverage_ratio(zone=zone, covered=[c]) for c in covered)
+    assert got == pytest.approx(expected, abs=1e-4)
+    assert union_coverage_ratio(zone=zone, covered=[None]) == 0.0

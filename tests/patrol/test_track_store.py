@@ -13,6 +13,7 @@ from grassroots.settings import get_settings
 from models.audit import AuditEntry
 from models.org import Role
 from models.patrol import (
+    TRACK_DAYS_AHEAD,
     Checkpoint,
     CheckpointVisit,
     Incident,
@@ -20,8 +21,11 @@ from models.patrol import (
     TrackPoint,
     VisitMethod,
     Zone,
+    day_start,
     month_start,
     next_month,
+    track_day_partition_name,
+    track_day_partition_sql,
     track_partition_name,
 )
 from services.patrol import jobs as patrol_jobs
@@ -98,7 +102,9 @@ async def test_retention_deletes_in_bounded_batches_and_finishes_next_run(
 ):
     now = datetime.now(UTC)
     cutoff = now - timedelta(days=get_settings().retention_days)
-    old = [cutoff - timedelta(minutes=m) for m in range(1, 8)]
+    # PostgreSQL removes whole UTC days past the cutoff (the cutoff's own day goes once past).
+    bound = day_start(cutoff) if PG_URL else cutoff
+    old = [bound - timedelta(minutes=m) for m in range(1, 8)]
     kept = [cutoff + timedelta(minutes=m) for m in range(1, 4)]
     await _points(patrol_round, old + kept)
     monkeypatch.setattr(track_store, "DELETE_BATCH", 3)
@@ -183,20 +189,39 @@ async def test_sqlite_keeps_one_table(patrol_round):
 
 
 @pg_only
-async def test_partitions_are_created_ahead_by_the_job(db):
+async def test_partitions_are_created_ahead_by_the_job_one_a_day(db):
     later = month_start(datetime.now(UTC))
     for _ in range(20):  # beyond what the test database was built with
         later = next_month(later)
+    later += timedelta(days=3, hours=5)
     names = {p.name for p in await track_store.list_partitions()}
-    assert track_partition_name(later) not in names
+    assert track_day_partition_name(day_start(later)) not in names
 
     summary = await patrol_jobs.track_partitions_job(later)
 
-    created = [track_partition_name(later), track_partition_name(next_month(later))]
-    assert summary.startswith("created partitions " + track_partition_name(later))
-    names = {p.name for p in await track_store.list_partitions()}
-    assert set(created) <= names
+    days = [day_start(later) + timedelta(days=n) for n in range(TRACK_DAYS_AHEAD + 1)]
+    created = [track_day_partition_name(day) for day in days]
+    assert summary == "created partitions " + ", ".join(created)
+    parts = {p.name: p for p in await track_store.list_partitions()}
+    assert set(created) <= set(parts)
+    assert parts[created[0]].start == day_start(later)
+    assert parts[created[0]].end == day_start(later) + timedelta(days=1)
     assert await patrol_jobs.track_partitions_job(later) == "partitions ready"
+    await _drop_partitions(created)
+
+
+async def _drop_partitions(names: list[str]) -> None:
+    from tortoise import connections
+
+    for name in names:
+        await connections.get("default").execute_script(f'DROP TABLE IF EXISTS "{name}"')
+
+
+@pg_only
+async def test_days_inside_a_monthly_partition_get_none_of_their_own(db):
+    now = datetime.now(UTC)
+    month = next_month(month_start(now))  # made by the test database, as by migration 0009
+    assert await track_store.ensure_partitions(now=month, ahead=5) == []
 
 
 @pg_only
@@ -206,22 +231,74 @@ async def test_retention_drops_whole_expired_months_and_trims_the_boundary(patro
     boundary = month_start(cutoff)
     expired = month_start(boundary - timedelta(days=1))
     await _points(patrol_round, [expired + timedelta(days=2), expired + timedelta(days=3)])
-    await _points(patrol_round, [cutoff - timedelta(hours=1), cutoff + timedelta(hours=1)])
+    # By whole UTC days: the day before the cutoff's goes, the cutoff's own day stays whole.
+    day_before = day_start(cutoff) - timedelta(hours=1)
+    same_day = day_start(cutoff) + (cutoff - day_start(cutoff)) / 2
+    await _points(patrol_round, [day_before, same_day, cutoff + timedelta(hours=1)])
 
     summary = await patrol_jobs.retention_job(now)
 
     names = {p.name for p in await track_store.list_partitions()}
     assert track_partition_name(expired) not in names  # dropped whole, older ones too
-    assert not any(p.month < boundary for p in await track_store.list_partitions())
+    assert not any(p.start < boundary for p in await track_store.list_partitions())
     assert track_partition_name(boundary) in names  # only trimmed
-    assert await TrackPoint.all().values_list("ts", flat=True) == [cutoff + timedelta(hours=1)]
-    assert summary.startswith("deleted 1 track points")
+    left = await TrackPoint.all().order_by("ts").values_list("ts", flat=True)
+    assert left == [same_day, cutoff + timedelta(hours=1)]
+    # The hour before the cutoff's day was trimmed from the boundary month (or, when the
+    # cutoff's day is the month's first, went with the month before, dropped whole).
+    trimmed = 1 if day_before >= boundary else 0
+    assert summary.startswith(f"deleted {trimmed} track points")
     assert track_partition_name(expired) in summary
     entry = await AuditEntry.get(resource_type="track_point", action="delete")
     assert track_partition_name(expired) in entry.detail["dropped_partitions"]
     # New points still land in the remaining months, reads still find them.
     await _points(patrol_round, [now])
-    assert await TrackPoint.filter(round_id=patrol_round.id).count() == 2
+    assert await TrackPoint.filter(round_id=patrol_round.id).count() == 3
+
+
+@pg_only
+async def test_retention_drops_whole_expired_days_and_keeps_the_cutoffs_day_whole(patrol_round):
+    """With daily partitions (the job's), a day wholly past the cutoff goes whole, and the
+    cutoff's own day at the first run after it is past: nothing is deleted row by row."""
+    from tortoise import connections
+
+    now = datetime.now(UTC)
+    cutoff = now - timedelta(days=get_settings().retention_days)
+    month = month_start(cutoff)
+    conn = connections.get("default")
+    # The cutoff's month in days instead of the test database's monthly partition.
+    await conn.execute_script(f'DROP TABLE "{track_partition_name(month)}"')
+    days = []
+    day = month
+    while day < next_month(month):
+        await conn.execute_script(track_day_partition_sql(day))
+        days.append(day)
+        day += timedelta(days=1)
+    try:
+        boundary = day_start(cutoff)
+        older = [cutoff - timedelta(hours=30), cutoff - timedelta(hours=1)]
+        await _points(patrol_round, [*older, cutoff + timedelta(hours=1)])
+
+        summary = await patrol_jobs.retention_job(now)
+
+        names = {p.name for p in await track_store.list_partitions()}
+        assert track_day_partition_name(boundary) in names  # kept whole until its day is past
+        assert not any(p.end <= cutoff for p in await track_store.list_partitions())
+        dropped = [track_day_partition_name(d) for d in days if d < boundary]
+        assert set(dropped).isdisjoint(names)
+        # Nothing deleted row by row: the day before went whole (when the cutoff's day is the
+        # month's first, it lay in the month before, dropped too), the cutoff's day waits.
+        assert summary.startswith("deleted 0 track points")
+        left = await TrackPoint.all().order_by("ts").values_list("ts", flat=True)
+        assert left == [p for p in [*older, cutoff + timedelta(hours=1)] if p >= boundary]
+        for name in dropped:
+            assert name in summary
+        # The run after the cutoff's day is wholly past drops it, points and all.
+        later = now + (boundary + timedelta(days=1) - cutoff)
+        assert track_day_partition_name(boundary) in await patrol_jobs.retention_job(later)
+        assert await TrackPoint.filter(ts__lt=boundary + timedelta(days=1)).count() == 0
+    finally:
+        await _drop_partitions([track_day_partition_name(d) for d in days])
 
 
 @pg_only
