@@ -17,7 +17,7 @@ from grassroots.errors import Conflict, Forbidden
 from models.alerts import Alert, AlertRead, AlertRecipient, AlertStatus
 from models.org import OrgUnit, Role, User
 from services import audit
-from services.scope import is_admin
+from services.scope import in_subtree, is_admin
 
 ALERT_KINDS = (
     "missed_checkin",
@@ -119,7 +119,7 @@ def may_resolve(*, alert: Alert, user: User) -> bool:
     """
     if is_admin(user):
         return True
-    in_unit = alert.org_path.startswith(user.org_path)
+    in_unit = in_subtree(user=user, org_path=alert.org_path)
     if user.has_role(Role.supervisor) and in_unit:
         return True
     return user.has_role(Role.officer) and in_unit and alert.kind in CORRECTION_KINDS
