@@ -17,7 +17,7 @@ from grassroots.errors import Conflict, Forbidden
 from models.alerts import Alert, AlertRead, AlertRecipient, AlertStatus
 from models.org import OrgUnit, Role, User
 from services import audit
-from services.scope import in_subtree, is_admin
+from services.scope import Access, in_subtree, is_admin
 
 ALERT_KINDS = (
     "missed_checkin",
@@ -109,6 +109,12 @@ def visible_alerts(user: User) -> QuerySet[Alert]:
     elif user.has_role(Role.officer):
         mine = mine | (Q(org_path__startswith=user.org_path) & Q(kind__in=CORRECTION_KINDS))
     return qs.filter(mine).distinct()
+
+
+# Everyone may read alerts: the ones addressed to them, and a supervisor's or officer's subtree.
+ALERT_ACCESS = Access(
+    Alert, roles=[r.value for r in Role], scope=lambda _qs, user: visible_alerts(user)
+)
 
 
 def may_resolve(*, alert: Alert, user: User) -> bool:

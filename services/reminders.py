@@ -31,7 +31,7 @@ from models.notifications import (
     ReminderFiring,
     ReminderStatus,
 )
-from models.org import OrgUnit, Team, TeamMember, User
+from models.org import OrgUnit, Role, Team, TeamMember, User
 from notifications.inbox import Message, dedup_key, fan_out
 from notifications.outbox import PENDING
 from notifications.recurrence import (
@@ -44,7 +44,11 @@ from notifications.recurrence import (
 from notifications.worker import enabled_channels, push_enabled, quiet_hours
 from services import audit
 from services.jobs import isolated, job
-from services.scope import in_subtree, is_admin, within
+from services.scope import Access, in_subtree, is_admin, subtree, within
+
+# Schedulers and admins make and manage reminder campaigns, within their subtree.
+REMINDER_ROLES = (Role.scheduler, Role.admin)
+REMINDER_ACCESS = Access(Reminder, roles=REMINDER_ROLES, scope=subtree())
 
 register_messages(
     {

@@ -214,3 +214,21 @@ def test_one_subtree_predicate_services_scope_within():
     modules = [m for m in production_modules() if m.parts[0] in ("api", "services")]
     found = [f for m in modules for f in hand_written_subtree_tests(m, (ROOT / m).read_text())]
     assert found == []
+
+
+def access_rules_built(source: str) -> list[int]:
+    """Lines where `Access(...)` (a resource's access rule) is constructed."""
+    return [
+        node.lineno
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "Access"
+    ]
+
+
+def test_access_rules_live_in_services_not_in_routers():
+    assert access_rules_built("X = Access(Client, roles=['admin'])\n") == [1]
+    routers = [m for m in production_modules() if m.parts[0] == "api"]
+    built = {str(m): access_rules_built((ROOT / m).read_text()) for m in routers}
+    assert {m: lines for m, lines in built.items() if lines} == {}
