@@ -19,8 +19,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,37 +32,9 @@ TARGET_RATIO = 0.60
 
 @contextmanager
 def serve_as_readme(database_url: str) -> Iterator[str]:
-    """`grassroots serve` on a free port, worker inside, default settings but the database."""
-    port = harness.free_port()
-    env = harness.bench_env(database_url)
-    for name in ("GRASSROOTS_LOG_LEVEL", "GRASSROOTS_INPROCESS_WORKER"):
-        env.pop(name, None)  # the README's defaults: INFO logs, worker in the process
-    process = subprocess.Popen(
-        [sys.executable, "-m", "grassroots.cli", "serve", "--port", str(port)],
-        cwd=harness.ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,  # the log lines are still formatted and written
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=1) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("grassroots serve did not start") from None
-                time.sleep(0.3)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    """`grassroots serve` on a free port as the README starts it (bench/harness.py)."""
+    with harness.serve_service(database_url, tuned=False) as server:
+        yield server.url
 
 
 def rate(url: str, *, duration_s: float, connections: int) -> float:

@@ -29,7 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import b2_points, b3_checkins, b5_caseload, harness  # noqa: E402
+from bench import b3_checkins, b5_caseload, harness  # noqa: E402
 
 
 async def _seed_admin(database_url: str) -> dict[str, Any]:
@@ -116,8 +116,8 @@ def main() -> int:
 
     url = harness.database_url_for(args.db, "morning")
     harness.migrate(url)
-    points = asyncio.run(b2_points._prepare(url, 8))
-    checkins = asyncio.run(b3_checkins.seed(url, 16))
+    points = harness.seed_patrol(url, 8)
+    checkins = b3_checkins.seed(url, 16)
     caseload = asyncio.run(b5_caseload._seed(url))
     admin = asyncio.run(_seed_admin(url))
     env = harness.bench_env(url, GRASSROOTS_WORKER_POLL_S="1")

@@ -21,6 +21,7 @@ from models.notifications import (
     NotificationKind,
     Platform,
     PushProvider,
+    PushShown,
     Reminder,
     ReminderFiring,
     ReminderStatus,
@@ -50,6 +51,7 @@ from models.social import (
 __all__ = [
     "Channel",
     "PushProvider",
+    "PushShown",
     "SmsDailyCount",
     "Alert",
     "AlertRead",

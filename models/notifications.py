@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from enum import StrEnum
 from typing import Any
 
 from tortoise import fields
+from tortoise.models import Model
 
 from models.base import TimestampedModel
 from models.org import User
@@ -44,6 +46,26 @@ class Device(TimestampedModel):
 
     class Meta:
         table = "device"
+
+
+class PushShown(Model):
+    """The last message of a collapse key a provider put on a device (JPush's msg_id).
+
+    A later push of the same key to the device names it (JPush's `options.override_msg_id`) and
+    replaces it on the phone. JPush overrides for one day only; older rows are deleted.
+    """
+
+    id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
+    device: fields.ForeignKeyRelation[Device] = fields.ForeignKeyField(
+        "models.Device", related_name="shown", on_delete=fields.CASCADE
+    )
+    collapse_key = fields.CharField(max_length=200)
+    msg_id = fields.CharField(max_length=64)
+    sent_at = fields.DatetimeField(db_index=True)
+
+    class Meta:
+        table = "push_shown"
+        unique_together = (("device", "collapse_key"),)
 
 
 class NotificationKind(StrEnum):
@@ -134,9 +156,6 @@ class Delivery(TimestampedModel):
     # The provider's idempotency key, fixed before the first send and reused by every retry:
     # JPush's cid, under which JPush sends a message once however often it is posted.
     push_ref = fields.CharField(max_length=100, null=True)
-    # The provider's id of the message it accepted (JPush's msg_id): a later push of the same
-    # collapse key to the device replaces it on the phone (JPush's options.override_msg_id).
-    provider_msg_id = fields.CharField(max_length=64, null=True)
     urgent = fields.BooleanField(default=False)
     attempts = fields.SmallIntField(default=0)
     next_attempt_at = fields.DatetimeField(db_index=True)
@@ -147,8 +166,8 @@ class Delivery(TimestampedModel):
 
     class Meta:
         table = "delivery"
-        # The claim query: pending rows by due time; a device's recent pushes (collapse).
-        indexes = (("status", "next_attempt_at"), ("device_id", "sent_at"))
+        # The claim query: pending rows by due time.
+        indexes = (("status", "next_attempt_at"),)
 
 
 class ReminderStatus(StrEnum):

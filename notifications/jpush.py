@@ -23,8 +23,8 @@ Collapse. iOS gets `apns_collapse_id`. For Android JPush documents no collapse k
 documents is `options.override_msg_id`: the msg_id of a message sent in the last day, which the
 new notification replaces on the phone (JPush's own channel and the Xiaomi, OPPO, vivo, FCM, Honor
 and Huawei EMUI 10+ channels). The outbox names the last msg_id of the push's collapse key to the
-device (`PushMessage.replaces`, notifications.refs); one JPush no longer knows is refused (1003)
-and the message is sent again at once without it.
+device (`PushMessage.replaces`, kept in `push_shown` by notifications.refs); one JPush no longer
+knows is refused (1003) and the message is sent again at once without it.
 
 Endpoint. The SDK builds every URL from `jpush.common.ZONES[zone]`; `GRASSROOTS_JPUSH_ENDPOINT`
 registers one more zone whose URLs point at that base, and the client is made with that zone.

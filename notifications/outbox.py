@@ -338,13 +338,13 @@ async def _record(
     failed: dict[str, list[uuid.UUID]] = {}
     dead_devices: set[uuid.UUID] = set()
     retries: list[tuple[_Claimed, str]] = []
-    shown: list[tuple[str, uuid.UUID]] = []
+    shown: list[tuple[uuid.UUID, str, str]] = []
     for result in results:
         item = by_id[result.delivery_id]
         if result.outcome == "sent":
             sent.append(item.delivery_id)
-            if _may_be_replaced(item) and result.message_id:
-                shown.append((result.message_id, item.delivery_id))
+            if _may_be_replaced(item) and result.message_id and item.device_id and item.push:
+                shown.append((item.device_id, item.push.collapse_key or "", result.message_id))
             continue
         not_sent.append(item)
         if result.outcome == "transient" and item.attempts + 1 < MAX_TRIES:
@@ -366,7 +366,7 @@ async def _record(
             claimed_until=None,
             last_error=None,
         )
-        await refs.store("provider_msg_id", shown)
+        await refs.remember_shown(shown, now=now)
     for code, ids in failed.items():
         await _fail(ids, claim_id=claim_id, error=code, attempts=True)
     for item, code in retries:
@@ -531,7 +531,7 @@ async def _fix_idempotency_keys(*, pushes: list[_Claimed], sender: Sender) -> li
                 item, push=dataclasses.replace(item.push, idempotency_key=key)
             )
             pairs.append((key, item.delivery_id))
-        await refs.store("push_ref", pairs)
+        await refs.store_push_refs(pairs)
     return out
 
 

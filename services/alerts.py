@@ -17,7 +17,7 @@ from grassroots.errors import Conflict, Forbidden
 from models.alerts import Alert, AlertRead, AlertRecipient, AlertStatus
 from models.org import OrgUnit, Role, User
 from services import audit
-from services.scope import is_admin
+from services.scope import Access, in_subtree, is_admin
 
 ALERT_KINDS = (
     "missed_checkin",
@@ -111,6 +111,12 @@ def visible_alerts(user: User) -> QuerySet[Alert]:
     return qs.filter(mine).distinct()
 
 
+# Everyone may read alerts: the ones addressed to them, and a supervisor's or officer's subtree.
+ALERT_ACCESS = Access(
+    Alert, roles=[r.value for r in Role], scope=lambda _qs, user: visible_alerts(user)
+)
+
+
 def may_resolve(*, alert: Alert, user: User) -> bool:
     """Whether the user answers for the alert's cause in its unit and so may resolve it for all.
 
@@ -119,7 +125,7 @@ def may_resolve(*, alert: Alert, user: User) -> bool:
     """
     if is_admin(user):
         return True
-    in_unit = alert.org_path.startswith(user.org_path)
+    in_unit = in_subtree(user=user, org_path=alert.org_path)
     if user.has_role(Role.supervisor) and in_unit:
         return True
     return user.has_role(Role.officer) and in_unit and alert.kind in CORRECTION_KINDS

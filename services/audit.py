@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.queryset import QuerySet
 
 from models.audit import AuditEntry
 from services.context import Actor, current_actor
@@ -51,3 +53,17 @@ async def record(
         detail=detail,
         actor=actor,
     ).save(using_db=using_db, force_create=True)
+
+
+def entries(
+    *, resource_type: str | None, resource_id: str | None, user_id: uuid.UUID | None
+) -> QuerySet[AuditEntry]:
+    """The audit log filtered by resource and by who acted (for admins; the caller checks)."""
+    qs = AuditEntry.all()
+    if resource_type:
+        qs = qs.filter(resource_type=resource_type)
+    if resource_id:
+        qs = qs.filter(resource_id=resource_id)
+    if user_id:
+        qs = qs.filter(user_id=user_id)
+    return qs

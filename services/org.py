@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from tortoise.exceptions import IntegrityError
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from grassroots import clock
@@ -15,10 +16,32 @@ from grassroots.messages import register_messages
 from grassroots.settings import Settings
 from models.org import OrgUnit, Role, Team, TeamMember, User
 from services import audit, user_cache
-from services.scope import in_subtree, is_admin
+from services.scope import Access, in_subtree, is_admin, subtree
 from services.security import hash_password
 
 MANAGER_ROLES = (Role.admin, Role.supervisor)
+# Who reads users and org units: users for the roles that manage or supervise people, units for
+# every role (an app names its own unit); both within the reader's subtree.
+USER_READ_ROLES = (Role.admin, Role.supervisor, Role.scheduler, Role.officer)
+USER_ACCESS = Access(User, roles=USER_READ_ROLES)
+ORG_ACCESS = Access(OrgUnit, roles=[r.value for r in Role], scope=subtree("path"))
+
+
+def org_units(*, viewer: User, parent_id: uuid.UUID | None) -> QuerySet[OrgUnit]:
+    """Org units in the viewer's subtree, optionally the children of one unit."""
+    qs = ORG_ACCESS.queryset(viewer)
+    return qs if parent_id is None else qs.filter(parent_id=parent_id)
+
+
+def users(*, viewer: User, role: Role | None, org_unit_id: uuid.UUID | None) -> QuerySet[User]:
+    """Users in the viewer's subtree that are not deleted, by role and org unit."""
+    qs = USER_ACCESS.queryset(viewer).filter(deleted_at=None)
+    if role is not None:
+        qs = qs.filter(roles_text__contains=f",{role.value},")
+    if org_unit_id is not None:
+        qs = qs.filter(org_unit_id=org_unit_id)
+    return qs
+
 
 register_messages(
     {

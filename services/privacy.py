@@ -21,9 +21,14 @@ from grassroots.errors import Conflict
 from grassroots.messages import register_messages
 from grassroots.settings import Settings
 from models.correction import Assessment, CheckIn, LeaveRequest, Supervision
+from models.org import Role
 from models.social import CareGroupMember, CaseAssignment, CaseClosure, Client, Delegation, Visit
 from services import audit
+from services.scope import Access
 from services.social.clients import identity_cipher
+
+# Export and erasure of a client's record: admins only, city-wide.
+CLIENT_ADMIN_ACCESS = Access(Client, roles=[Role.admin])
 
 register_messages(
     {

@@ -31,7 +31,7 @@ from models.notifications import (
     ReminderFiring,
     ReminderStatus,
 )
-from models.org import OrgUnit, Team, TeamMember, User
+from models.org import OrgUnit, Role, Team, TeamMember, User
 from notifications.inbox import Message, dedup_key, fan_out
 from notifications.outbox import PENDING
 from notifications.recurrence import (
@@ -44,7 +44,11 @@ from notifications.recurrence import (
 from notifications.worker import enabled_channels, push_enabled, quiet_hours
 from services import audit
 from services.jobs import isolated, job
-from services.scope import in_subtree, is_admin
+from services.scope import Access, in_subtree, is_admin, subtree, within
+
+# Schedulers and admins make and manage reminder campaigns, within their subtree.
+REMINDER_ROLES = (Role.scheduler, Role.admin)
+REMINDER_ACCESS = Access(Reminder, roles=REMINDER_ROLES, scope=subtree())
 
 register_messages(
     {
@@ -146,7 +150,7 @@ async def resolve_audience(*, audience: Audience, org_path: str) -> set[uuid.UUI
         qs = _people(org_path)
         if audience.org_unit_id:
             unit = await OrgUnit.get_or_none(id=audience.org_unit_id)
-            if unit is None or not unit.path.startswith(org_path):
+            if unit is None or not within(unit.path, org_path):
                 return found
             qs = qs.filter(org_path__startswith=unit.path)
         if audience.roles:

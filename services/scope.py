@@ -32,14 +32,19 @@ def subtree(field: str = "org_path") -> ScopeFilter:
     return apply
 
 
+def within(path: str, root: str) -> bool:
+    """True when the org path `path` is `root` or lies below it (paths are /id/id/.../)."""
+    return path.startswith(root)
+
+
 def in_subtree(*, user: User, org_path: str) -> bool:
     """True when an org path lies inside the caller's subtree."""
-    return is_admin(user) or org_path.startswith(user.org_path)
+    return is_admin(user) or within(org_path, user.org_path)
 
 
 def overlaps(a_path: str, b_path: str) -> bool:
     """True when one org path lies inside the other (the same place, above it or below it)."""
-    return a_path.startswith(b_path) or b_path.startswith(a_path)
+    return within(a_path, b_path) or within(b_path, a_path)
 
 
 def require_role(user: User, roles: Iterable[str]) -> None:

@@ -120,3 +120,115 @@ def test_no_test_double_ships_in_a_production_package():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     shipped = project["tool"]["setuptools"]["packages"]["find"]["include"]
     assert sorted(shipped) == sorted(f"{package}*" for package in RANK)
+
+
+# Queryset and model methods that read or write the database. A handler under api/routers hands
+# the domain function its arguments and shapes the answer; it never calls one of these itself.
+ORM_CALLS = frozenset(
+    {
+        "all", "filter", "exclude", "get", "get_or_none", "create", "bulk_create",
+        "get_or_create", "update_or_create", "update", "delete", "save", "count", "exists",
+        "first", "values", "values_list", "annotate", "select_for_update", "raw",
+    }
+)  # fmt: skip
+
+
+def handler_orm_calls(module: Path, source: str) -> list[str]:
+    """Each ORM call in `module` on a model class or on an `Access` object's queryset."""
+    tree = ast.parse(source)
+    model_names = {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "models"
+        for alias in node.names
+    }
+    found = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        receiver = node.func.value
+        # Model.filter(...), Model.all().filter(...): the chain starts at a model class.
+        while isinstance(receiver, ast.Call) and isinstance(receiver.func, ast.Attribute):
+            receiver = receiver.func.value
+        if (
+            node.func.attr in ORM_CALLS
+            and isinstance(receiver, ast.Name)
+            and (receiver.id in model_names or receiver.id.endswith("_ACCESS"))
+        ):
+            found.append(f"{module}:{node.lineno} {receiver.id}.{node.func.attr}")
+    return found
+
+
+def test_the_handler_check_finds_a_query_on_a_model():
+    source = (
+        "from models.audit import AuditEntry\n"
+        "async def list_audit():\n"
+        "    return await AuditEntry.all().filter(action='read')\n"
+        "def shape(d):\n"
+        "    return d.get('x')\n"
+        "def users(user):\n"
+        "    return USER_ACCESS.queryset(user).filter(deleted_at=None)\n"
+    )
+    assert sorted(handler_orm_calls(Path("api/routers/x.py"), source)) == [
+        "api/routers/x.py:3 AuditEntry.all",
+        "api/routers/x.py:3 AuditEntry.filter",
+        "api/routers/x.py:7 USER_ACCESS.filter",
+    ]
+
+
+def test_no_handler_runs_an_orm_query_itself():
+    routers = [m for m in production_modules() if m.is_relative_to(Path("api/routers"))]
+    assert routers
+    calls = [c for m in routers for c in handler_orm_calls(m, (ROOT / m).read_text())]
+    assert calls == []
+
+
+def hand_written_subtree_tests(module: Path, source: str) -> list[str]:
+    """Each `<path>.startswith(<path>)` outside services/scope.py: an org-subtree test by hand."""
+    if module == Path("services/scope.py"):
+        return []
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "startswith"
+            and node.args
+            and not isinstance(node.args[0], ast.Constant)
+            and "path" in ast.unparse(node.func.value)
+        ):
+            found.append(f"{module}:{node.lineno} {ast.unparse(node)}")
+    return found
+
+
+def test_the_subtree_check_finds_a_prefix_test_by_hand():
+    source = (
+        "def f(a, u):\n    return a.org_path.startswith(u.org_path) or a.name.startswith('x')\n"
+    )
+    assert hand_written_subtree_tests(Path("services/x.py"), source) == [
+        "services/x.py:2 a.org_path.startswith(u.org_path)"
+    ]
+
+
+def test_one_subtree_predicate_services_scope_within():
+    modules = [m for m in production_modules() if m.parts[0] in ("api", "services")]
+    found = [f for m in modules for f in hand_written_subtree_tests(m, (ROOT / m).read_text())]
+    assert found == []
+
+
+def access_rules_built(source: str) -> list[int]:
+    """Lines where `Access(...)` (a resource's access rule) is constructed."""
+    return [
+        node.lineno
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "Access"
+    ]
+
+
+def test_access_rules_live_in_services_not_in_routers():
+    assert access_rules_built("X = Access(Client, roles=['admin'])\n") == [1]
+    routers = [m for m in production_modules() if m.parts[0] == "api"]
+    built = {str(m): access_rules_built((ROOT / m).read_text()) for m in routers}
+    assert {m: lines for m, lines in built.items() if lines} == {}

@@ -14,13 +14,11 @@ from api.pagination import PageParams, paginate
 from api.schemas import DateInput, Name, Output, Page, StrictInput, UtcOutput
 from models.org import OrgUnit, Role, Team, User
 from services import audit, org
-from services.scope import Access, subtree
 
 router = APIRouter(tags=["admin"])
 
-READ_ROLES = (Role.admin, Role.supervisor, Role.scheduler, Role.officer)
-USER_ACCESS = Access(User, roles=READ_ROLES)
-ORG_ACCESS = Access(OrgUnit, roles=[r.value for r in Role], scope=subtree("path"))
+USER_ACCESS = org.USER_ACCESS
+ORG_ACCESS = org.ORG_ACCESS
 
 Username = Annotated[str, Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")]
 Password = Annotated[str, Field(min_length=8, max_length=256)]
@@ -109,10 +107,7 @@ async def list_org_units(
     parent_id: Annotated[uuid.UUID | None, Query()] = None,
 ) -> Page[OrgUnitPublic]:
     """Org units in my subtree, optionally the children of one unit."""
-    qs = ORG_ACCESS.queryset(user)
-    if parent_id is not None:
-        qs = qs.filter(parent_id=parent_id)
-    rows, cursor = await paginate(qs, page)
+    rows, cursor = await paginate(org.org_units(viewer=user, parent_id=parent_id), page)
     return Page(items=[OrgUnitPublic.model_validate(u) for u in rows], next_cursor=cursor)
 
 
@@ -150,11 +145,7 @@ async def list_users(
     org_unit_id: Annotated[uuid.UUID | None, Query()] = None,
 ) -> Page[UserPublic]:
     """Users in my subtree, by role and org unit."""
-    qs = USER_ACCESS.queryset(user).filter(deleted_at=None)
-    if role is not None:
-        qs = qs.filter(roles_text__contains=f",{role.value},")
-    if org_unit_id is not None:
-        qs = qs.filter(org_unit_id=org_unit_id)
+    qs = org.users(viewer=user, role=role, org_unit_id=org_unit_id)
     rows, cursor = await paginate(qs, page)
     return Page(items=[UserPublic.model_validate(u) for u in rows], next_cursor=cursor)
 

@@ -13,15 +13,11 @@ from api.deps import CurrentUser, loader
 from api.pagination import PageParams, paginate
 from api.schemas import Output, Page, UtcOutput
 from models.alerts import Alert, AlertStatus
-from models.org import Role
 from services import alerts
-from services.scope import Access
 
 router = APIRouter(tags=["alerts"])
 
-ALERT_ACCESS = Access(
-    Alert, roles=[r.value for r in Role], scope=lambda _qs, user: alerts.visible_alerts(user)
-)
+ALERT_ACCESS = alerts.ALERT_ACCESS
 
 
 class AlertPublic(Output):

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Query
 from api.deps import roles
 from api.pagination import PageParams, paginate
 from api.schemas import Output, Page, UtcOutput
-from models.audit import AuditEntry
 from models.org import Role, User
+from services import audit
 
 router = APIRouter(tags=["audit"])
 
@@ -36,12 +36,6 @@ async def list_audit(
     user_id: Annotated[uuid.UUID | None, Query()] = None,
 ) -> Page[AuditPublic]:
     """Who read or changed what, newest first."""
-    qs = AuditEntry.all()
-    if resource_type:
-        qs = qs.filter(resource_type=resource_type)
-    if resource_id:
-        qs = qs.filter(resource_id=resource_id)
-    if user_id:
-        qs = qs.filter(user_id=user_id)
+    qs = audit.entries(resource_type=resource_type, resource_id=resource_id, user_id=user_id)
     rows, cursor = await paginate(qs, page, order_field="at", updated_field="at")
     return Page(items=[AuditPublic.model_validate(r) for r in rows], next_cursor=cursor)

@@ -23,12 +23,11 @@ from models.notifications import (
 from models.org import Role
 from notifications import inbox
 from services import reminders
-from services.scope import Access, subtree
 
 router = APIRouter(tags=["notifications"])
 
-REMINDER_ROLES = (Role.scheduler, Role.admin)
-REMINDER_ACCESS = Access(Reminder, roles=REMINDER_ROLES, scope=subtree())
+REMINDER_ROLES = reminders.REMINDER_ROLES
+REMINDER_ACCESS = reminders.REMINDER_ACCESS
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Malformed request (e.g. a bad cursor)"},

@@ -9,14 +9,12 @@ from fastapi import APIRouter, Depends
 from api.deps import SettingsDep, loader
 from api.schemas import Output
 from grassroots import clock
-from models.org import Role
 from models.social import Client
 from services import privacy
-from services.scope import Access
 
 router = APIRouter(tags=["privacy"])
 
-CLIENT_ADMIN_ACCESS = Access(Client, roles=[Role.admin])
+CLIENT_ADMIN_ACCESS = privacy.CLIENT_ADMIN_ACCESS
 AdminClient = Annotated[Client, Depends(loader(CLIENT_ADMIN_ACCESS))]
 
 

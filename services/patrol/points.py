@@ -6,7 +6,7 @@ import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,7 @@ from tortoise.expressions import Case, F, Q, Value, When
 
 from grassroots.db import dialect
 from grassroots.errors import TooLarge
+from grassroots.settings import get_settings
 from models.patrol import Round, TrackPoint
 from services import audit
 from services.context import current_actor
@@ -49,7 +50,12 @@ class PointsResult:
 
 
 def _point_problem(
-    point: PointInput, *, earliest: datetime, latest: datetime, ended_by: datetime | None
+    point: PointInput,
+    *,
+    earliest: datetime,
+    latest: datetime,
+    ended_by: datetime | None,
+    kept_from: datetime,
 ) -> str | None:
     """Why one point is refused, or None."""
     lon, lat = point.lon, point.lat
@@ -62,6 +68,8 @@ def _point_problem(
         return "in_future"
     if point.ts < earliest:
         return "before_round_start"
+    if point.ts < kept_from:
+        return "past_retention"
     if ended_by is not None and point.ts > ended_by:
         return "after_round_end"
     return None
@@ -185,11 +193,16 @@ async def add_points(
     earliest = round.started_at - rules.SLACK
     latest = now + rules.SLACK
     ended_by = round.ended_at + rules.SLACK if round.ended_at is not None else None
+    # A point older than the retention period would be removed at once, and on PostgreSQL its
+    # day's partition is already dropped (the database would refuse the whole batch).
+    kept_from = now - timedelta(days=get_settings().retention_days)
     rejected: list[dict[str, str]] = []
     fresh: dict[uuid.UUID, PointInput] = {}
     duplicates = 0
     for point in points:
-        problem = _point_problem(point, earliest=earliest, latest=latest, ended_by=ended_by)
+        problem = _point_problem(
+            point, earliest=earliest, latest=latest, ended_by=ended_by, kept_from=kept_from
+        )
         if problem is not None:
             rejected.append({"id": str(point.id), "reason": problem})
             continue

@@ -323,6 +323,39 @@ async def test_old_misses_are_recorded_but_only_recent_ones_alert(world):
     assert f"{alerted} missed" in summary
 
 
+async def test_a_late_supervision_catches_up_in_slices_with_the_same_outcome(world):
+    # Entered in August for a supervision that began in March: one slice closes only the
+    # intervals of its SLICE_DAYS days, each in its own short transaction; the job's run closes
+    # the whole backlog with the outcome of closing it at once (each interval once, only
+    # recent misses alerted).
+    s = await supervise(world, "strict")
+    through = date(2025, 7, 31)
+    first = await correction_jobs.close_supervision_intervals(
+        supervision=s, through=through, tz=TZ, slice_days=correction_jobs.SLICE_DAYS
+    )
+    assert s.closed_through == MARCH + timedelta(days=correction_jobs.SLICE_DAYS - 1)
+    stored = await ClosedInterval.filter(supervision_id=s.id).values_list("ends_on", flat=True)
+    assert first[0] == len(stored) > 0
+    assert max(stored) <= s.closed_through  # nothing past the slice
+    assert not REGISTRY["correction.close_intervals"].transactional  # no run-long transaction
+
+    await close(local(8, 1, 0, 30))
+    sliced = sorted(
+        await ClosedInterval.filter(supervision_id=s.id).values_list("kind", "starts_on", "met")
+    )
+    alerted = await Alert.filter(kind="missed_checkin", subject_id=s.id).count()
+    assert (await Supervision.get(id=s.id)).closed_through == through
+
+    # The same backlog closed in one go, for a second subject: the same intervals and alerts.
+    whole = await supervise(world, "strict", subject=world.subject2)
+    await correction_jobs.close_supervision_intervals(supervision=whole, through=through, tz=TZ)
+    at_once = sorted(
+        await ClosedInterval.filter(supervision_id=whole.id).values_list("kind", "starts_on", "met")
+    )
+    assert sliced == at_once and len(sliced) > 150  # daily location check-ins since March
+    assert alerted == await Alert.filter(kind="missed_checkin", subject_id=whole.id).count()
+
+
 # --- ending a supervision -----------------------------------------------------------------------
 
 

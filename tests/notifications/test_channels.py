@@ -8,6 +8,7 @@ daily cap; a reminder no device confirmed is texted once; what was read is never
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -25,6 +26,7 @@ from models.notifications import (
     Notification,
     NotificationKind,
     PushProvider,
+    PushShown,
     SmsDailyCount,
 )
 from models.org import Role
@@ -32,7 +34,7 @@ from notifications import outbox, sms_cap
 from notifications.channels import Channels, PushRouter
 from notifications.fcm import FcmSender
 from notifications.inbox import Message, fan_out
-from notifications.jpush import JPushSender
+from notifications.jpush import JPushSender, VendorChannels
 from notifications.sms import SmsSender
 from services import alerts, reminders
 from services.correction.rules import DEFAULT_RULES, rules_to_dict
@@ -358,6 +360,51 @@ async def test_jpush_pushes_keep_quiet_hours_and_their_ttl(people, stand_ins, ro
     assert (await Delivery.get(user_id=people["officer"].id)).last_error == "expired"
 
 
+async def test_every_kind_reaches_jpush_as_a_service_message_on_the_registered_channels(
+    people, stand_ins, jpush_server, texter
+):
+    vendors = VendorChannels(xiaomi_channel_id="131072", oppo_channel_id="work_todo")
+    with JPushSender(
+        app_key=APP_KEY,
+        master_secret=MASTER_SECRET,
+        endpoint=jpush_server.base_url,
+        timeout_s=5,
+        vendors=vendors,
+    ) as china:
+        router = PushRouter({"jpush": china})
+        phone = await add_device(people["officer"], "redmi", "jpush")
+        for kind, urgent in (
+            (NotificationKind.reminder, False),
+            (NotificationKind.notice, False),
+            (NotificationKind.notice, True),
+            (NotificationKind.alert, True),
+        ):
+            await fan_out(
+                message=Message(
+                    kind=kind, title="提醒", body="正文", urgent=urgent, collapse_key=f"{kind}-1"
+                ),
+                user_ids=[phone.user_id],  # type: ignore[attr-defined]
+                dedup=f"kinds:{kind}:{urgent}",
+                now=NOON,
+                push=True,
+                quiet=QUIET,
+                channels=ALL,
+            )
+        assert (await drain(router, texter, now=NOON)).sent == 4
+    sent = jpush_server.sent_to(phone.token)
+    assert len(sent) == 4
+    for message in sent:
+        options, urgent = message["options"], message["notification"]["android"]["priority"] == 1
+        assert options["classification"] == 1
+        vendor = options["third_party_channel"]
+        assert vendor["xiaomi"] == {"channel_id": "131072"}
+        assert vendor["oppo"]["channel_id"] == "work_todo"
+        assert vendor["oppo"]["notify_level"] == (16 if urgent else 2)
+        assert vendor["vivo"]["classification"] == 1
+        assert vendor["huawei"]["importance"] == ("HIGH" if urgent else "NORMAL")
+        assert "MARKETING" not in json.dumps(options) and "LOW" not in json.dumps(options)
+
+
 # --- collapse on Android: a push of the same key replaces the earlier one ----------------------
 
 
@@ -371,14 +418,17 @@ async def test_a_resent_reminder_replaces_the_earlier_one_on_a_jpush_phone(
     await drain(router, texter, now=NOON)
     [first] = china.sent_to(phone.token)
     assert "override_msg_id" not in first["options"]
-    stored = await Delivery.get(device_id=phone.id)
-    assert stored.provider_msg_id == first["msg_id"]
+    [shown] = await PushShown.filter(device_id=phone.id).values_list("collapse_key", "msg_id")
+    assert shown == ("task-t1", first["msg_id"])
     later = NOON + timedelta(hours=3)
     await notify([patrol.id], at=later)  # the same collapse key, three hours on
     assert (await drain(router, texter, now=later)).sent == 2
     first, second = china.sent_to(phone.token)
     assert second["options"]["override_msg_id"] == int(first["msg_id"])
     assert china.showing(phone.token) == [second]  # one notification on the phone, not two
+    assert await PushShown.filter(device_id=phone.id).values_list("msg_id", flat=True) == [
+        second["msg_id"]
+    ]
     # FCM collapses by its own key; nothing of JPush's reaches it.
     assert len(stand_ins["fcm"].sent_to(pixel.token)) == 2
 
@@ -396,6 +446,13 @@ async def test_only_the_same_key_within_jpush_s_window_is_replaced(
     await drain(router, texter, now=next_day)
     assert [m["replaces"] for m in china.sent_to(phone.token)] == [None, None, None]
     assert len(china.showing(phone.token)) == 3
+    # What JPush can no longer override is forgotten a day after it was sent.
+    await drain(router, texter, now=NOON + timedelta(days=2))
+    await notify([patrol.id], at=NOON + timedelta(days=2), key="task-t3")
+    await drain(router, texter, now=NOON + timedelta(days=2))
+    assert await PushShown.filter(device_id=phone.id).values_list("collapse_key", flat=True) == [
+        "task-t3"
+    ]
 
 
 async def test_a_message_jpush_no_longer_overrides_is_sent_as_a_new_one(

@@ -441,3 +441,26 @@ async def test_the_zone_exit_job_settles_each_round_on_its_own(client, auth, wor
     from services.jobs import REGISTRY
 
     assert REGISTRY["patrol.zone_exits"].transactional is False
+
+
+async def test_a_point_older_than_the_retention_period_is_rejected_alone(client, auth, world):
+    # A round left open for longer than the retention period (a phone that never ended it): its
+    # oldest points would be removed at once, and on PostgreSQL their day's partition is gone, so
+    # the database would refuse the whole batch. They are rejected one by one instead.
+    from grassroots.settings import get_settings
+
+    now = datetime.now(UTC)
+    rnd = await start_round(client, auth, world, now - timedelta(minutes=20))
+    long_ago = now - timedelta(days=get_settings().retention_days + 10)
+    await Round.filter(id=rnd["id"]).update(started_at=long_ago - timedelta(hours=1))
+    old = {"id": str(uuid.uuid4()), "ts": iso(long_ago), "lon": 120.865, "lat": 32.004}
+    fresh = {
+        "id": str(uuid.uuid4()),
+        "ts": iso(now - timedelta(minutes=1)),
+        "lon": 120.865,
+        "lat": 32.004,
+    }
+    answer = await post_points(client, auth, world.patrol, rnd["id"], [old, fresh])
+    assert answer["rejected"] == [{"id": old["id"], "reason": "past_retention"}]
+    assert answer["accepted"] == 1
+    assert await TrackPoint.filter(round_id=rnd["id"]).count() == 1
