@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
@@ -29,6 +29,9 @@ from tortoise.transactions import in_transaction
 from grassroots import clock, loop_lag, metrics
 from models.jobs import JobState
 from services.domains import DOMAINS
+
+if TYPE_CHECKING:
+    from services.job_process import JobProcess
 
 log = logging.getLogger("grassroots.worker")
 
@@ -54,13 +57,20 @@ class Job:
     func: JobFunc
     lease_s: float = 300.0
     transactional: bool = True
+    # Runs in the worker's job process when it has one (services/job_process.py): CPU-heavy.
+    offloaded: bool = False
 
 
 REGISTRY: dict[str, Job] = {}
 
 
 def job(
-    name: str, *, every_s: float, lease_s: float = 300.0, transactional: bool = True
+    name: str,
+    *,
+    every_s: float,
+    lease_s: float = 300.0,
+    transactional: bool = True,
+    offloaded: bool = False,
 ) -> Callable[[JobFunc], JobFunc]:
     """Register a periodic job under a unique name."""
 
@@ -68,7 +78,12 @@ def job(
         if name in REGISTRY and REGISTRY[name].func is not func:
             raise ValueError(f"job {name!r} registered twice")
         REGISTRY[name] = Job(
-            name=name, every_s=every_s, func=func, lease_s=lease_s, transactional=transactional
+            name=name,
+            every_s=every_s,
+            func=func,
+            lease_s=lease_s,
+            transactional=transactional,
+            offloaded=offloaded,
         )
         return func
 
@@ -137,9 +152,16 @@ async def _claim(job: Job, *, now: datetime, worker: str) -> bool:
 
 
 async def run_job(
-    job: Job, *, now: datetime | None = None, worker: str | None = None
+    job: Job,
+    *,
+    now: datetime | None = None,
+    worker: str | None = None,
+    process: JobProcess | None = None,
 ) -> str | None:
-    """Claim and run one job if it is due; returns its summary, or None when not claimed."""
+    """Claim and run one job if it is due; returns its summary, or None when not claimed.
+
+    An offloaded job runs in `process` when there is one, the others here.
+    """
     now = now or clock.now()
     worker = worker or worker_name()
     if not await _claim(job, now=now, worker=worker):
@@ -148,7 +170,11 @@ async def run_job(
     summary: str | None = None
     started = time.perf_counter()
     try:
-        if job.transactional:
+        if job.offloaded and process is not None:
+            summary, skipped = await process.run(name=job.name, now=now)
+            for name, count in skipped.items():
+                ROWS_FAILED[name] += count
+        elif job.transactional:
             async with in_transaction():
                 summary = await job.func(now)
         else:
@@ -175,7 +201,10 @@ async def run_job(
 
 
 async def run_due_jobs(
-    *, now: datetime | None = None, stop: asyncio.Event | None = None
+    *,
+    now: datetime | None = None,
+    stop: asyncio.Event | None = None,
+    process: JobProcess | None = None,
 ) -> dict[str, str | None]:
     """Run every registered job that is due; returns what each claimed job reported.
 
@@ -186,21 +215,23 @@ async def run_due_jobs(
     for job in list(load_jobs().values()):
         if stop is not None and stop.is_set():
             break
-        summary = await run_job(job, now=now)
+        summary = await run_job(job, now=now, process=process)
         if summary is not None:
             results[job.name] = summary
     return results
 
 
-async def run_forever(*, stop: asyncio.Event, poll_s: float) -> None:
-    """The worker loop: run due jobs, sleep, until `stop` is set."""
+async def run_forever(
+    *, stop: asyncio.Event, poll_s: float, process: JobProcess | None = None
+) -> None:
+    """The worker loop: run due jobs (offloaded ones in `process`), sleep, until `stop` is set."""
     load_jobs()
     # A worker alone (`grassroots worker`) measures its loop too; in-process it is the API's.
     loop_lag.start()
     log.info("worker started with jobs: %s", ", ".join(sorted(REGISTRY)) or "none")
     while not stop.is_set():
         try:
-            await run_due_jobs(stop=stop)
+            await run_due_jobs(stop=stop, process=process)
         except Exception:  # noqa: BLE001 - e.g. the database is down: try again next tick
             log.warning("worker tick failed; retrying", exc_info=True)
         try:

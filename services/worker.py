@@ -3,6 +3,8 @@
 `grassroots worker` runs it alone, `grassroots serve` in the API's process. The jobs come from
 the registry (`services.jobs.load_jobs`: each domain's `jobs` module and the shared ones); the
 delivery loop and its senders from `notifications.worker`, which knows nothing of the jobs.
+CPU-heavy jobs run in a child process (services/job_process.py) unless the database is an
+in-memory one or `GRASSROOTS_JOB_PROCESS` is off.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 from grassroots.settings import Settings
 from notifications.worker import quiet_hours, run_delivery_loop, start_senders
 from services import jobs
+from services.job_process import JobProcess
 
 
 async def run_worker(*, stop: asyncio.Event, settings: Settings, announce: bool) -> None:
@@ -20,7 +23,8 @@ async def run_worker(*, stop: asyncio.Event, settings: Settings, announce: bool)
     `announce` logs the "no pushes" / "no SMS" notices; `grassroots serve` logged them at start.
     """
     router, sms = await start_senders(settings=settings, announce=announce)
-    tasks = [jobs.run_forever(stop=stop, poll_s=settings.worker_poll_s)]
+    process = JobProcess(settings) if JobProcess.usable(settings) else None
+    tasks = [jobs.run_forever(stop=stop, poll_s=settings.worker_poll_s, process=process)]
     if router is not None or sms is not None:
         tasks.append(
             run_delivery_loop(
@@ -34,5 +38,7 @@ async def run_worker(*, stop: asyncio.Event, settings: Settings, announce: bool)
     try:
         await asyncio.gather(*tasks)
     finally:
+        if process is not None:
+            await process.close()
         if router is not None:
             await asyncio.to_thread(router.close)
