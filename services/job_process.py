@@ -1,19 +1,21 @@
-"""CPU-heavy jobs in a process of the worker's own, so they never hold the API's event loop.
+"""The served worker's jobs in a process of their own, so none holds the API's event loop.
 
-In `grassroots serve` the worker shares its process with the API. A job marked `offloaded`
-(zone-exit judging: geometry over every new point of every round) held the event loop for
-up to 37 ms at a time even in threads, and the threads' share of the one interpreter lock
-took a third of the API's CPU while it ran: check-ins served 709/s instead of 1,234/s beside
-a 150,000-point round (bench/b3_checkins.py). Here such a job runs in one child process
-(spawned on first use, its own interpreter, its own database connections) while the worker
-awaits it; the worker still claims the job, records its run and its metrics.
+In `grassroots serve` the worker shares its process with the API. Its jobs are CPU work in
+Python: zone-exit judging (geometry over every new point of every round) held the event loop
+for up to 37 ms at a time even in threads, and the threads' share of the one interpreter lock
+took a third of the API's CPU while it ran (check-ins served 709/s instead of 1,234/s beside a
+150,000-point round, bench/b3_checkins.py); the fan-out of alerts, notices and reminders and
+the closing of correction intervals are row-by-row Python too. Here every job runs in one
+child process (spawned on first use, its own interpreter, its own database connections) while
+the worker awaits it: the worker still claims each job, records its run and its metrics, and
+sends the deliveries the jobs queue. A job runs as it would in `grassroots worker`, a process
+of its own, which every job already supports.
 
 The child runs one job at a time, as the worker does, and closes its connections when the
 worker stops. A child that dies (killed, out of memory) fails the run it was in
 (`JobProcessDied`); the next run starts a new one. An in-memory SQLite database
 cannot be shared with another process: there the jobs run in the worker as before.
 """
-
 from __future__ import annotations
 
 import asyncio
@@ -41,7 +43,7 @@ class JobProcessDied(RuntimeError):
 
 
 class JobProcess:
-    """The worker's child process for offloaded jobs (started on first use)."""
+    """The worker's child process for its jobs (started on first use)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

@@ -57,8 +57,6 @@ class Job:
     func: JobFunc
     lease_s: float = 300.0
     transactional: bool = True
-    # Runs in the worker's job process when it has one (services/job_process.py): CPU-heavy.
-    offloaded: bool = False
 
 
 REGISTRY: dict[str, Job] = {}
@@ -70,7 +68,6 @@ def job(
     every_s: float,
     lease_s: float = 300.0,
     transactional: bool = True,
-    offloaded: bool = False,
 ) -> Callable[[JobFunc], JobFunc]:
     """Register a periodic job under a unique name."""
 
@@ -83,7 +80,6 @@ def job(
             func=func,
             lease_s=lease_s,
             transactional=transactional,
-            offloaded=offloaded,
         )
         return func
 
@@ -160,7 +156,7 @@ async def run_job(
 ) -> str | None:
     """Claim and run one job if it is due; returns its summary, or None when not claimed.
 
-    An offloaded job runs in `process` when there is one, the others here.
+    With `process` (the served worker's job process) the job runs there, else here.
     """
     now = now or clock.now()
     worker = worker or worker_name()
@@ -170,7 +166,7 @@ async def run_job(
     summary: str | None = None
     started = time.perf_counter()
     try:
-        if job.offloaded and process is not None:
+        if process is not None:
             summary, skipped = await process.run(name=job.name, now=now)
             for name, count in skipped.items():
                 ROWS_FAILED[name] += count
@@ -224,7 +220,7 @@ async def run_due_jobs(
 async def run_forever(
     *, stop: asyncio.Event, poll_s: float, process: JobProcess | None = None
 ) -> None:
-    """The worker loop: run due jobs (offloaded ones in `process`), sleep, until `stop` is set."""
+    """The worker loop: run due jobs (in `process` if given), sleep, until `stop` is set."""
     load_jobs()
     # A worker alone (`grassroots worker`) measures its loop too; in-process it is the API's.
     loop_lag.start()

@@ -14,7 +14,7 @@ from services.jobs import isolated, job
 from services.patrol import alerting, analysis, rules, track_store
 
 
-@job("patrol.zone_exits", every_s=30, transactional=False, offloaded=True)
+@job("patrol.zone_exits", every_s=30, transactional=False)
 async def zone_exit_job(now: datetime) -> str:
     """Judge rounds whose track changed since last judged and alert each new zone exit.
 
@@ -22,8 +22,8 @@ async def zone_exit_job(now: datetime) -> str:
     transaction for the whole run held row locks on rounds that point uploads update, for as
     long as the run took, and deadlocked with them under load (bench/city_morning.py). A round
     that fails is logged and judged again next run; the others are not held back by it.
-    Offloaded: the served worker runs it in its job process (services/job_process.py), where
-    the geometry holds no API request back.
+    The served worker runs it in its job process (services/job_process.py), where the geometry
+    holds no API request back.
     """
     pending = (
         await Round.filter(

@@ -1,8 +1,9 @@
-"""Zone-exit judging runs in the worker's job process, off the API's interpreter.
+"""The served worker's jobs run in its job process, off the API's interpreter.
 
-The worker claims `patrol.zone_exits` and awaits it; the judging itself (geometry over every
-new point) runs in a spawned child with its own database connections, so the API's event loop
-and its interpreter lock stay free (services/job_process.py; bench/b3_checkins.py measures it).
+The worker claims a job and awaits it; the work itself (here zone-exit judging, geometry over
+every new point) runs in a spawned child with its own database connections, so the API's event
+loop and its interpreter lock stay free (services/job_process.py; bench/b3_checkins.py
+measures it).
 """
 
 from __future__ import annotations
@@ -80,6 +81,22 @@ async def test_a_child_that_dies_fails_its_run_and_the_next_run_starts_another(
         later = now + timedelta(seconds=62)
         assert await run_zone_exits(process, later) == "judged 1 rounds, raised 1 alerts"
         assert process.pid not in (None, first)
+    finally:
+        await process.close()
+
+
+async def test_a_job_that_fails_in_the_child_fails_its_run_here(settings):
+    process = JobProcess(settings)
+    try:
+        with pytest.raises(KeyError):
+            await process.run(name="no.such.job", now=datetime.now(UTC))
+        # The child lives on for the next run.
+        pid = process.pid
+        assert await process.run(name="patrol.zone_exits", now=datetime.now(UTC)) == (
+            "judged 0 rounds, raised 0 alerts",
+            {},
+        )
+        assert process.pid == pid
     finally:
         await process.close()
 
