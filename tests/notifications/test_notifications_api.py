@@ -20,8 +20,9 @@ from models.notifications import (
     ReminderStatus,
 )
 from models.org import Role, Team, TeamMember
-from notifications.inbox import Message, fan_out
-from services import alerts, notices, reminders
+from notifications.inbox import Message, dedup_key, fan_out
+from services import alerts, jobs, notices, reminders
+from services.notify import jobs as notify_jobs
 from services.notify.jobs import fan_out_alerts, store_notices
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -581,3 +582,39 @@ async def test_alerts_fan_out_to_their_recipients_once(world):
             "kind": "zone_exit",
             "notification_id": str(row.id),
         }
+
+
+async def test_an_alert_whose_fan_out_fails_waits_alone_for_the_next_run(world, monkeypatch):
+    raised = []
+    for n in range(3):
+        alert = await alerts.raise_alert(
+            kind="zone_exit",
+            subject_type="round",
+            subject_id=uuid.uuid4(),
+            org_unit=world["street"],
+            recipients=[world["patrol"]],
+            title=f"巡防队员离开责任区 {n}",
+            dedup_key=f"round:{n}",
+        )
+        assert alert is not None
+        raised.append(alert)
+    bad = raised[1]
+    real_fan_out = notify_jobs.fan_out
+
+    async def failing_for_one(**kwargs):
+        if kwargs["dedup"] == dedup_key("alert", str(bad.id)):
+            raise RuntimeError("inbox down for this one")
+        return await real_fan_out(**kwargs)
+
+    monkeypatch.setattr(notify_jobs, "fan_out", failing_for_one)
+    failed_before = jobs.ROWS_FAILED["notifications.alerts"]
+    now = datetime.now(UTC)
+    assert await fan_out_alerts(now) == ("notified 2 alerts to 2 inboxes, 1 left for the next run")
+    assert jobs.ROWS_FAILED["notifications.alerts"] == failed_before + 1
+    # Its savepoint rolled back alone: no inbox row of it, the others' rows committed.
+    flags = {a.id: (await Alert.get(id=a.id)).notified for a in raised}
+    assert flags == {raised[0].id: True, bad.id: False, raised[2].id: True}
+    assert await Notification.filter(kind=NotificationKind.alert).count() == 2
+    monkeypatch.setattr(notify_jobs, "fan_out", real_fan_out)
+    assert await fan_out_alerts(now) == "notified 1 alerts to 1 inboxes"
+    assert await Notification.filter(kind=NotificationKind.alert).count() == 3
