@@ -210,21 +210,7 @@ def main() -> int:
     print(served.line("check-ins", figures))
     print(served.line("bare POST (ceiling)", bare))
     print(f"check-ins are {figures['rps'] / bare['rps']:.1%} of the bare POST's rate")
-    ok = all(
-        [
-            harness.verdict("B3 check-ins per second", figures["ok_per_s"], 1500),
-            harness.verdict("B3 p99 ms", figures["p99_ms"], 50, higher_is_better=False),
-            harness.verdict(
-                "B3 non-2xx answers and errors",
-                figures["non_2xx"] + figures["errors"],
-                0,
-                higher_is_better=False,
-            ),
-        ]
-    )
-    if activity is not None:
-        print(f"B3 measured while the worker judged the round: {activity.judged_during}")
-    print("B3", "PASS" if ok else "FAIL")
+    ok = served.verdicts("B3", figures, rate=("check-ins per second", 1500), activity=activity)
     return 0 if ok else 1
 
 

@@ -67,29 +67,13 @@ async def _setup(points_per_round: list[int]) -> list[tuple[uuid.UUID, datetime,
     from tortoise import connections
     from tortoise.transactions import in_transaction
 
-    from models.org import OrgUnit, Role, User
-    from models.patrol import Round, Zone, ZoneKind
-    from services.patrol import points, zones
+    from models.org import Role
+    from models.patrol import Round
+    from services.patrol import points
 
-    unit_id = uuid.uuid4()
-    unit = await OrgUnit.create(id=unit_id, name="崇川区", path=f"/{unit_id.hex}/", depth=0)
-    geojson, area = zones.validated_area(geojson=ZONE)
-    zone = await Zone.create(
-        name="濠河",
-        kind=ZoneKind.patrol,
-        org_unit=unit,
-        org_path=unit.path,
-        geometry=geojson,
-        area_m2=area,
-    )
-    user = await User.create(
-        username="bench",
-        password_hash="!",
-        full_name="队员",
-        roles_text=User.encode_roles([Role.patrol.value]),
-        org_unit=unit,
-        org_path=unit.path,
-    )
+    unit = await harness.root_unit()
+    zone = await harness.patrol_zone(unit, geojson=ZONE)
+    user = await harness.unit_user(unit, username="bench", full_name="队员", role=Role.patrol.value)
     now = datetime.now(UTC)
     await _past_partitions(now - timedelta(seconds=max(points_per_round) + NEW_POINTS * RUNS + 600))
     out = []

@@ -119,7 +119,7 @@ async def _insert_points(where: str, params: list[Any]) -> None:
 
 async def _setup(*, data_start: datetime, data_end: datetime, monthly: bool) -> dict[str, Any]:
     """Org, member, zones, checkpoints and the measured day's rounds with their points."""
-    from models.org import OrgUnit, Role, User
+    from models.org import Role
     from models.patrol import (
         Checkpoint,
         Round,
@@ -147,16 +147,8 @@ async def _setup(*, data_start: datetime, data_end: datetime, monthly: bool) -> 
         while day < first_made:
             await _sql(track_day_partition_sql(day))
             day += timedelta(days=1)
-    unit_id = uuid.uuid4()
-    unit = await OrgUnit.create(id=unit_id, name="崇川区", path=f"/{unit_id.hex}/", depth=0)
-    user = await User.create(
-        username="bench",
-        password_hash="!",
-        full_name="队员",
-        roles_text=User.encode_roles([Role.patrol.value]),
-        org_unit=unit,
-        org_path=unit.path,
-    )
+    unit = await harness.root_unit()
+    user = await harness.unit_user(unit, username="bench", full_name="队员", role=Role.patrol.value)
     zone_ids = []
     for k in range(BACKGROUND_ZONES + 1):
         centre = (120.80 + (k % 10) * 0.02, 31.95 + (k // 10) * 0.02)

@@ -22,7 +22,6 @@ import tempfile
 import threading
 import time
 import urllib.request
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,21 +36,15 @@ async def _seed_admin(database_url: str) -> dict[str, Any]:
 
     from grassroots import db
     from grassroots.settings import Settings
-    from models.org import OrgUnit, Role, User
+    from models.org import Role, User
     from services.security import issue_access_token
 
     settings = Settings(database_url=database_url, secret_key=harness.BENCH_SECRET)
     await Tortoise.init(config=db.tortoise_config(settings))
     try:
-        unit_id = uuid.uuid4()
-        unit = await OrgUnit.create(id=unit_id, name="南通市", path=f"/{unit_id.hex}/", depth=0)
-        admin = await User.create(
-            username="morning_admin",
-            password_hash="!",
-            full_name="调度员",
-            roles_text=User.encode_roles([Role.admin.value]),
-            org_unit=unit,
-            org_path=unit.path,
+        unit = await harness.root_unit("南通市")
+        admin = await harness.unit_user(
+            unit, username="morning_admin", full_name="调度员", role=Role.admin.value
         )
         audience = await User.exclude(id=admin.id).count()
         return {

@@ -296,6 +296,44 @@ ROUND_STEP_S = 0.2  # 150,000 fixes over 8 h 20 min: one shift
 ZONE_EXIT_JOB = "patrol.zone_exits"
 
 
+async def root_unit(name: str = "崇川区") -> Any:
+    """A root org unit for a benchmark's world (its path is /<id>/, as the service makes them)."""
+    from models.org import OrgUnit
+
+    unit_id = uuid.uuid4()
+    return await OrgUnit.create(id=unit_id, name=name, path=f"/{unit_id.hex}/", depth=0)
+
+
+async def unit_user(unit: Any, *, username: str, full_name: str, role: str) -> Any:
+    """A user of `unit` with one role and no password (benchmarks sign tokens for it)."""
+    from models.org import User
+
+    return await User.create(
+        username=username,
+        password_hash="!",
+        full_name=full_name,
+        roles_text=User.encode_roles([role]),
+        org_unit=unit,
+        org_path=unit.path,
+    )
+
+
+async def patrol_zone(unit: Any, *, geojson: dict[str, Any], name: str = "濠河") -> Any:
+    """A patrol zone of `unit`, its area validated as the service validates one."""
+    from models.patrol import Zone, ZoneKind
+    from services.patrol import zones
+
+    geometry, area = zones.validated_area(geojson=geojson)
+    return await Zone.create(
+        name=name,
+        kind=ZoneKind.patrol,
+        org_unit=unit,
+        org_path=unit.path,
+        geometry=geometry,
+        area_m2=area,
+    )
+
+
 async def _seed_patrol(database_url: str, members: int, round_hours: float) -> dict[str, Any]:
     from datetime import UTC, datetime, timedelta
 
@@ -303,36 +341,21 @@ async def _seed_patrol(database_url: str, members: int, round_hours: float) -> d
 
     from grassroots import db
     from grassroots.settings import Settings
-    from models.org import OrgUnit, Role, User
-    from models.patrol import Assignment, Round, Zone, ZoneKind
-    from services.patrol import zones
+    from models.org import Role
+    from models.patrol import Assignment, Round
     from services.security import issue_access_token
 
     settings = Settings(database_url=database_url, secret_key=BENCH_SECRET)
     await Tortoise.init(config=db.tortoise_config(settings))
     try:
-        unit_id = uuid.uuid4()
-        unit = await OrgUnit.create(id=unit_id, name="崇川区", path=f"/{unit_id.hex}/", depth=0)
-        geojson, area = zones.validated_area(geojson=PATROL_ZONE)
-        zone = await Zone.create(
-            name="濠河",
-            kind=ZoneKind.patrol,
-            org_unit=unit,
-            org_path=unit.path,
-            geometry=geojson,
-            area_m2=area,
-        )
+        unit = await root_unit()
+        zone = await patrol_zone(unit, geojson=PATROL_ZONE)
         now = datetime.now(UTC)
         started = now - timedelta(hours=round_hours)
         rounds, tokens = [], []
         for n in range(members):
-            user = await User.create(
-                username=f"bench_patrol{n}",
-                password_hash="!",
-                full_name=f"队员{n}",
-                roles_text=User.encode_roles([Role.patrol.value]),
-                org_unit=unit,
-                org_path=unit.path,
+            user = await unit_user(
+                unit, username=f"bench_patrol{n}", full_name=f"队员{n}", role=Role.patrol.value
             )
             await Assignment.create(
                 zone=zone,

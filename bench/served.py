@@ -176,6 +176,36 @@ def line(name: str, figures: dict[str, Any]) -> str:
     )
 
 
+def verdicts(
+    bench: str,
+    figures: dict[str, Any],
+    *,
+    rate: tuple[str, float],
+    activity: harness.WorkerActivity | None,
+) -> bool:
+    """Print a served bench's verdicts (rate, p99 < 50 ms, no failure) and its overall one.
+
+    `rate` is the figure's name and target, e.g. ("check-ins per second", 1500).
+    """
+    name, target = rate
+    ok = all(
+        [
+            harness.verdict(f"{bench} {name}", figures["ok_per_s"], target),
+            harness.verdict(f"{bench} p99 ms", figures["p99_ms"], 50, higher_is_better=False),
+            harness.verdict(
+                f"{bench} non-2xx answers and errors",
+                figures["non_2xx"] + figures["errors"],
+                0,
+                higher_is_better=False,
+            ),
+        ]
+    )
+    if activity is not None:
+        print(f"{bench} measured while the worker judged the round: {activity.judged_during}")
+    print(bench, "PASS" if ok else "FAIL")
+    return ok
+
+
 def ceiling(
     scenario: str,
     data: dict[str, Any] | None = None,
