@@ -145,6 +145,11 @@ def _step_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     return 2.0 * EARTH_RADIUS_M * math.asin(math.sqrt(min(max(h, 0.0), 1.0)))
 
 
+# A step this much under the speed limit (relative, plus 1 um) is within it by either haversine:
+# numpy's and `_step_m` differ by far less (they subtract radians in another order).
+_CLEAR_MARGIN = 1e-6
+
+
 def _flag_points(
     *,
     ts: FloatArray,
@@ -158,7 +163,89 @@ def _flag_points(
     """Per-point flags; jitter is judged sequentially against the last good point.
 
     `last_good` (ts, lon, lat) is the last good point judged before these, if any.
+
+    Most points are good, and a good point's successor is judged against it: each candidate's
+    step from the candidate before it is measured at once in numpy, and a point whose step is
+    clearly within the speed limit is good without more. Only the others (near the limit, no
+    time elapsed, or after a jitter point, where the last good point is further back) are
+    judged one by one on Python floats, the same arithmetic whether the last good point came
+    in this call or not. The flags are those of judging every point one by one.
     """
+    flags = np.full(ts.size, PointFlag.GOOD, dtype=np.int8)
+    poor = ~np.isnan(accuracy_m) & (accuracy_m > rules.max_accuracy_m)
+    flags[poor] = PointFlag.POOR_ACCURACY
+    flags[is_mock] = PointFlag.MOCK
+    candidates = np.flatnonzero(flags == PointFlag.GOOD)
+    if candidates.size == 0:
+        return flags
+    # Each candidate's predecessor: the candidate before it, the first one's the last good.
+    c_ts, c_lon, c_lat = ts[candidates], lons[candidates], lats[candidates]
+    if last_good is not None:
+        p_ts = np.concatenate([[last_good[0]], c_ts[:-1]])
+        p_lon = np.concatenate([[last_good[1]], c_lon[:-1]])
+        p_lat = np.concatenate([[last_good[2]], c_lat[:-1]])
+    else:
+        p_ts, p_lon, p_lat = c_ts, c_lon, c_lat  # the first has none: judged one by one
+    elapsed = c_ts - p_ts
+    steps = haversine_m(lon1=p_lon, lat1=p_lat, lon2=c_lon, lat2=c_lat)
+    limit = rules.max_speed_mps * elapsed * (1.0 - _CLEAR_MARGIN) - _CLEAR_MARGIN
+    clear = (elapsed > 0) & (steps < limit)
+    if last_good is None:
+        clear[0] = False
+    unclear = np.flatnonzero(~clear).tolist()
+
+    good_ts = good_lon = good_lat = 0.0
+    if last_good is not None:
+        good_ts, good_lon, good_lat = last_good
+    seen_good = last_good is not None
+    # In step: the last good point is the candidate before the next one, whose clear step from
+    # it then makes it good.
+    in_step = True
+    ts_list, lon_list, lat_list = c_ts.tolist(), c_lon.tolist(), c_lat.tolist()
+    position, n, next_unclear = 0, candidates.size, 0
+    while position < n:
+        if in_step:
+            while next_unclear < len(unclear) and unclear[next_unclear] < position:
+                next_unclear += 1
+            upto = unclear[next_unclear] if next_unclear < len(unclear) else n
+            if upto > position:
+                # Candidates position..upto-1 are good; the last of them is the last good.
+                good_ts, good_lon, good_lat = (
+                    ts_list[upto - 1],
+                    lon_list[upto - 1],
+                    lat_list[upto - 1],
+                )
+                seen_good = True
+                position = upto
+                continue
+        index = position
+        if seen_good:
+            step_m = _step_m(good_lon, good_lat, lon_list[index], lat_list[index])
+            elapsed_s = ts_list[index] - good_ts
+            too_fast = step_m > rules.max_speed_mps * elapsed_s if elapsed_s > 0 else step_m > 0.0
+            if too_fast:
+                flags[candidates[index]] = PointFlag.JITTER
+                in_step = False
+                position += 1
+                continue
+        good_ts, good_lon, good_lat = ts_list[index], lon_list[index], lat_list[index]
+        seen_good = True
+        in_step = True
+        position += 1
+    return flags
+
+
+def _flag_points_one_by_one(
+    *,
+    ts: FloatArray,
+    lons: FloatArray,
+    lats: FloatArray,
+    accuracy_m: FloatArray,
+    is_mock: NDArray[np.bool_],
+    rules: TrackRules,
+    last_good: tuple[float, float, float] | None = None,
+) -> NDArray[np.int8]:
+    """The flags judged point by point: what `_flag_points` must give (tests hold it to it)."""
     flags = np.full(ts.size, PointFlag.GOOD, dtype=np.int8)
     poor = ~np.isnan(accuracy_m) & (accuracy_m > rules.max_accuracy_m)
     flags[poor] = PointFlag.POOR_ACCURACY
@@ -167,7 +254,6 @@ def _flag_points(
     if last_good is not None:
         good_ts, good_lon, good_lat = last_good
     seen_good = last_good is not None
-    # Python floats: the same arithmetic whether the last good point came in this call or not.
     ts_list, lon_list, lat_list = ts.tolist(), lons.tolist(), lats.tolist()
     for index in np.flatnonzero(flags == PointFlag.GOOD).tolist():
         if seen_good:

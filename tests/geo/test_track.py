@@ -18,6 +18,8 @@ from geo.track import (
     TrackAnalysis,
     TrackRules,
     ZoneExit,
+    _flag_points,
+    _flag_points_one_by_one,
     analyse_track,
     checkpoint_visit_counts,
     distance_outside_m,
@@ -499,3 +501,51 @@ class TestDistanceOutside:
         got = distances_outside_m(zone=zone, lons=lons, lats=lats)
         np.testing.assert_allclose(got, [200.0, 50.0, 0.0, 50.0, 1100.0], rtol=TOLERANCE)
         assert distances_outside_m(zone=zone, lons=[], lats=[]).size == 0
+
+
+def _jittery_track(seed: int, n: int) -> dict[str, Any]:
+    """A walk with jumps, repeated times, steps at the speed limit, poor and mock fixes."""
+    rng = np.random.default_rng(seed)
+    rules = TrackRules()
+    ts = np.cumsum(rng.choice([0.0, 0.2, 1.0, 5.0], size=n, p=[0.05, 0.45, 0.4, 0.1]))
+    lon = np.empty(n)
+    lat = np.empty(n)
+    lon[0], lat[0] = 120.86, 32.0
+    for i in range(1, n):
+        dt = ts[i] - ts[i - 1]
+        kind = rng.random()
+        if kind < 0.05:  # a jump of kilometres: jitter
+            lon[i], lat[i] = lon[i - 1] + rng.normal(0, 0.05), lat[i - 1] + rng.normal(0, 0.05)
+        elif kind < 0.15 and dt > 0:  # a step at the limit, a hair under or over it
+            metres = rules.max_speed_mps * dt * (1.0 + rng.choice([-1e-12, 0.0, 1e-12, 1e-7]))
+            lon[i], lat[i] = lon[i - 1], lat[i - 1] + metres / 111_195.0
+        else:  # a walk
+            lon[i] = lon[i - 1] + rng.normal(0, 2e-5)
+            lat[i] = lat[i - 1] + rng.normal(0, 2e-5)
+    accuracy = rng.choice([5.0, 30.0, 150.0, np.nan], size=n, p=[0.6, 0.25, 0.1, 0.05])
+    mock = rng.random(n) < 0.03
+    return {"ts": ts, "lons": lon, "lats": lat, "accuracy_m": accuracy, "is_mock": mock}
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_flags_at_once_are_the_flags_judged_one_by_one(seed):
+    track = _jittery_track(seed, 400)
+    rules = TrackRules()
+    expected = _flag_points_one_by_one(**track, rules=rules)
+    assert (expected == PointFlag.JITTER).any()  # the track tests the slow path too
+    assert np.array_equal(_flag_points(**track, rules=rules), expected)
+    # Judged in pieces, each after the last good point of those before it.
+    cut = 150 + seed
+    head = {k: v[:cut] for k, v in track.items()}
+    tail = {k: v[cut:] for k, v in track.items()}
+    head_flags = _flag_points(**head, rules=rules)
+    good = np.flatnonzero(head_flags == PointFlag.GOOD)
+    last_good = None
+    if good.size:
+        i = int(good[-1])
+        last_good = (float(head["ts"][i]), float(head["lons"][i]), float(head["lats"][i]))
+    tail_flags = _flag_points(**tail, rules=rules, last_good=last_good)
+    assert np.array_equal(np.concatenate([head_flags, tail_flags]), expected)
+    assert np.array_equal(
+        tail_flags, _flag_points_one_by_one(**tail, rules=rules, last_good=last_good)
+    )
