@@ -144,7 +144,9 @@ def create_app(
             lag_task = loop_lag.start()
             if run_worker:
                 worker_task = asyncio.create_task(
-                    background_worker.run_worker(stop=stop, settings=settings, announce=False)
+                    background_worker.run_worker(
+                        stop=stop, settings=settings, announce=False, beside_api=True
+                    )
                 )
             if settle_heap:
                 _settle_heap()

@@ -169,7 +169,8 @@ def _flag_points(
     clearly within the speed limit is good without more. Only the others (near the limit, no
     time elapsed, or after a jitter point, where the last good point is further back) are
     judged one by one on Python floats, the same arithmetic whether the last good point came
-    in this call or not. The flags are those of judging every point one by one.
+    in this call or not. The flags are those of judging every point one by one
+    (tests/geo/test_track.py holds them to it).
     """
     flags = np.full(ts.size, PointFlag.GOOD, dtype=np.int8)
     poor = ~np.isnan(accuracy_m) & (accuracy_m > rules.max_accuracy_m)
@@ -232,39 +233,6 @@ def _flag_points(
         seen_good = True
         in_step = True
         position += 1
-    return flags
-
-
-def _flag_points_one_by_one(
-    *,
-    ts: FloatArray,
-    lons: FloatArray,
-    lats: FloatArray,
-    accuracy_m: FloatArray,
-    is_mock: NDArray[np.bool_],
-    rules: TrackRules,
-    last_good: tuple[float, float, float] | None = None,
-) -> NDArray[np.int8]:
-    """The flags judged point by point: what `_flag_points` must give (tests hold it to it)."""
-    flags = np.full(ts.size, PointFlag.GOOD, dtype=np.int8)
-    poor = ~np.isnan(accuracy_m) & (accuracy_m > rules.max_accuracy_m)
-    flags[poor] = PointFlag.POOR_ACCURACY
-    flags[is_mock] = PointFlag.MOCK
-    good_ts = good_lon = good_lat = 0.0
-    if last_good is not None:
-        good_ts, good_lon, good_lat = last_good
-    seen_good = last_good is not None
-    ts_list, lon_list, lat_list = ts.tolist(), lons.tolist(), lats.tolist()
-    for index in np.flatnonzero(flags == PointFlag.GOOD).tolist():
-        if seen_good:
-            step_m = _step_m(good_lon, good_lat, lon_list[index], lat_list[index])
-            elapsed_s = ts_list[index] - good_ts
-            too_fast = step_m > rules.max_speed_mps * elapsed_s if elapsed_s > 0 else step_m > 0.0
-            if too_fast:
-                flags[index] = PointFlag.JITTER
-                continue
-        good_ts, good_lon, good_lat = ts_list[index], lon_list[index], lat_list[index]
-        seen_good = True
     return flags
 
 

@@ -39,7 +39,7 @@ def configure(level: str = "INFO") -> None:
     # A record need not find its caller's frame, thread or process: the JSON line carries none
     # of them, and finding them was a third of an access log line's cost (the logging HOWTO's
     # "Optimization" switches).
-    logging._srcfile = None  # type: ignore[attr-defined]
+    logging._srcfile = None
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False

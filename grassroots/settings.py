@@ -84,8 +84,8 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = 1024 * 1024
     worker_poll_s: float = 2.0
-    # The worker's jobs in a child process of its own (services/job_process.py); off: on the
-    # worker's event loop and its threads, sharing the API's interpreter lock.
+    # `grassroots serve`: the worker's jobs in a child process (services/job_process.py); off:
+    # on the API's event loop and its threads, sharing the API's interpreter lock.
     job_process: bool = True
     # How long a worker holds the deliveries it claimed: a worker that died is taken over after
     # it. Keep it well above a send's timeouts (10 s), or a slow live worker is taken over too.

@@ -3,8 +3,8 @@
 `grassroots worker` runs it alone, `grassroots serve` in the API's process. The jobs come from
 the registry (`services.jobs.load_jobs`: each domain's `jobs` module and the shared ones); the
 delivery loop and its senders from `notifications.worker`, which knows nothing of the jobs.
-CPU-heavy jobs run in a child process (services/job_process.py) unless the database is an
-in-memory one or `GRASSROOTS_JOB_PROCESS` is off.
+Beside the API its jobs run in a child process (services/job_process.py) unless the database is
+an in-memory one or `GRASSROOTS_JOB_PROCESS` is off.
 """
 
 from __future__ import annotations
@@ -17,13 +17,17 @@ from services import jobs
 from services.job_process import JobProcess
 
 
-async def run_worker(*, stop: asyncio.Event, settings: Settings, announce: bool) -> None:
+async def run_worker(
+    *, stop: asyncio.Event, settings: Settings, announce: bool, beside_api: bool = False
+) -> None:
     """Periodic jobs until `stop` is set, and the delivery loop when a channel is set.
 
     `announce` logs the "no pushes" / "no SMS" notices; `grassroots serve` logged them at start.
+    `beside_api` (`grassroots serve`) runs the jobs in the job process, off the API's loop; a
+    worker alone has no requests to hold up and runs them itself.
     """
     router, sms = await start_senders(settings=settings, announce=announce)
-    process = JobProcess(settings) if JobProcess.usable(settings) else None
+    process = JobProcess(settings) if beside_api and JobProcess.usable(settings) else None
     tasks = [jobs.run_forever(stop=stop, poll_s=settings.worker_poll_s, process=process)]
     if router is not None or sms is not None:
         tasks.append(

@@ -19,7 +19,7 @@ from geo.track import (
     TrackRules,
     ZoneExit,
     _flag_points,
-    _flag_points_one_by_one,
+    _step_m,
     analyse_track,
     checkpoint_visit_counts,
     distance_outside_m,
@@ -501,6 +501,39 @@ class TestDistanceOutside:
         got = distances_outside_m(zone=zone, lons=lons, lats=lats)
         np.testing.assert_allclose(got, [200.0, 50.0, 0.0, 50.0, 1100.0], rtol=TOLERANCE)
         assert distances_outside_m(zone=zone, lons=[], lats=[]).size == 0
+
+
+def _flag_points_one_by_one(
+    *,
+    ts: NDArray[np.float64],
+    lons: NDArray[np.float64],
+    lats: NDArray[np.float64],
+    accuracy_m: NDArray[np.float64],
+    is_mock: NDArray[np.bool_],
+    rules: TrackRules,
+    last_good: tuple[float, float, float] | None = None,
+) -> NDArray[np.int8]:
+    """The flags judged point by point, as geo.track did before: what `_flag_points` must give."""
+    flags = np.full(ts.size, PointFlag.GOOD, dtype=np.int8)
+    poor = ~np.isnan(accuracy_m) & (accuracy_m > rules.max_accuracy_m)
+    flags[poor] = PointFlag.POOR_ACCURACY
+    flags[is_mock] = PointFlag.MOCK
+    good_ts = good_lon = good_lat = 0.0
+    if last_good is not None:
+        good_ts, good_lon, good_lat = last_good
+    seen_good = last_good is not None
+    ts_list, lon_list, lat_list = ts.tolist(), lons.tolist(), lats.tolist()
+    for index in np.flatnonzero(flags == PointFlag.GOOD).tolist():
+        if seen_good:
+            step_m = _step_m(good_lon, good_lat, lon_list[index], lat_list[index])
+            elapsed_s = ts_list[index] - good_ts
+            too_fast = step_m > rules.max_speed_mps * elapsed_s if elapsed_s > 0 else step_m > 0.0
+            if too_fast:
+                flags[index] = PointFlag.JITTER
+                continue
+        good_ts, good_lon, good_lat = ts_list[index], lon_list[index], lat_list[index]
+        seen_good = True
+    return flags
 
 
 def _jittery_track(seed: int, n: int) -> dict[str, Any]:
