@@ -13,9 +13,10 @@ of its own, which every job already supports.
 
 The child runs one job at a time, as the worker does, and closes its connections when the
 worker stops. A child that dies (killed, out of memory) fails the run it was in
-(`JobProcessDied`); the next run starts a new one. An in-memory SQLite database
-cannot be shared with another process: there the jobs run in the worker as before.
+(`JobProcessDied`); the next run starts a new one. On SQLite the jobs run in the API's process
+as before (`JobProcess.usable` says why).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -54,8 +55,16 @@ class JobProcess:
 
     @staticmethod
     def usable(settings: Settings) -> bool:
-        """Whether another process can reach the database (not an in-memory SQLite one)."""
-        return settings.job_process and ":memory:" not in settings.database_url
+        """Whether the jobs may write from another process beside the API: on PostgreSQL.
+
+        On SQLite the API's one connection runs its transactions one at a time, some reading
+        before they write; a commit from a second process between the read and the write fails
+        that write at once (SQLITE_BUSY on the lock upgrade, which no busy timeout waits out),
+        so there the jobs stay in the API's process, on its connection.
+        """
+        return settings.job_process and settings.database_url.startswith(
+            ("postgres://", "postgresql://")
+        )
 
     @property
     def pid(self) -> int | None:

@@ -3,8 +3,8 @@
 `grassroots worker` runs it alone, `grassroots serve` in the API's process. The jobs come from
 the registry (`services.jobs.load_jobs`: each domain's `jobs` module and the shared ones); the
 delivery loop and its senders from `notifications.worker`, which knows nothing of the jobs.
-Beside the API its jobs run in a child process (services/job_process.py) unless the database is
-an in-memory one or `GRASSROOTS_JOB_PROCESS` is off.
+Beside the API on PostgreSQL its jobs run in a child process (services/job_process.py), unless
+`GRASSROOTS_JOB_PROCESS` is off.
 """
 
 from __future__ import annotations
