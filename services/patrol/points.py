@@ -168,7 +168,7 @@ def _problems(
         if given.any():
             values = np.array(column, dtype=np.float64)  # None becomes NaN, masked by `given`
             suspect |= given & ~(np.isfinite(values) & (values >= 0))
-    if not window.holds(min(batch.ts), max(batch.ts)):
+    if len(batch) and not window.holds(min(batch.ts), max(batch.ts)):
         suspect[:] = True
     found = {}
     for i in np.flatnonzero(suspect).tolist():

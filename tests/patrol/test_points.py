@@ -189,3 +189,11 @@ async def test_a_point_stored_twice_is_an_integrity_error_on_every_database(clie
     with pytest.raises(IntegrityError):
         await insert()
     assert await TrackPoint.filter(round_id=rnd["id"]).count() == 3
+
+
+async def test_an_empty_batch_stores_nothing(client, auth, world):
+    now = datetime.now(UTC)
+    rnd = await start_round(client, auth, world, now - timedelta(minutes=30))
+    round_ = await Round.get(id=rnd["id"]).select_related("zone")
+    result = await points.add_points(round=round_, points=PointBatch.of([]), now=now)
+    assert (result.accepted, result.duplicates, result.rejected, result.in_zone) == (0, 0, [], 0)
