@@ -166,14 +166,16 @@ class PointsBatch(StrictInput):
 # The usual batch, checked by pydantic-core alone: PointIn's rules without a Python call per
 # field (StrictInput's generic rule, `UtcInput`'s checks), in a form that accepts only what
 # PointsBatch accepts. What it refuses goes through PointsBatch, whose answer (the value, or
-# the 422's errors) is then the one given, so the contract stays PointsBatch's.
+# the 422's errors) is then the one given, so the contract stays PointsBatch's
+# (tests/patrol/test_points_body.py holds the two to the same answers).
 _MAYBE_FLOAT = core_schema.with_default_schema(
     core_schema.nullable_schema(core_schema.float_schema()), default=None
 )
 _USUAL_POINT = core_schema.typed_dict_schema(
     {
         "id": core_schema.typed_dict_field(core_schema.uuid_schema()),
-        # Strict text, the pattern unstripped: UtcInput's check before pydantic parses it.
+        # Strict text matched unstripped, as UtcInput checks it before pydantic parses it
+        # (the Rust engine's `$` takes no trailing newline: stricter, never looser).
         "ts": core_schema.typed_dict_field(
             core_schema.chain_schema(
                 [
