@@ -197,3 +197,27 @@ async def test_an_empty_batch_stores_nothing(client, auth, world):
     round_ = await Round.get(id=rnd["id"]).select_related("zone")
     result = await points.add_points(round=round_, points=PointBatch.of([]), now=now)
     assert (result.accepted, result.duplicates, result.rejected, result.in_zone) == (0, 0, [], 0)
+
+
+async def test_bad_values_within_the_rounds_times_are_refused_alone(client, auth, world):
+    # Every time inside the round's window: only the flagged points are judged one by one.
+    now = datetime.now(UTC)
+    rnd = await start_round(client, auth, world, now - timedelta(minutes=30))
+    at = now - timedelta(minutes=10)
+    batch = [make_point(at + timedelta(seconds=i)) for i in range(6)]
+    batch[1]["lat"] = float("-inf")
+    batch[2]["speed_mps"] = float("nan")
+    batch[4]["lon"] = -180.5
+    answer = await post(client, auth, world, rnd["id"], batch)
+    assert answer == {
+        "accepted": 3,
+        "duplicates": 0,
+        "rejected": [
+            {"id": batch[1]["id"], "reason": "invalid_coordinates"},
+            {"id": batch[2]["id"], "reason": "invalid_measurement"},
+            {"id": batch[4]["id"], "reason": "invalid_coordinates"},
+        ],
+        "in_zone": 3,
+    }
+    stored = await TrackPoint.filter(round_id=rnd["id"]).values_list("id", flat=True)
+    assert sorted(map(str, stored)) == sorted(batch[i]["id"] for i in (0, 3, 5))
