@@ -32,10 +32,12 @@ LATEST_DATE: Final = date(LATEST_YEAR, 12, 31)
 LARGEST_INT: Final = 2**53
 
 # RFC 3339 date-time with an offset; pydantic alone would also take 1700000000 (Unix seconds),
-# and the contract promises strings.
-_RFC3339: Final = re.compile(
+# and the contract promises strings. The pattern alone is shared with the batch of track
+# points, which checks it inside pydantic-core (api/routers/patrol/schemas.py).
+RFC3339_PATTERN: Final = (
     r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
 )
+_RFC3339: Final = re.compile(RFC3339_PATTERN)
 _TIME_RANGE: Final = f"must lie between the years {EARLIEST_YEAR} and {LATEST_YEAR}"
 _DATE_RANGE: Final = f"date must lie between {EARLIEST_DATE} and {LATEST_DATE}"
 _INT_RANGE: Final = "integer must lie within ±2^53"

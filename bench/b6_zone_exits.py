@@ -96,11 +96,14 @@ async def _setup(points_per_round: list[int]) -> list[tuple[uuid.UUID, datetime,
                         accuracy_m=8.0,
                     )
                 )
-            new = points._NewPoints(
-                round_id=rnd.id, points=batch, in_zone=[True] * len(batch), received_at=now
-            )
             async with in_transaction() as conn:
-                await points._insert_points(conn, new)
+                await points._insert_points(
+                    conn,
+                    points.PointBatch.of(batch),
+                    round_id=rnd.id,
+                    in_zone=[True] * len(batch),
+                    received_at=now,
+                )
         await Round.filter(id=rnd.id).update(
             points_count=n, track_changed_at=now, track_dirty_from=started_at
         )
@@ -148,7 +151,9 @@ async def _run(database_url: str, small: int, large: int) -> bool:
                             accuracy_m=8.0,
                         )
                     )
-                result = await points.add_points(round=rnd, points=batch, now=datetime.now(UTC))
+                result = await points.add_points(
+                    round=rnd, points=points.PointBatch.of(batch), now=datetime.now(UTC)
+                )
                 assert result.accepted == NEW_POINTS, result
                 judged_upto[round_id] = base + NEW_POINTS
                 t0 = time.perf_counter()

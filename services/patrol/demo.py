@@ -186,6 +186,6 @@ async def _walk_round(
         for i, (lon, lat) in enumerate(path)
     ]
     round_ = await Round.get(id=round_.id).select_related("zone")
-    await points.add_points(round=round_, points=track, now=now)
+    await points.add_points(round=round_, points=points.PointBatch.of(track), now=now)
     await rounds.end_round(round=round_, ended_at=track[-1].ts + timedelta(seconds=20), now=now)
     return round_

@@ -66,7 +66,9 @@ async def upload_a_long_round(client, auth, world) -> Round:
             )
         )
         if len(batch) == 1000:
-            await patrol_points.add_points(round=round_, points=batch, now=now)
+            await patrol_points.add_points(
+                round=round_, points=patrol_points.PointBatch.of(batch), now=now
+            )
             batch = []
     return round_
 

@@ -16,8 +16,8 @@ from api.routers.patrol.schemas import (
     IncidentCreate,
     IncidentPublic,
     PointRejection,
-    PointsBatch,
     PointsResultPublic,
+    PointsUpload,
     RoundCreate,
     RoundEnd,
     RoundPublic,
@@ -77,24 +77,9 @@ async def get_round_track(round_: ReadableRound) -> TrackFeature:
 
 
 @router.post("/rounds/{id}/points", operation_id="add_round_points")
-async def add_round_points(body: PointsBatch, round_: OwnRound) -> PointsResultPublic:
+async def add_round_points(body: PointsUpload, round_: OwnRound) -> PointsResultPublic:
     """Store a batch of 1..1000 points (late, out of order, replayed: each id is stored once)."""
-    result = await points.add_points(
-        round=round_,
-        points=[
-            points.PointInput(
-                id=p.id,
-                ts=p.ts,
-                lon=p.lon,
-                lat=p.lat,
-                accuracy_m=p.accuracy_m,
-                speed_mps=p.speed_mps,
-                is_mock=p.is_mock,
-            )
-            for p in body.points
-        ],
-        now=clock.now(),
-    )
+    result = await points.add_points(round=round_, points=body, now=clock.now())
     return PointsResultPublic(
         accepted=result.accepted,
         duplicates=result.duplicates,
