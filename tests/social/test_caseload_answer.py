@@ -63,7 +63,9 @@ async def test_caseload_answer_is_the_response_models_encoding(client, auth, str
         if n == 7:
             overrides.update(address='濠西路 "12" 号\\B 座')  # quotes and a backslash
         body = await create_client(client, auth, street.supervisor, street.street, **overrides)
-        assert (await assign(client, auth, street.supervisor, body["id"], street.worker1)).is_success
+        assert (
+            await assign(client, auth, street.supervisor, body["id"], street.worker1)
+        ).is_success
         ids.append(body["id"])
     # Visits: recent ones, old ones that leave the case overdue, one on a whole second.
     for n, days in ((0, 1), (1, 45), (2, 200), (4, 3), (6, 60), (9, 0)):
