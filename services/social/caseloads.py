@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from collections import OrderedDict
@@ -211,6 +212,122 @@ _ORDER: Final = "visit_due_on, full_name, id"
 # Answers remembered, one per worker, least recently read forgotten first: about 40 kB each at
 # the cap of 50 clients, so at most ~40 MB for a process that serves a whole district's workers.
 MEMO_SIZE: Final = 1024
+_NO_ROWS: Final = b""
+
+
+def _rows_sql(worker_test: str, status: str) -> str:
+    return (
+        f"SELECT {', '.join(CASELOAD_FIELDS)} FROM {Client._meta.db_table} "
+        f"WHERE social_worker_id {worker_test} AND status = {status}"
+    )
+
+
+def _version_sql(rows_sql: str, *, postgres: bool, per_worker: bool = False) -> str:
+    """The version of the rows of `rows_sql`, or of each worker's among them: null for no rows.
+
+    Every field of every row, each written so that no two different contents read the same:
+    PostgreSQL's binary record (each field's type, length and bytes), hashed there (32 bytes come
+    back; its text form costs the database a third more); on SQLite a JSON array of each
+    row with the floats as `quote()` writes them (lossless, where JSON rounds), hashed here.
+    So any write shows, whether or not it touched `updated_at`.
+    """
+    if postgres:
+        aggregate = f"sha256(string_agg(record_send(mine), ''::bytea ORDER BY {_ORDER}))"
+    else:
+        values = ", ".join(
+            f"quote({f})" if f in ("home_lon", "home_lat") else f for f in CASELOAD_FIELDS
+        )
+        aggregate = f"json_group_array(json_array({values}))"
+    if per_worker:
+        return (
+            f"SELECT mine.social_worker_id, {aggregate} FROM ({rows_sql}) AS mine "
+            "GROUP BY mine.social_worker_id"
+        )
+    return f"SELECT {aggregate} FROM ({rows_sql}) AS mine"
+
+
+def _with_rows(*, postgres: bool) -> str:
+    """My caseload's version with its rows, in one statement and so one snapshot.
+
+    The join keeps one row (of nulls) for an empty caseload, to carry the version.
+    """
+    rows = _rows_sql("= $1", "$2") if postgres else _rows_sql("= ?1", "?2")
+    version = _version_sql(rows, postgres=postgres)
+    return (
+        f"SELECT v.version, mine.* FROM (SELECT ({version}) AS version) AS v "
+        f"LEFT JOIN ({rows}) AS mine ON true ORDER BY {_ORDER}"
+    )
+
+
+def _versions_sql(*, postgres: bool, workers: int) -> str:
+    """The versions of several workers' caseloads: a row for each worker with an open case."""
+    if postgres:
+        rows = _rows_sql("= ANY($2::uuid[])", "$1")
+    else:
+        rows = _rows_sql(f"IN ({', '.join(['?'] * workers)})", "?")
+    return _version_sql(rows, postgres=postgres, per_worker=True)
+
+
+_WITH_ROWS: Final = {True: _with_rows(postgres=True), False: _with_rows(postgres=False)}
+
+
+def _digest(value: bytes | str | None) -> bytes:
+    if value is None:
+        return _NO_ROWS
+    return value if isinstance(value, bytes) else hashlib.sha256(value.encode()).digest()
+
+
+class _VersionReads:
+    """The versions of the caseloads asked for meanwhile, read in one query.
+
+    As the group commit batches writes: while one query runs, the reads that arrive wait for the
+    next, which starts after they asked, so each still sees every write committed before it.
+    A query's round trip is dear: in a served B5 read (bench/b5, py-spy --native) the write of
+    the version query to the database's socket took as much of the process as sending the answer.
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[uuid.UUID, list[asyncio.Future[bytes]]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def version(self, worker_id: uuid.UUID) -> bytes:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bytes] = loop.create_future()
+        self._pending.setdefault(worker_id, []).append(future)
+        if self._task is None:
+            self._task = loop.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, {}
+                try:
+                    found = await _read_versions(list(batch))
+                except Exception as exc:  # noqa: BLE001 - handed to every read of the batch
+                    for futures in batch.values():
+                        for future in futures:
+                            if not future.done():
+                                future.set_exception(exc)
+                    continue
+                for worker_id, futures in batch.items():
+                    for future in futures:
+                        if not future.done():
+                            future.set_result(found.get(worker_id, _NO_ROWS))
+        finally:
+            self._task = None
+
+
+async def _read_versions(worker_ids: list[uuid.UUID]) -> dict[uuid.UUID, bytes]:
+    postgres = db.dialect() == "postgres"
+    sql = _versions_sql(postgres=postgres, workers=len(worker_ids))
+    params: list[Any] = (
+        [CaseStatus.open.value, worker_ids]
+        if postgres
+        else [*(str(w) for w in worker_ids), CaseStatus.open.value]
+    )
+    _, rows = await connections.get("default").execute_query(sql, params)
+    return {uuid.UUID(str(worker)): _digest(version) for worker, version in rows}
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,45 +339,7 @@ class _Answer:
 
 
 _ANSWERS: OrderedDict[uuid.UUID, _Answer] = OrderedDict()
-
-
-def _statements(*, postgres: bool) -> tuple[str, str]:
-    """The version of my caseload alone, and the version with the rows, in one snapshot.
-
-    The version is made of every field of every row, each written so that no two different
-    contents read the same: PostgreSQL's record text (SHA-256 in the database, so only 32 bytes
-    come back), SQLite's `quote()` of each field (lossless for floats too; hashed here). Any
-    write shows, whether or not it touched `updated_at`.
-    """
-    worker, status = ("$1", "$2") if postgres else ("?", "?")
-    mine = (
-        f"WITH mine AS (SELECT {', '.join(CASELOAD_FIELDS)} FROM {Client._meta.db_table} "
-        f"WHERE social_worker_id = {worker} AND status = {status})"
-    )
-    if postgres:
-        version = (
-            "(SELECT sha256(convert_to(coalesce("
-            f"string_agg(mine::text, ',' ORDER BY {_ORDER}), ''), 'UTF8')) FROM mine)"
-        )
-    else:
-        fields = " || ',' || ".join(f"quote({f})" for f in CASELOAD_FIELDS)
-        version = (
-            f"(SELECT coalesce(group_concat({fields}, ';'), '') "
-            f"FROM (SELECT * FROM mine ORDER BY {_ORDER}))"
-        )
-    # The join keeps one row (of nulls) for an empty caseload, to carry the version.
-    return (
-        f"{mine} SELECT {version} AS version",
-        f"{mine} SELECT v.version, mine.* FROM (SELECT {version} AS version) AS v "
-        f"LEFT JOIN mine ON true ORDER BY {_ORDER}",
-    )
-
-
-_STATEMENTS: Final = {True: _statements(postgres=True), False: _statements(postgres=False)}
-
-
-def _version(value: bytes | str) -> bytes:
-    return value if isinstance(value, bytes) else hashlib.sha256(value.encode()).digest()
+_VERSIONS = _VersionReads()
 
 
 async def my_caseload(
@@ -273,26 +352,24 @@ async def my_caseload(
 
     Phones poll this list and it seldom changes between two polls, so a worker's answer is
     remembered with the version of the rows it was written from: a read asks the database for
-    the version alone (one short row) and decodes and encodes the 50 rows only when it changed.
-    `encode` must depend on the rows and `today` only. The rows are plain (one query, no joins,
-    no models): times come back as datetimes on PostgreSQL and as ISO text on SQLite.
+    the version alone (one short row, shared with the reads of the moment) and decodes and
+    encodes the 50 rows only when it changed. `encode` must depend on the rows and `today` only.
+    The rows are plain (one query, no joins, no models): times come back as datetimes on
+    PostgreSQL and as ISO text on SQLite.
     """
     if not user.has_role(Role.social_worker):
         raise Forbidden()
-    postgres = db.dialect() == "postgres"
-    version_only, with_rows = _STATEMENTS[postgres]
-    params = [user.id if postgres else str(user.id), CaseStatus.open.value]
-    conn = connections.get("default")
     answer = _ANSWERS.get(user.id)
-    if answer is not None and answer.today == today:
-        _, [(current,)] = await conn.execute_query(version_only, params)
-        if _version(current) != answer.version:
-            answer = None
-    else:
+    if answer is not None and (
+        answer.today != today or await _VERSIONS.version(user.id) != answer.version
+    ):
         answer = None
     if answer is None:
-        rows: list[dict[str, Any]] = await conn.execute_query_dict(with_rows, params)
-        version = _version(rows[0]["version"])
+        postgres = db.dialect() == "postgres"
+        rows: list[dict[str, Any]] = await connections.get("default").execute_query_dict(
+            _WITH_ROWS[postgres], [user.id if postgres else str(user.id), CaseStatus.open.value]
+        )
+        version = _digest(rows[0]["version"])
         rows = [r for r in rows if r["id"] is not None]
         answer = _Answer(
             version=version,

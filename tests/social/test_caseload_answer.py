@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,6 +13,7 @@ from api.routers.social.schemas import CaseloadItem, client_public
 from models.audit import AuditEntry
 from models.social import CaseStatus, Client
 from services.group_commit import flush_all
+from services.social import caseloads
 from services.social.cadence import is_overdue, local_today
 from tests.social.conftest import assign, create_client, id_number, visit_body
 
@@ -113,7 +115,9 @@ async def test_every_change_of_a_row_shows_and_every_read_is_audited(client, aut
     )
     await assign(client, auth, street.supervisor, body["id"], street.worker1)
     first = await _read(client, auth, street.worker1)
+    remembered = caseloads._ANSWERS[street.worker1.id]
     assert first == await _read(client, auth, street.worker1)
+    assert caseloads._ANSWERS[street.worker1.id] is remembered  # the version matched
     stored = await Client.get(id=body["id"])
     changes: list[dict[str, Any]] = [
         {"home_lon": stored.home_lon + 1e-13},  # the 16th digit
@@ -144,3 +148,20 @@ async def test_every_change_of_a_row_shows_and_every_read_is_audited(client, aut
     assert len(reads) == 2 + len(changes) + 2
     assert sorted(len(r["client_ids"]) for r in reads) == [1] * (len(reads) - 1) + [2]
     assert {i for r in reads for i in r["client_ids"]} == {body["id"], second["id"]}
+
+
+async def test_reads_at_once_each_get_their_own_caseload(client, auth, street):
+    """The versions of concurrent reads come from one query: no worker sees another's list."""
+    for n, worker in enumerate((street.worker1, street.worker1, street.worker2)):
+        body = await create_client(
+            client, auth, street.supervisor, street.street, full_name=f"对象{n}"
+        )
+        await assign(client, auth, street.supervisor, body["id"], worker)
+    workers = [street.worker1, street.worker2, street.other_worker]
+    expected = {w.id: await _expected(w.id) for w in workers}
+    for _ in range(3):  # unknown, then remembered, then remembered again
+        answers = await asyncio.gather(*(_read(client, auth, w) for w in workers * 4))
+        assert answers == [expected[w.id] for w in workers * 4]
+    assert expected[street.other_worker.id] == b"[]"
+    await flush_all()
+    assert await AuditEntry.filter(action="list", resource_type="client").count() == 36
