@@ -214,31 +214,11 @@ async def _insert_points(
     PostgreSQL: binary COPY (it routes rows to the day's partition as INSERT does); asyncpg
     encodes rows there for half the CPU of the arrays an INSERT ... unnest takes.
     """
-    if dialect() == "postgres":
-        rows = zip(
-            batch.ids,
-            repeat(round_id),
-            batch.ts,
-            batch.lon,
-            batch.lat,
-            batch.accuracy_m,
-            batch.speed_mps,
-            batch.is_mock,
-            in_zone,
-            repeat(received_at),
-        )
-        async with conn.acquire_connection() as connection:
-            try:
-                await connection.copy_records_to_table(
-                    _TABLE, records=list(rows), columns=_POINT_COLUMNS
-                )
-            except asyncpg.IntegrityConstraintViolationError as exc:
-                # As Tortoise translates it for every other statement: a replayed id's race.
-                raise IntegrityError(exc) from exc
-        return
+    postgres = dialect() == "postgres"
+    # SQLite stores the ids as text; asyncpg's COPY takes the UUIDs themselves.
     rows = zip(
-        map(str, batch.ids),
-        repeat(str(round_id)),
+        batch.ids if postgres else map(str, batch.ids),
+        repeat(round_id if postgres else str(round_id)),
         batch.ts,
         batch.lon,
         batch.lat,
@@ -248,6 +228,16 @@ async def _insert_points(
         in_zone,
         repeat(received_at),
     )
+    if postgres:
+        async with conn.acquire_connection() as connection:
+            try:
+                await connection.copy_records_to_table(
+                    _TABLE, records=list(rows), columns=_POINT_COLUMNS
+                )
+            except asyncpg.IntegrityConstraintViolationError as exc:
+                # As Tortoise translates it for every other statement: a replayed id's race.
+                raise IntegrityError(exc) from exc
+        return
     await conn.execute_many(_SQLITE_INSERT, list(map(list, rows)))
 
 

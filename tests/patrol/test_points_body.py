@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from api.routers.patrol.schemas import PointsBatch, PointsUpload
-from services.patrol.points import PointBatch, PointInput
+from api.routers.patrol.schemas import PointsBatch, PointsUpload, batch_columns
+from services.patrol.points import PointBatch
 
 UPLOAD = TypeAdapter(PointsUpload)
 BATCH = TypeAdapter(PointsBatch)
@@ -39,18 +39,7 @@ def answer(adapter: TypeAdapter[Any], body: Any) -> Any:
         return [(e["type"], e["loc"], e["msg"], e.get("ctx")) for e in exc.errors()]
     if isinstance(value, PointBatch):
         return value
-    return PointBatch.of(
-        PointInput(
-            id=p.id,
-            ts=p.ts,
-            lon=p.lon,
-            lat=p.lat,
-            accuracy_m=p.accuracy_m,
-            speed_mps=p.speed_mps,
-            is_mock=p.is_mock,
-        )
-        for p in value.points
-    )
+    return batch_columns(value)
 
 
 def same_answer(body: Any) -> None:

@@ -235,7 +235,11 @@ def _points_as_columns(value: Any, batch_schema: core_schema.ValidatorFunctionWr
                 speed_mps=speed_mps,
                 is_mock=is_mock,
             )
-    batch: PointsBatch = batch_schema(value)
+    return batch_columns(batch_schema(value))
+
+
+def batch_columns(batch: PointsBatch) -> PointBatch:
+    """A validated PointsBatch as the service's columns."""
     return PointBatch.of(
         PointInput(
             id=p.id,
