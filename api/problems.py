@@ -215,6 +215,10 @@ def _looks_like_connection_failure(exc: BaseException) -> bool:
             return True
         if isinstance(current, OperationalError) and "connect" in str(current).lower():
             return True
+        if "database is locked" in str(current):
+            # SQLite: another process held the write lock past the busy timeout
+            # (GRASSROOTS_DB_COMMAND_TIMEOUT_S); nothing was written, a retry may pass.
+            return True
         current = current.__cause__ or current.__context__
     return False
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tortoise import Tortoise, connections
+from tortoise.backends.base.config_generator import expand_db_url
 
 from grassroots.settings import Settings
 
@@ -16,9 +17,9 @@ def tortoise_config(settings: Settings) -> dict[str, Any]:
     """The Tortoise config dict for the configured database."""
     url = settings.database_url
     if url.startswith(("postgres://", "postgresql://")):
-        connection: dict[str, Any] | str = _postgres_connection(url, settings)
+        connection = _postgres_connection(url, settings)
     else:
-        connection = url
+        connection = _sqlite_connection(url, settings)
     return {
         "connections": {"default": connection},
         "apps": {
@@ -35,8 +36,6 @@ def tortoise_config(settings: Settings) -> dict[str, Any]:
 
 def _postgres_connection(url: str, settings: Settings) -> dict[str, Any]:
     """asyncpg with a bounded pool, parsed from a postgres:// URL."""
-    from tortoise.backends.base.config_generator import expand_db_url
-
     expanded = expand_db_url(url.replace("postgresql://", "postgres://", 1))
     expanded["credentials"].setdefault("minsize", 1)
     expanded["credentials"]["maxsize"] = settings.db_pool_max
@@ -45,6 +44,16 @@ def _postgres_connection(url: str, settings: Settings) -> dict[str, Any]:
     expanded["credentials"]["timeout"] = settings.db_connect_timeout_s
     expanded["credentials"]["command_timeout"] = settings.db_command_timeout_s
     expanded["credentials"]["reset"] = keep_session
+    return expanded
+
+
+def _sqlite_connection(url: str, settings: Settings) -> dict[str, Any]:
+    """Tortoise's SQLite settings on the engine whose transactions begin IMMEDIATE
+    (`grassroots.sqlite`), waiting for another process's write lock as long as a query may take."""
+    expanded = expand_db_url(url)
+    expanded["engine"] = "grassroots.sqlite"
+    # Every credential but the path is a PRAGMA to Tortoise (a URL's own query wins).
+    expanded["credentials"].setdefault("busy_timeout", int(settings.db_command_timeout_s * 1000))
     return expanded
 
 

@@ -13,8 +13,8 @@ of its own, which every job already supports.
 
 The child runs one job at a time, as the worker does, and closes its connections when the
 worker stops. A child that dies (killed, out of memory) fails the run it was in
-(`JobProcessDied`); the next run starts a new one. On SQLite the jobs run in the API's process
-as before (`JobProcess.usable` says why).
+(`JobProcessDied`); the next run starts a new one. A SQLite database in memory keeps the jobs
+in the API's process (`JobProcess.usable`).
 """
 
 from __future__ import annotations
@@ -55,16 +55,16 @@ class JobProcess:
 
     @staticmethod
     def usable(settings: Settings) -> bool:
-        """Whether the jobs may write from another process beside the API: on PostgreSQL.
+        """Whether the jobs may run in a process of their own: on PostgreSQL and on a SQLite file.
 
-        On SQLite the API's one connection runs its transactions one at a time, some reading
-        before they write; a commit from a second process between the read and the write fails
-        that write at once (SQLITE_BUSY on the lock upgrade, which no busy timeout waits out),
-        so there the jobs stay in the API's process, on its connection.
+        SQLite takes it because every transaction begins IMMEDIATE (`grassroots.sqlite`): a
+        commit of the job process can no longer fail the API's read-then-write transactions,
+        it makes them wait for the lock. A database in memory is the API process's alone.
         """
-        return settings.job_process and settings.database_url.startswith(
-            ("postgres://", "postgresql://")
-        )
+        url = settings.database_url
+        if url.startswith("sqlite://"):
+            return settings.job_process and ":memory:" not in url
+        return settings.job_process
 
     @property
     def pid(self) -> int | None:

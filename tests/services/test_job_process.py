@@ -1,9 +1,9 @@
 """The served worker's jobs run in its job process, off the API's interpreter.
 
-On PostgreSQL (`JobProcess.usable`) the worker claims a job and awaits it; the work itself
-(here zone-exit judging, geometry over every new point) runs in a spawned child with its own
-database connections, so the API's event loop and its interpreter lock stay free
-(services/job_process.py; bench/b3_checkins.py measures it). The child works on either
+On PostgreSQL and on a SQLite file (`JobProcess.usable`) the worker claims a job and awaits
+it; the work itself (here zone-exit judging, geometry over every new point) runs in a spawned
+child with its own database connections, so the API's event loop and its interpreter lock stay
+free (services/job_process.py; bench/b3_checkins.py measures it). The child works on either
 database, and these tests run it on both.
 """
 
@@ -102,11 +102,15 @@ async def test_a_job_that_fails_in_the_child_fails_its_run_here(settings):
         await process.close()
 
 
-def test_only_postgresql_takes_the_jobs_out_of_the_api_process():
+def test_postgresql_and_a_sqlite_file_take_the_jobs_out_of_the_api_process():
     key = "k" * 40
     pg = "postgres://postgres@127.0.0.1:5432/grassroots"
     assert JobProcess.usable(Settings(database_url=pg, secret_key=key))
     assert not JobProcess.usable(Settings(database_url=pg, secret_key=key, job_process=False))
-    # SQLite: a second process's commits would fail the API's read-then-write transactions.
-    assert not JobProcess.usable(Settings(database_url="sqlite:///tmp/x.db", secret_key=key))
+    # A SQLite file: its transactions begin IMMEDIATE (grassroots.sqlite, tests/test_sqlite.py).
+    assert JobProcess.usable(Settings(database_url="sqlite:///tmp/x.db", secret_key=key))
+    assert not JobProcess.usable(
+        Settings(database_url="sqlite:///tmp/x.db", secret_key=key, job_process=False)
+    )
+    # A database in memory exists in the API's process only.
     assert not JobProcess.usable(Settings(database_url="sqlite://:memory:", secret_key=key))
