@@ -18,8 +18,8 @@ from fastapi.staticfiles import StaticFiles
 from tortoise.contrib.fastapi import RegisterTortoise
 
 from api import links, problems
-from api.flat_routes import include_flat
 from api.deps import current_user
+from api.flat_routes import include_flat
 from api.middleware import (
     BodyLimitMiddleware,
     CleanTextMiddleware,
@@ -114,6 +114,14 @@ def _settle_heap() -> None:
     gc.set_threshold(50_000, 20, 20)
 
 
+# FastAPI 0.165's native OpenTelemetry (`FastAPI(telemetry=...)`), all of it off: this service's
+# observability is its own /metrics and JSON logs, and FastAPI 0.136.3 had no such layer. Left on,
+# every request first asks OpenTelemetry whether a global provider is configured (~6 us of
+# the ~40 us of a bare request, bench/b7_stack_cost.py). FastAPI 0.136 keeps the unknown
+# keyword in `app.extra`.
+NATIVE_TELEMETRY_OFF = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
+
+
 def _operation_id(route: APIRoute) -> str:
     """Stable operation ids: the handler's name, unique across the app."""
     return route.name
@@ -174,6 +182,7 @@ def create_app(
         redoc_url=None,
         openapi_url="/openapi.json",
         generate_unique_id_function=_operation_id,
+        telemetry=NATIVE_TELEMETRY_OFF,
     )
     app.state.settings = settings
     problems.install(app)
