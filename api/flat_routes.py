@@ -1,16 +1,16 @@
-"""Routers copied into their parent route by route, as FastAPI before 0.137 included them.
+"""Routers copied into their parent route by route, as FastAPI up to 0.136 included them.
 
 From 0.137 on, `APIRouter.include_router` stores the included router as one entry and matches
 it lazily: every request walks each included router (and the routers it includes) to find its
-route, matches again to handle it, and a route reached through an included router rebuilds its
-request handler on every request. On 0.165.0 that doubled the cost of every request and tripled
-the routed ones (docs/PERFORMANCE.md, "FastAPI pin"). `include_flat` does instead what
-`include_router` did up to 0.136: it adds each of the router's routes to the parent through the
-public `APIRouter.add_api_route`, with the prefix, tags and dependencies put together the same
-way, so the application holds one flat list of ordinary `APIRoute`s, each with its handler built
-once, and routing tries them in order as before. The OpenAPI document is byte-identical
-(`grassroots export-openapi`); `tests/api/test_openapi.py` checks that both ways of building the
-app give the same routes.
+route, matches the chosen one again to handle it, and leaves the included route, without the
+prefix, in `scope["route"]` (`/me` instead of `/api/v1/me` for the metrics and access log). On
+0.165.0 that cost ~1.5x per `/healthz` and ~1.7x per routed 401 (docs/PERFORMANCE.md, "FastAPI
+pin"). `include_flat` does what `include_router` did up to 0.136: it adds each of the router's
+routes to the parent through the public `APIRouter.add_api_route`, with the prefix, tags and
+dependencies put together the same way, so the application holds one flat list of ordinary
+`APIRoute`s, each with its handler built once, tried in order as before. The OpenAPI document is
+byte-identical (`grassroots export-openapi`); `tests/api/test_openapi.py` checks that the app's
+routes are flat and that `include_flat` and `include_router` give the same document.
 """
 
 from __future__ import annotations
