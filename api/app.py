@@ -19,6 +19,7 @@ from tortoise.contrib.fastapi import RegisterTortoise
 
 from api import links, problems
 from api.deps import current_user
+from api.flat_routes import include_flat
 from api.middleware import (
     BodyLimitMiddleware,
     CleanTextMiddleware,
@@ -113,6 +114,14 @@ def _settle_heap() -> None:
     gc.set_threshold(50_000, 20, 20)
 
 
+# FastAPI 0.165's native OpenTelemetry (`FastAPI(telemetry=...)`), all of it off: this service's
+# observability is its own /metrics and JSON logs, and FastAPI 0.136.3 had no such layer. Left on,
+# every request first asks OpenTelemetry whether a global provider is configured (~6 us of
+# the ~40 us of a bare request, bench/b7_stack_cost.py). FastAPI 0.136 keeps the unknown
+# keyword in `app.extra`.
+NATIVE_TELEMETRY_OFF = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
+
+
 def _operation_id(route: APIRoute) -> str:
     """Stable operation ids: the handler's name, unique across the app."""
     return route.name
@@ -173,6 +182,7 @@ def create_app(
         redoc_url=None,
         openapi_url="/openapi.json",
         generate_unique_id_function=_operation_id,
+        telemetry=NATIVE_TELEMETRY_OFF,
     )
     app.state.settings = settings
     problems.install(app)
@@ -180,11 +190,13 @@ def create_app(
     # The probes first: a load balancer and Prometheus call them every few seconds, and routing
     # tries routes in order at about 3 us each; behind the ~95 API routes /healthz cost 380 us
     # in routing alone, in front of them the three probes add ~10 us to every other request.
-    app.include_router(ops.router)
+    # Route by route into the app's own router (api/flat_routes.py): from FastAPI 0.137 on,
+    # include_router would keep each router whole and walk it lazily on every request.
+    include_flat(app.router, ops.router)
     for router in PUBLIC_ROUTERS:
-        app.include_router(router, prefix=API_PREFIX)
+        include_flat(app.router, router, prefix=API_PREFIX)
     for router in AUTHENTICATED_ROUTERS:
-        app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(current_user)])
+        include_flat(app.router, router, prefix=API_PREFIX, dependencies=[Depends(current_user)])
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

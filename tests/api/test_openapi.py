@@ -53,3 +53,48 @@ def test_no_two_routes_answer_the_same_path_and_method():
                 assert key not in seen, f"{method} {route.path}: {seen[key]} and {route.name}"
                 seen[key] = route.name
     assert len(seen) > 90
+
+
+def test_the_app_holds_its_routes_flat():
+    """Every entry of the app's router is a route of its own (api/flat_routes.py), no included
+    router that FastAPI 0.137+ would walk lazily on every request."""
+    from starlette.routing import Mount, Route
+
+    routes = create_app(Settings(), manage_db=False).router.routes
+    assert routes and all(isinstance(route, Route | Mount) for route in routes), {
+        type(route).__name__ for route in routes
+    }
+
+
+def test_include_flat_builds_what_include_router_builds():
+    """The same operations, ids, tags, dependencies and responses whichever way the routers
+    are put together, on the FastAPI installed (include_router nests, include_flat copies)."""
+    from fastapi import APIRouter, Depends, FastAPI
+
+    from api.app import _operation_id
+    from api.deps import current_user
+    from api.flat_routes import include_flat
+    from api.routers import auth, ops
+    from api.routers.correction import checkins, compliance, leave, officer, supervisions
+    from api.routers.social import care_groups, clients, me, reports, teams, visits
+
+    def build(include) -> dict:
+        app = FastAPI(generate_unique_id_function=_operation_id)
+        correction = APIRouter(tags=["correction"])
+        for module in (supervisions, checkins, leave, compliance, officer):
+            include(correction, module.router)
+        social = APIRouter()
+        for module in (clients, visits, care_groups, me, teams, reports):
+            include(social, module.router)
+        include(app.router, ops.router)
+        include(app.router, auth.router, prefix="/api/v1")
+        for router in (correction, social):
+            include(app.router, router, prefix="/api/v1", dependencies=[Depends(current_user)])
+        return app.openapi()
+
+    def nested(parent, router, **kwargs) -> None:
+        parent.include_router(router, **kwargs)
+
+    flat = build(include_flat)
+    assert len(flat["paths"]) > 40
+    assert json.dumps(flat, sort_keys=False) == json.dumps(build(nested), sort_keys=False)

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from api.flat_routes import include_flat
 from api.routers.correction import checkins, compliance, leave, officer, supervisions
 
 router = APIRouter(tags=["correction"])
-router.include_router(supervisions.router)
-router.include_router(checkins.router)
-router.include_router(leave.router)
-router.include_router(compliance.router)
-router.include_router(officer.router)
+for module in (supervisions, checkins, leave, compliance, officer):
+    include_flat(router, module.router)  # one flat list of routes (api/flat_routes.py)

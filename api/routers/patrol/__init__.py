@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from api.flat_routes import include_flat
 from api.routers.patrol import reports, rounds, shifts, zones
 
 router = APIRouter(tags=["patrol"])
 for module in (zones, shifts, reports, rounds):
-    router.include_router(module.router)
+    include_flat(router, module.router)  # one flat list of routes (api/flat_routes.py)

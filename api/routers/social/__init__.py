@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from api.flat_routes import include_flat
 from api.routers.social import care_groups, clients, me, reports, teams, visits
 
 router = APIRouter()
 for module in (clients, visits, care_groups, me, teams, reports):
-    router.include_router(module.router)
+    include_flat(router, module.router)  # one flat list of routes (api/flat_routes.py)

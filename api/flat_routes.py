@@ -1,0 +1,89 @@
+"""Routers copied into their parent route by route, as FastAPI up to 0.136 included them.
+
+From 0.137 on, `APIRouter.include_router` stores the included router as one entry and matches
+it lazily: every request walks each included router (and the routers it includes) to find its
+route, matches the chosen one again to handle it, and leaves the included route, without the
+prefix, in `scope["route"]` (`/me` instead of `/api/v1/me` for the metrics and access log). On
+0.165.0 that cost ~1.5x per `/healthz` and ~1.7x per routed 401 (docs/PERFORMANCE.md, "FastAPI
+pin"). `include_flat` does what `include_router` did up to 0.136: it adds each of the router's
+routes to the parent through the public `APIRouter.add_api_route`, with the prefix, tags and
+dependencies put together the same way, so the application holds one flat list of ordinary
+`APIRoute`s, each with its handler built once, tried in order as before. The OpenAPI document is
+byte-identical (`grassroots export-openapi`); `tests/api/test_openapi.py` checks that the app's
+routes are flat and that `include_flat` and `include_router` give the same document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import Enum
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.routing import APIRoute
+
+
+def include_flat(
+    parent: APIRouter,
+    router: APIRouter,
+    *,
+    prefix: str = "",
+    tags: Sequence[str | Enum] | None = None,
+    dependencies: Sequence[Any] | None = None,
+) -> None:
+    """Add every route of `router` to `parent` (an `APIRouter`, or `FastAPI.router`).
+
+    The same composition as `include_router` up to FastAPI 0.136: path `prefix + route.path`
+    (and the parent's own prefix), tags and dependencies `parent's + these + the route's`, the
+    route's responses, response class, unique-id function and content-type strictness unless
+    it left them at their defaults, then the parent's. Only `APIRoute`s are copied (this
+    application's routers hold nothing else); anything else is refused rather than dropped.
+    """
+    if prefix:
+        assert prefix.startswith("/") and not prefix.endswith("/"), prefix
+    if getattr(router, "on_startup", None) or getattr(router, "on_shutdown", None):
+        raise TypeError("include_flat does not carry a router's startup or shutdown handlers")
+    for route in router.routes:
+        if not isinstance(route, APIRoute):
+            raise TypeError(
+                f"include_flat copies APIRoutes only, not {type(route).__name__} "
+                f"({getattr(route, 'path', '?')}); include that router with include_router"
+            )
+        # FastAPI 0.165's per-route body and form limits, passed on when a route has them (this
+        # application sets neither: its body limit is BodyLimitMiddleware).
+        limits: dict[str, Any] = {}
+        if getattr(route, "max_body_size", None) is not None:
+            limits["max_body_size"] = route.max_body_size
+        if getattr(route, "form_limits", None):
+            limits["form_limits"] = route.form_limits
+        parent.add_api_route(
+            prefix + route.path,
+            route.endpoint,
+            response_model=route.response_model,
+            status_code=route.status_code,
+            tags=[*(tags or []), *route.tags],
+            dependencies=[*(dependencies or []), *route.dependencies],
+            summary=route.summary,
+            description=route.description,
+            response_description=route.response_description,
+            responses=route.responses,
+            deprecated=route.deprecated,
+            methods=route.methods,
+            operation_id=route.operation_id,
+            response_model_include=route.response_model_include,
+            response_model_exclude=route.response_model_exclude,
+            response_model_by_alias=route.response_model_by_alias,
+            response_model_exclude_unset=route.response_model_exclude_unset,
+            response_model_exclude_defaults=route.response_model_exclude_defaults,
+            response_model_exclude_none=route.response_model_exclude_none,
+            include_in_schema=route.include_in_schema,
+            # Left at its default, the parent's default applies (add_api_route resolves it).
+            response_class=route.response_class,
+            name=route.name,
+            route_class_override=type(route),
+            callbacks=route.callbacks,
+            openapi_extra=route.openapi_extra,
+            generate_unique_id_function=route.generate_unique_id_function,
+            strict_content_type=route.strict_content_type,
+            **limits,
+        )
