@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import sqlite3
 
-from tortoise.backends.base.client import TransactionContext
+from tortoise.backends.base.client import TransactionalDBClient, TransactionContext
 from tortoise.backends.sqlite.client import (
     SqliteClient,
     SqliteTransactionContext,
     SqliteTransactionWrapper,
 )
+from tortoise.connection import get_connections
 from tortoise.exceptions import TransactionManagementError
 
 
@@ -37,11 +38,36 @@ class _ImmediateTransaction(SqliteTransactionWrapper):
             raise TransactionManagementError(exc) from exc
 
 
+class _ImmediateTransactionContext(SqliteTransactionContext):
+    """Tortoise's context, except that a BEGIN that fails gives the connection back.
+
+    Tortoise takes the connection's lock (the one every statement of the process waits for)
+    and then begins; a plain BEGIN never waits, so its context never expected to fail there.
+    BEGIN IMMEDIATE fails when another process holds the write lock past the busy timeout, and
+    without this the lock would stay taken: every later statement of the process would hang.
+    """
+
+    async def __aenter__(self) -> TransactionalDBClient:
+        await self._trxlock.acquire()
+        try:
+            await self.ensure_connection()
+            self.token = get_connections().set(self.connection_name, self.connection)
+            try:
+                await self.connection.begin()
+            except BaseException:
+                get_connections().reset(self.token)
+                raise
+        except BaseException:
+            self._trxlock.release()
+            raise
+        return self.connection
+
+
 class ImmediateSqliteClient(SqliteClient):
     """Tortoise's SQLite client whose transactions begin IMMEDIATE (nested ones are savepoints)."""
 
     def _in_transaction(self) -> TransactionContext:
-        return SqliteTransactionContext(_ImmediateTransaction(self), self._lock)
+        return _ImmediateTransactionContext(_ImmediateTransaction(self), self._lock)
 
 
 client_class = ImmediateSqliteClient

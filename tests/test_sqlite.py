@@ -99,3 +99,32 @@ async def test_a_write_lock_held_past_the_busy_timeout_is_a_503_and_writes_nothi
     # The lock gone, the same request passes.
     r = await client.put("/me/devices/token-held-out", headers=headers, json=device)
     assert r.status_code == 201, r.text
+
+
+async def test_a_transaction_that_cannot_begin_gives_the_connection_back(db, settings):
+    # BEGIN IMMEDIATE fails while another connection holds the write lock past the busy
+    # timeout; the process's one connection must stay usable (its lock released) after that.
+    own = connections.get("default")
+    await own.execute_script("PRAGMA busy_timeout = 200")
+    holder = sqlite3.connect(_database_file(), timeout=1, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(Exception, match="database is locked"):
+            async with in_transaction():
+                pass
+        # Asked before any other statement, which would wait for a lock left taken forever.
+        leaked = own._lock.locked()
+        if leaked:
+            own._lock.release()  # so the rest of the suite runs; the assertion fails this test
+        left_on = connections.get("default")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        await own.execute_script(
+            f"PRAGMA busy_timeout = {int(settings.db_command_timeout_s * 1000)}"
+        )
+    assert not leaked, "the connection's lock stayed taken: every later statement would hang"
+    assert left_on is own, "the context was left on a transaction that never began"
+    async with in_transaction() as conn:
+        assert await OrgUnit.all().using_db(conn).count() == 0
+    assert await OrgUnit.all().count() == 0
