@@ -340,8 +340,8 @@ async def _measure(
 async def _filesystem_floor(cutoff: datetime) -> tuple[float, str] | None:
     """What the filesystem under PostgreSQL's data takes to free as many bytes as the retention
     run drops (the main forks of the partitions and their indexes), in as many files, without
-    PostgreSQL: written, synced, then timed truncating and
-    unlinking them (as a DROP TABLE does at commit). Shown beside the run, not judged: a
+    PostgreSQL: written, synced, then timed truncating and unlinking them (as a DROP TABLE does
+    at commit). Shown beside the run, not judged: a
     filesystem mounted with `discard` frees blocks in proportion to their number. None when
     the data directory is not on this machine or not writable."""
     from services.patrol import track_store
@@ -351,7 +351,7 @@ async def _filesystem_floor(cutoff: datetime) -> tuple[float, str] | None:
     if not parts or not os.access(directory, os.W_OK):
         return None
     sizes = await _sql(
-        "SELECT pg_relation_filepath(r.oid), pg_relation_size(r.oid) FROM pg_class r "
+        "SELECT pg_relation_size(r.oid) FROM pg_class r "
         "WHERE r.oid IN (SELECT c.oid FROM pg_class c WHERE c.relname = ANY($1::text[]) UNION "
         "SELECT i.indexrelid FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
         "WHERE c.relname = ANY($1::text[]))",
@@ -362,7 +362,7 @@ async def _filesystem_floor(cutoff: datetime) -> tuple[float, str] | None:
     chunk = os.urandom(1 << 20)
     try:
         files = []
-        for n, (_, size) in enumerate(sizes):
+        for n, (size,) in enumerate(sizes):
             path = scratch / f"f{n}"
             with open(path, "wb") as f:
                 for _ in range(size >> 20):
@@ -385,7 +385,7 @@ async def _filesystem_floor(cutoff: datetime) -> tuple[float, str] | None:
         for path in scratch.iterdir():
             path.unlink()
         scratch.rmdir()
-    total = sum(size for _, size in sizes)
+    total = sum(size for (size,) in sizes)
     return seconds, f"{total / 2**20:,.0f} MB in {len(sizes)} files (not PostgreSQL: the floor)"
 
 
@@ -420,10 +420,10 @@ async def _run(database_url: str, small: int, large: int, days: int, monthly: bo
         ok = True
         print(f"\nB8 at {small:,} and {large:,} points (best of {REPEATS}):")
         for name in figures[small]:
-            small_s, large_s = figures[small][name][0], figures[large][name][0]
-            print(f"  {name:<16} {small_s * 1000:10.1f} ms  {large_s * 1000:10.1f} ms")
             if name not in figures[large]:
                 continue
+            small_s, large_s = figures[small][name][0], figures[large][name][0]
+            print(f"  {name:<16} {small_s * 1000:10.1f} ms  {large_s * 1000:10.1f} ms")
             if name == "freeing the bytes":
                 print(f"  (the filesystem alone, {large_s / small_s:.1f}x: no target)")
                 continue

@@ -13,9 +13,11 @@ connection, not per process.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 import time
+from collections.abc import AsyncIterator
 
 import pytest
 from tortoise import connections
@@ -43,6 +45,23 @@ def _other_process_writes(path: str, *, timeout_s: float) -> float:
         other.close()
 
 
+@contextlib.asynccontextmanager
+async def write_lock_held_elsewhere(settings) -> AsyncIterator[None]:
+    """Another connection holds the write lock, and ours waits 200 ms for it (then restored)."""
+    own = connections.get("default")
+    await own.execute_script("PRAGMA busy_timeout = 200")
+    holder = sqlite3.connect(_database_file(), timeout=1, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        await own.execute_script(
+            f"PRAGMA busy_timeout = {int(settings.db_command_timeout_s * 1000)}"
+        )
+
+
 @pytest.fixture
 async def scratch_table(db):
     await connections.get("default").execute_script(
@@ -53,7 +72,7 @@ async def scratch_table(db):
 
 
 async def test_a_commit_between_a_transactions_read_and_its_write_waits_instead_of_failing_it(
-    scratch_table, make_unit
+    scratch_table,
 ):
     path = _database_file()
     async with in_transaction() as conn:
@@ -79,18 +98,8 @@ async def test_a_write_lock_held_past_the_busy_timeout_is_a_503_and_writes_nothi
     user = await make_user("patrol", unit=unit)
     headers = auth(user)
     device = {"provider": "fcm", "platform": "android", "app_version": "1.0", "locale": "zh-CN"}
-    own = connections.get("default")
-    holder = sqlite3.connect(_database_file(), timeout=1, isolation_level=None)
-    await own.execute_script("PRAGMA busy_timeout = 200")
-    try:
-        holder.execute("BEGIN IMMEDIATE")
+    async with write_lock_held_elsewhere(settings):
         r = await client.put("/me/devices/token-held-out", headers=headers, json=device)
-        holder.execute("ROLLBACK")
-    finally:
-        holder.close()
-        await own.execute_script(
-            f"PRAGMA busy_timeout = {int(settings.db_command_timeout_s * 1000)}"
-        )
     assert r.status_code == 503, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
     assert r.headers["retry-after"] == "5"
@@ -105,10 +114,7 @@ async def test_a_transaction_that_cannot_begin_gives_the_connection_back(db, set
     # BEGIN IMMEDIATE fails while another connection holds the write lock past the busy
     # timeout; the process's one connection must stay usable (its lock released) after that.
     own = connections.get("default")
-    await own.execute_script("PRAGMA busy_timeout = 200")
-    holder = sqlite3.connect(_database_file(), timeout=1, isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")
-    try:
+    async with write_lock_held_elsewhere(settings):
         with pytest.raises(Exception, match="database is locked"):
             async with in_transaction():
                 pass
@@ -117,12 +123,6 @@ async def test_a_transaction_that_cannot_begin_gives_the_connection_back(db, set
         if leaked:
             own._lock.release()  # so the rest of the suite runs; the assertion fails this test
         left_on = connections.get("default")
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
-        await own.execute_script(
-            f"PRAGMA busy_timeout = {int(settings.db_command_timeout_s * 1000)}"
-        )
     assert not leaked, "the connection's lock stayed taken: every later statement would hang"
     assert left_on is own, "the context was left on a transaction that never began"
     async with in_transaction() as conn:
