@@ -9,6 +9,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.queryset import QuerySet
 
 from models.audit import AuditEntry
+from models.base import new_row
 from services.context import Actor, current_actor
 
 
@@ -22,7 +23,8 @@ def entry(
 ) -> AuditEntry:
     """An unsaved entry for the current (or given) actor, for writers that insert in bulk."""
     who = actor or current_actor.get()
-    return AuditEntry(
+    return new_row(
+        AuditEntry,
         user_id=who.user_id,
         address=who.address,
         action=action,

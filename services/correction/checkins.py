@@ -20,6 +20,7 @@ from tortoise.transactions import in_transaction
 import services.correction.messages  # noqa: F401  (registers the codes raised here)
 from grassroots.errors import Conflict, Invalid
 from grassroots.settings import get_settings
+from models.base import new_row
 from models.correction import COUNTING_STATUSES, CheckIn, CheckInKind, CheckInStatus, Supervision
 from models.org import OrgUnit, User
 from services import alerts, audit
@@ -80,7 +81,7 @@ async def _store_once(
     The insert goes first, with its audit entry, in a transaction shared with concurrent
     check-ins (one disk sync for many): a retry is rare, so the common case costs no lookup.
     """
-    checkin = CheckIn(id=object_id, request_hash=request_hash, **values)
+    checkin = new_row(CheckIn, id=object_id, request_hash=request_hash, **values)
     entry = audit.entry(action="create", resource_type="checkin", resource_id=object_id)
     try:
         await _CHECKIN_WRITER.insert(checkin, entry)
