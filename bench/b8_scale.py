@@ -17,7 +17,12 @@ the real service functions:
 - the zone day report of that day (`reports.zone_report`);
 - the retention job (`patrol.retention`) with its cutoff at noon (UTC) 20 days after the oldest
   point, so a third of the rows are past it; each repeat runs on a fresh copy of the database
-  (`CREATE DATABASE ... TEMPLATE`), so every one is a first run.
+  (`CREATE DATABASE ... TEMPLATE`), so every one is a first run. Twice: hot, with the copy's
+  files in the page cache as the copy leaves them, and cold, with the files of the
+  partitions it drops evicted first (`posix_fadvise` DONTNEED, when the data directory is on
+  this machine), as partitions past the retention period are in service. Freeing cached pages
+  costs in proportion to their number, and on a filesystem mounted with `discard` so does
+  freeing the blocks (the floor, shown).
 
 The past gets a partition a day, as the partition job makes them (`--monthly`: a partition a
 month, as migration 0009 made them, the layout before).
@@ -32,6 +37,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -277,7 +284,7 @@ async def _measure(
     from grassroots import db
     from grassroots.settings import Settings, get_settings
     from models.patrol import Round, Zone
-    from services.patrol import analysis, reports
+    from services.patrol import analysis, reports, track_store
     from services.patrol import jobs as patrol_jobs
 
     out: dict[str, tuple[float, str]] = {}
@@ -303,38 +310,109 @@ async def _measure(
     (expired,) = (await _sql("SELECT count(*) FROM patrol_track_point WHERE ts < $1", [cutoff]))[0]
     (total,) = (await _sql("SELECT count(*) FROM patrol_track_point"))[0]
     floor = await _filesystem_floor(cutoff)
+    (directory,) = (await _sql("SHOW data_directory"))[0]
+    expired_parts = [p.name for p in await track_store.list_partitions() if p.end <= cutoff]
     await Tortoise.close_connections()
     if "conn" in _FILL:
         await _FILL.pop("conn").close()
-    best, said = float("inf"), ""
+    said, left = "", 0
+    runs: dict[str, float] = {}
     try:
-        for _ in range(REPEATS):
-            _psql(base, f'DROP DATABASE IF EXISTS "{copy}"')
-            _psql(base, f'CREATE DATABASE "{copy}" TEMPLATE "{dbname}" STRATEGY FILE_COPY')
-            settings = Settings(database_url=f"{base}/{copy}", secret_key=harness.BENCH_SECRET)
-            await Tortoise.init(config=db.tortoise_config(settings))
-            try:
-                started = time.perf_counter()
-                said = await patrol_jobs.retention_job(job_now)
-                said, _, names = said.partition("; dropped partitions ")
-                said += f"; dropped {len(names.split(', ')) if names else 0} partitions"
-                best = min(best, time.perf_counter() - started)
-                (left,) = (
-                    await _sql("SELECT count(*) FROM patrol_track_point WHERE ts < $1", [cutoff])
-                )[0]
-            finally:
-                await Tortoise.close_connections()
-            _psql(base, f'DROP DATABASE "{copy}"')
+        # Hot: the copy's files as the copy left them, in the page cache. Cold: evicted from it
+        # first, as partitions past the retention period (months old) are in service.
+        for cache in ("hot", "cold"):
+            if cache == "cold" and not os.access(directory, os.W_OK):
+                continue
+            best = float("inf")
+            for _ in range(REPEATS):
+                _psql(base, f'DROP DATABASE IF EXISTS "{copy}"')
+                _psql(base, f'CREATE DATABASE "{copy}" TEMPLATE "{dbname}" STRATEGY FILE_COPY')
+                if cache == "cold":
+                    evicted = _evict_partition_files(base, copy, directory, expired_parts)
+                settings = Settings(database_url=f"{base}/{copy}", secret_key=harness.BENCH_SECRET)
+                await Tortoise.init(config=db.tortoise_config(settings))
+                try:
+                    started = time.perf_counter()
+                    said = await patrol_jobs.retention_job(job_now)
+                    best = min(best, time.perf_counter() - started)
+                    said, _, names = said.partition("; dropped partitions ")
+                    said += f"; dropped {len(names.split(', ')) if names else 0} partitions"
+                    (left,) = (
+                        await _sql(
+                            "SELECT count(*) FROM patrol_track_point WHERE ts < $1", [cutoff]
+                        )
+                    )[0]
+                finally:
+                    await Tortoise.close_connections()
+                _psql(base, f'DROP DATABASE "{copy}"')
+            runs[cache] = best
     finally:
         settings = Settings(database_url=database_url, secret_key=harness.BENCH_SECRET)
         await Tortoise.init(config=db.tortoise_config(settings))
-    out["retention run"] = (
-        best,
-        f"{expired:,} of {total:,} points past the cutoff, {left:,} left after: {said}",
-    )
+    what = f"{expired:,} of {total:,} points past the cutoff, {left:,} left after: {said}"
+    out["retention run"] = (runs["hot"], what)
+    if "cold" in runs:
+        files, resident = evicted
+        cached = "" if resident is None else f", {resident / 2**20:.1f} MB of them cached after"
+        out["retention, cold"] = (
+            runs["cold"],
+            f"the same, the dropped partitions' {files} files first evicted from the cache{cached}",
+        )
     if floor is not None:
         out["freeing the bytes"] = floor
     return out
+
+
+def _evict_partition_files(
+    base: str, dbname: str, directory: str, parts: list[str]
+) -> tuple[int, int | None]:
+    """Drop the files of partitions `parts` of database `dbname` and of their indexes from the
+    page cache (every fork and segment). The copy wrote and synced them: clean pages, which
+    POSIX_FADV_DONTNEED evicts. The catalogs stay cached, as they are in service."""
+    names = ",".join(f"'{name}'" for name in parts)
+    listed = subprocess.run(
+        [
+            "psql",
+            f"{base}/{dbname}",
+            "-Atq",
+            "-c",
+            "CHECKPOINT",
+            "-c",
+            "SELECT pg_relation_filepath(oid) FROM pg_class WHERE relname IN ("
+            f"{names}) OR oid IN (SELECT indexrelid FROM pg_index i JOIN pg_class c "
+            f"ON c.oid = i.indrelid WHERE c.relname IN ({names}))",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    files = []
+    for relative in listed:
+        path = Path(directory) / relative
+        own = re.compile(re.escape(path.name) + r"(\.\d+|_fsm|_vm|_init)?")
+        files += [f for f in path.parent.iterdir() if own.fullmatch(f.name)]
+    for file in files:
+        fd = os.open(file, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+    if len(files) < len(parts):
+        raise SystemExit(f"B8: {len(files)} files found for {len(parts)} partitions")
+    return len(files), _resident_bytes(files)
+
+
+def _resident_bytes(files: list[Path]) -> int | None:
+    """Bytes of `files` in the page cache (util-linux `fincore`), None without it."""
+    if not shutil.which("fincore") or not files:
+        return None
+    done = subprocess.run(
+        ["fincore", "--bytes", "--noheadings", "--output", "RES", *map(str, files)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return sum(int(line) for line in done.stdout.split())
 
 
 async def _filesystem_floor(cutoff: datetime) -> tuple[float, str] | None:
