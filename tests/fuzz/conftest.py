@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.side_db import side_database
+
 ROOT = Path(__file__).resolve().parents[2]
-PG_BASE = "postgres://postgres@127.0.0.1:5432"
 SECRET = "fuzz-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 
 SEED = """
@@ -63,15 +64,13 @@ def stateful_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
 def _fuzz_server(
     tmp_path_factory: pytest.TempPathFactory, label: str, extra_env: dict[str, str] | None = None
 ) -> Iterator[dict]:
-    if os.environ.get("GRASSROOTS_TEST_DATABASE_URL"):
-        name = f"gr_{label}_{os.getpid()}"
-        for sql in (f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"'):
-            subprocess.run(
-                ["psql", f"{PG_BASE}/postgres", "-q", "-c", sql], check=True, capture_output=True
-            )
-        url = f"{PG_BASE}/{name}"
-    else:
-        url = f"sqlite://{tmp_path_factory.mktemp(label) / 'fuzz.db'}"
+    with side_database(label, tmp_path_factory.mktemp(label)) as url:
+        yield from _serve(tmp_path_factory, url, extra_env)
+
+
+def _serve(
+    tmp_path_factory: pytest.TempPathFactory, url: str, extra_env: dict[str, str] | None
+) -> Iterator[dict]:
     env = (
         dict(os.environ)
         | {

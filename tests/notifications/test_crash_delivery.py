@@ -32,11 +32,11 @@ from tests.doubles.fake_sms import (
     FakeSms,
     templates_setting,
 )
+from tests.side_db import side_database
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-PG_BASE = "postgres://postgres@127.0.0.1:5432"
 SECRET = "crash-delivery-secret-0123456789-abcdefghijklmnop"
 USERS = 30
 NOTIFICATIONS = 8
@@ -102,14 +102,8 @@ asyncio.run(main())
 
 @pytest.fixture
 def database(tmp_path):
-    if os.environ.get("GRASSROOTS_TEST_DATABASE_URL"):
-        name = f"gr_crash_push_{os.getpid()}"
-        for sql in (f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"'):
-            subprocess.run(
-                ["psql", f"{PG_BASE}/postgres", "-q", "-c", sql], check=True, capture_output=True
-            )
-        return f"{PG_BASE}/{name}"
-    return f"sqlite://{tmp_path / 'crash-push.db'}"
+    with side_database("crash_push", tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

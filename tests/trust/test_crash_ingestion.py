@@ -23,8 +23,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.side_db import side_database
+
 ROOT = Path(__file__).resolve().parents[2]
-PG_BASE = "postgres://postgres@127.0.0.1:5432"
 SECRET = "crash-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 
 SEED = """
@@ -70,14 +71,8 @@ def _free_port() -> int:
 
 @pytest.fixture
 def database(tmp_path):
-    if os.environ.get("GRASSROOTS_TEST_DATABASE_URL"):
-        name = f"gr_crash_{os.getpid()}"
-        for sql in (f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"'):
-            subprocess.run(
-                ["psql", f"{PG_BASE}/postgres", "-q", "-c", sql], check=True, capture_output=True
-            )
-        return f"{PG_BASE}/{name}"
-    return f"sqlite://{tmp_path / 'crash.db'}"
+    with side_database("crash", tmp_path) as url:
+        yield url
 
 
 def _env(url: str) -> dict[str, str]:
