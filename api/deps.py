@@ -86,7 +86,7 @@ async def _signed_in(request: Request) -> User:
 CurrentUser = Annotated[User, Depends(_signed_in)]
 
 
-def roles(*allowed: str) -> Callable[[User], Awaitable[User]]:
+def roles(*allowed: str) -> Callable[[Request], Awaitable[User]]:
     """A dependency that answers 403 unless the caller holds one of `allowed`."""
 
     async def check(request: Request) -> User:

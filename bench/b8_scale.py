@@ -309,9 +309,9 @@ async def _measure(
     job_now = cutoff + timedelta(days=get_settings().retention_days)
     (expired,) = (await _sql("SELECT count(*) FROM patrol_track_point WHERE ts < $1", [cutoff]))[0]
     (total,) = (await _sql("SELECT count(*) FROM patrol_track_point"))[0]
-    floor = await _filesystem_floor(cutoff)
     (directory,) = (await _sql("SHOW data_directory"))[0]
     expired_parts = [p.name for p in await track_store.list_partitions() if p.end <= cutoff]
+    floor = await _filesystem_floor(directory, expired_parts)
     await Tortoise.close_connections()
     if "conn" in _FILL:
         await _FILL.pop("conn").close()
@@ -415,17 +415,14 @@ def _resident_bytes(files: list[Path]) -> int | None:
     return sum(int(line) for line in done.stdout.split())
 
 
-async def _filesystem_floor(cutoff: datetime) -> tuple[float, str] | None:
+async def _filesystem_floor(directory: str, parts: list[str]) -> tuple[float, str] | None:
     """What the filesystem under PostgreSQL's data takes to free as many bytes as the retention
     run drops (the main forks of the partitions and their indexes), in as many files, without
     PostgreSQL: written, synced, then timed truncating and unlinking them (as a DROP TABLE does
     at commit). Shown beside the run, not judged: a
     filesystem mounted with `discard` frees blocks in proportion to their number. None when
-    the data directory is not on this machine or not writable."""
-    from services.patrol import track_store
-
-    (directory,) = (await _sql("SHOW data_directory"))[0]
-    parts = [p.name for p in await track_store.list_partitions() if p.end <= cutoff]
+    the data directory is not on this machine or not writable. `parts`: the partitions the
+    run drops."""
     if not parts or not os.access(directory, os.W_OK):
         return None
     sizes = await _sql(

@@ -11,7 +11,7 @@ from pathlib import Path
 PG_BASE = "postgres://postgres@127.0.0.1:5432"
 
 
-def _psql(sql: str) -> None:
+def psql(sql: str) -> None:
     command = ["psql", f"{PG_BASE}/postgres", "-q", "-c", sql]
     subprocess.run(command, check=True, capture_output=True)
 
@@ -24,12 +24,12 @@ def side_database(label: str, sqlite_dir: Path) -> Iterator[str]:
         yield f"sqlite://{sqlite_dir / f'{label}.db'}"
         return
     name = f"gr_{label}_{os.getpid()}"
-    _psql(f'DROP DATABASE IF EXISTS "{name}"')
-    _psql(f'CREATE DATABASE "{name}"')
+    psql(f'DROP DATABASE IF EXISTS "{name}"')
+    psql(f'CREATE DATABASE "{name}"')
     try:
         yield f"{PG_BASE}/{name}"
     finally:
-        _psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def database_exists(name: str) -> bool:

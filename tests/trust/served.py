@@ -22,8 +22,9 @@ from pathlib import Path
 
 import httpx
 
+from tests.side_db import PG_BASE, psql
+
 ROOT = Path(__file__).resolve().parents[2]
-PG_BASE = "postgres://postgres@127.0.0.1:5432"
 # Variables of the test session that a deployment does not have: the README's server reads
 # neither a signing key (SQLite) nor the tests' user-cache switch.
 NOT_INHERITED = {"GRASSROOTS_SECRET_KEY", "GRASSROOTS_USER_CACHE_S", "GRASSROOTS_DATABASE_URL"}
@@ -33,12 +34,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _psql(sql: str) -> None:
-    subprocess.run(
-        ["psql", f"{PG_BASE}/postgres", "-q", "-c", sql], check=True, capture_output=True
-    )
 
 
 @dataclass
@@ -60,8 +55,8 @@ class Deployment:
         env["GRASSROOTS_LOG_LEVEL"] = "INFO"
         if os.environ.get("GRASSROOTS_TEST_DATABASE_URL"):
             self.pg_name = f"gr_replay_{os.getpid()}"
-            _psql(f'DROP DATABASE IF EXISTS "{self.pg_name}"')
-            _psql(f'CREATE DATABASE "{self.pg_name}"')
+            psql(f'DROP DATABASE IF EXISTS "{self.pg_name}"')
+            psql(f'CREATE DATABASE "{self.pg_name}"')
             env["GRASSROOTS_DATABASE_URL"] = f"{PG_BASE}/{self.pg_name}"
             env["GRASSROOTS_SECRET_KEY"] = secrets.token_urlsafe(40)
         else:
@@ -138,7 +133,7 @@ class Deployment:
         """Stop the server and drop the PostgreSQL database (a SQLite file goes with tmp_path)."""
         self.stop()
         if self.pg_name:
-            _psql(f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)')
+            psql(f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)')
 
 
 @dataclass
