@@ -66,6 +66,47 @@ def test_the_app_holds_its_routes_flat():
     }
 
 
+def test_prefix_routes_answer_as_api_routes_do():
+    """A `PrefixRoute` (api/flat_routes.py) matches exactly as `APIRoute.matches` would, for
+    every route of the app against every route's path (parameters filled in, with and without a
+    trailing slash, a root path, an unknown tail), so refusing by the literal start changes no
+    routing decision."""
+    import re
+
+    from fastapi.routing import APIRoute
+    from starlette.routing import Match
+
+    from api.flat_routes import PrefixRoute
+
+    routes = list(create_app(Settings(), manage_db=False).router.routes)
+    prefixed = [r for r in routes if isinstance(r, PrefixRoute)]
+    assert len(prefixed) > 70, len(prefixed)  # the API's routes, not only the docs pages
+    uuid = "0b8e8a5e-7d1b-4c39-9c55-4e8a3f6c9d21"
+    paths = {"/", "/api", "/api/v1", "/api/v1/", "/api/v1/me", "/healthz/x", "/apix/v1/me"}
+    for route in routes:
+        filled = re.sub(r"{[^}]*}", uuid, route.path)
+        paths |= {filled, filled + "/", filled + "/tail", filled[:-1], route.path}
+    outcomes: dict[Match, int] = {}
+    for route in prefixed:
+        for path in sorted(paths):
+            for root_path in ("", "/gateway"):
+                for method in sorted(route.methods) + ["PATCH"]:
+                    scope = {
+                        "type": "http",
+                        "method": method,
+                        "path": root_path + path,
+                        "root_path": root_path,
+                        "path_params": {},
+                    }
+                    got = route.matches(dict(scope))
+                    want = APIRoute.matches(route, dict(scope))
+                    assert got == want, (route.path, path, root_path, method)
+                    outcomes[got[0]] = outcomes.get(got[0], 0) + 1
+    # Every kind of answer was compared, not only refusals.
+    assert outcomes.get(Match.FULL, 0) > 70 and outcomes.get(Match.PARTIAL, 0) > 70, outcomes
+    assert outcomes[Match.NONE] > 10_000, outcomes
+
+
 def test_include_flat_builds_what_include_router_builds():
     """The same operations, ids, tags, dependencies and responses whichever way the routers
     are put together, on the FastAPI installed (include_router nests, include_flat copies)."""
