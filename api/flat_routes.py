@@ -29,7 +29,7 @@ from starlette.types import Scope
 class PrefixRoute(APIRoute):
     """An `APIRoute` that turns a request away by its path's literal start before the regex.
 
-    Routing tries the app's ~80 routes in order and a check-in is the ~15th: each route before
+    Routing tries the app's ~100 routes in order and a check-in is the ~15th: each route before
     it compiled `^/api/v1/...$`, called Starlette's `matches` through FastAPI's and ran the regex
     to say no. Every path this regex matches starts with `literal` (the route's path up to its
     first parameter, cut at a `:` as Starlette's own compile_path cuts the tail), so a request
