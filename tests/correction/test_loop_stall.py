@@ -13,6 +13,7 @@ from datetime import UTC, date, timedelta
 
 from models.alerts import Alert
 from models.correction import ClosedInterval, Supervision
+from services.correction import jobs
 from services.jobs import REGISTRY, run_job
 from tests.correction.test_services import local, supervise
 from tests.stall import probe_stalls
@@ -29,7 +30,11 @@ CPU_BOUND_S = 0.25
 WALL_BOUND_S = 1.0
 
 
-async def test_closing_20000_supervisions_never_stalls_the_event_loop(world):
+async def test_closing_20000_supervisions_never_stalls_the_event_loop(world, monkeypatch):
+    # One run closes them all here, however slow the machine: 84 s on a 2-core machine, more
+    # than the run's 240 s budget on a machine four times slower (15,075 closed, CI once), and
+    # the rest is the next run's (tests/correction/test_services.py tests that budget).
+    monkeypatch.setattr(jobs, "RUN_BUDGET_S", 3600.0)
     first = await supervise(world, "strict")  # March 1st on, a location check-in a day
     fields = {
         f: getattr(first, f)

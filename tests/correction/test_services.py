@@ -356,6 +356,37 @@ async def test_a_late_supervision_catches_up_in_slices_with_the_same_outcome(wor
     assert alerted == await Alert.filter(kind="missed_checkin", subject_id=whole.id).count()
 
 
+async def test_a_run_stops_at_its_budget_and_the_next_run_goes_on(world, monkeypatch):
+    # A clock that moves 100 s at each reading: the run starts at 0 and goes on while less
+    # than RUN_BUDGET_S (240 s) has passed, so it closes two slices (at 100 s and 200 s) and
+    # stops at 300 s, with the third slice still pending; the next run closes the rest.
+    first = await supervise(world, "strict")
+    fields = {
+        f: getattr(first, f)
+        for f in first._meta.fields_db_projection
+        if f not in {"id", "created_at", "updated_at", "closed_through"}
+    }
+    total = 2 * correction_jobs.CLOSE_SLICE + 10
+    await Supervision.bulk_create(
+        [Supervision(id=uuid.uuid4(), **fields) for _ in range(total - 1)]
+    )
+    readings = iter(range(0, 10_000, 100))
+    monkeypatch.setattr(correction_jobs, "monotonic", lambda: next(readings))
+    now = local(3, 2, 1)  # March 1st is closed
+
+    cut = await close(now)
+
+    through = date(2025, 3, 1)
+    done = 2 * correction_jobs.CLOSE_SLICE
+    assert cut.startswith(f"{done} supervisions, {done} intervals closed"), cut
+    assert await Supervision.filter(closed_through=through).count() == done
+    monkeypatch.undo()
+    rest = await close(now + timedelta(minutes=5))
+    assert rest.startswith(f"{total - done} supervisions"), rest
+    assert await Supervision.filter(closed_through=through).count() == total
+    assert await ClosedInterval.filter(starts_on=through, met=False).count() == total
+
+
 # --- ending a supervision -----------------------------------------------------------------------
 
 
