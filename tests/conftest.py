@@ -103,13 +103,40 @@ async def partition_track_points() -> None:
     )
 
 
+def _tables_referrers_first() -> list[str]:
+    """Every model's table, each before the tables its foreign keys point to."""
+    models = list(Tortoise.apps["models"].values())
+    order: list[str] = []
+    placed: set[type] = set()
+
+    def place(model: type) -> None:
+        # Depth first from the parents: a table is appended after every table it points to.
+        if model in placed:
+            return
+        placed.add(model)
+        meta = model._meta  # type: ignore[attr-defined]
+        for name in (*meta.fk_fields, *meta.o2o_fields):
+            parent = meta.fields_map[name].related_model
+            if parent is not model:
+                place(parent)
+        order.append(meta.db_table)
+
+    for model in models:
+        place(model)
+    return order[::-1]
+
+
 async def _empty_all_tables() -> None:
     conn = connections.get("default")
-    tables = [m._meta.db_table for m in Tortoise.apps["models"].values()]
     if db_config.dialect() == "postgres":
-        quoted = ", ".join(f'"{t}"' for t in tables)
-        await conn.execute_script(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE")
+        # DELETE, not TRUNCATE: a TRUNCATE of every table (and track-point partition) gives
+        # each a new file and cost 0.2-0.3 s a test here (12.0-14.0 s against 4.9-5.3 s for 32 tests
+        # of tests/correction), while the tables a test fills hold a few rows. Referrers first,
+        # so no foreign key is checked against a row already gone. No test reads a sequence.
+        tables = _tables_referrers_first()
+        await conn.execute_script("".join(f'DELETE FROM "{t}";' for t in tables))
     else:
+        tables = [m._meta.db_table for m in Tortoise.apps["models"].values()]
         script = "PRAGMA foreign_keys=OFF;" + "".join(f'DELETE FROM "{t}";' for t in tables)
         await conn.execute_script(script + "PRAGMA foreign_keys=ON;")
 
