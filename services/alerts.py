@@ -42,18 +42,22 @@ async def raise_alert(
     occurred_at: datetime | None = None,
     urgent: bool = False,
     once: bool = False,
+    never_raised: bool = False,
 ) -> Alert | None:
     """Store an alert for its recipients; an identical open alert (same key) is not raised twice.
 
     With `once`, a cause that was ever alerted (even acknowledged since) is not raised again.
-    Returns the new alert, or None when an identical one is already open (or, with `once`, was
-    ever raised).
+    `never_raised` says the caller has just read (`raised_keys`, for a bulk job) that the key
+    was never raised: neither is read again (an open alert's open_key is its dedup_key, so none
+    is open either; one raised meanwhile still stands, by the unique open_key). Returns the new
+    alert, or None when an identical one is already open (or, with `once`, was ever raised).
     """
     key = f"{kind}:{dedup_key}"
-    if once and await was_raised(kind=kind, dedup_key=dedup_key):
-        return None
-    if await Alert.filter(open_key=key).exists():
-        return None
+    if not never_raised:
+        if once and await was_raised(kind=kind, dedup_key=dedup_key):
+            return None
+        if await Alert.filter(open_key=key).exists():
+            return None
     recipient_ids = {r.id if isinstance(r, User) else r for r in recipients}
     try:
         async with in_transaction():

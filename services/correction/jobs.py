@@ -8,6 +8,7 @@ import asyncio
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from time import monotonic
 from typing import Any
@@ -53,27 +54,28 @@ def _months_between(first: date, last: date) -> Iterable[date]:
         month = next_month(month)
 
 
-async def close_supervision_intervals(
-    *, supervision: Supervision, through: date, tz: ZoneInfo, slice_days: int | None = None
-) -> tuple[int, int]:
-    """Close every interval ending after `closed_through` up to `through`; alert each missed one.
+@dataclass(frozen=True)
+class ClosingPlan:
+    """What closing one supervision's intervals covers: the obligations whose interval ends in
+    the days closed, and the day `closed_through` moves to."""
 
-    With `slice_days`, only the intervals ending in the next `slice_days` days are closed and
-    `closed_through` moves to the slice's last day (call again until it reaches `through`).
-    Returns (closed, missed). The stored outcome and the alert's dedup key both name the
-    supervision, the kind and the interval, so nothing is closed or raised twice.
-    """
+    closed_through: date
+    due: tuple[DueObligation, ...]
+
+
+def plan_closing(
+    *, supervision: Supervision, through: date, slice_days: int | None = None
+) -> ClosingPlan:
+    """The intervals ending after `closed_through` up to `through` (or the slice's last day)."""
     from_on = (
         supervision.closed_through + timedelta(days=1)
         if supervision.closed_through is not None
         else supervision.starts_on
     )
     to_on = min(through, supervision.ends_on)
-    if to_on < from_on:
-        supervision.closed_through = through
-        await supervision.save(update_fields=["closed_through", "updated_at"])
-        return 0, 0
     closed_through = through
+    if to_on < from_on:
+        return ClosingPlan(closed_through=through, due=())
     if slice_days is not None and (from_on + timedelta(days=slice_days - 1)) < to_on:
         to_on = closed_through = from_on + timedelta(days=slice_days - 1)
     rules = levels.rule_set(supervision)
@@ -89,22 +91,101 @@ async def close_supervision_intervals(
         ):
             if from_on <= item.interval.ends_on <= to_on:
                 due.append(item)
+    return ClosingPlan(closed_through=closed_through, due=tuple(due))
+
+
+@dataclass
+class ClosingReads:
+    """What the closing of many supervisions reads, one query each for all of them: their
+    check-ins over their due intervals, the outcomes already stored, the missed-interval
+    alert keys ever raised and their units."""
+
+    checkins: dict[uuid.UUID, list[dict[str, Any]]]
+    stored: dict[uuid.UUID, set[tuple[str, date]]]
+    raised: set[str]
+    units: dict[uuid.UUID, OrgUnit]
+
+
+def _alert_key(supervision_id: uuid.UUID, item: DueObligation) -> str:
+    return f"{supervision_id}:{item.rule.kind.value}:{item.interval.starts_on.isoformat()}"
+
+
+async def read_for_closing(
+    plans: dict[uuid.UUID, tuple[Supervision, ClosingPlan]], *, tz: ZoneInfo
+) -> ClosingReads:
+    """One query per kind of read for the supervisions of `plans`, each over its own window
+    (supervisions sharing a window share a condition: in a caught-up city, all of them)."""
+    by_checkin_window: dict[tuple[datetime, datetime], list[uuid.UUID]] = defaultdict(list)
+    by_stored_window: dict[tuple[date, date], list[uuid.UUID]] = defaultdict(list)
+    keys: list[str] = []
+    unit_ids: set[uuid.UUID] = set()
+    for supervision_id, (supervision, plan) in plans.items():
+        if not plan.due:
+            continue
+        bounds = [interval_bounds_utc(interval=d.interval, tz=tz) for d in plan.due]
+        lo, hi = min(b[0] for b in bounds), max(b[1] for b in bounds)
+        by_checkin_window[(lo, hi)].append(supervision_id)
+        starts = [d.interval.starts_on for d in plan.due]
+        by_stored_window[(min(starts), max(starts))].append(supervision_id)
+        keys.extend(_alert_key(supervision_id, d) for d in plan.due)
+        unit_ids.add(supervision.org_unit_id)  # type: ignore[attr-defined]
+    reads = ClosingReads(
+        checkins=defaultdict(list), stored=defaultdict(set), raised=set(), units={}
+    )
+    if not keys:
+        return reads
+    in_window = Q()
+    for (lo, hi), ids in by_checkin_window.items():
+        in_window |= Q(supervision_id__in=ids, occurred_at__gte=lo, occurred_at__lt=hi)
+    for row in await CheckIn.filter(in_window).values(
+        "supervision_id", "id", "kind", "occurred_at", "hours", "status", "distance_outside_m"
+    ):
+        reads.checkins[row.pop("supervision_id")].append(row)
+    in_window = Q()
+    for (first, last), ids in by_stored_window.items():
+        in_window |= Q(supervision_id__in=ids, starts_on__gte=first, starts_on__lte=last)
+    for supervision_id, kind, starts_on in await ClosedInterval.filter(in_window).values_list(
+        "supervision_id", "kind", "starts_on"
+    ):
+        reads.stored[supervision_id].add((kind, starts_on))
+    reads.raised = await alerts.raised_keys(kind="missed_checkin", dedup_keys=keys)
+    reads.units = {u.id: u for u in await OrgUnit.filter(id__in=unit_ids)}
+    return reads
+
+
+async def close_supervision_intervals(
+    *, supervision: Supervision, through: date, tz: ZoneInfo, slice_days: int | None = None
+) -> tuple[int, int]:
+    """Close every interval ending after `closed_through` up to `through`; alert each missed one.
+
+    With `slice_days`, only the intervals ending in the next `slice_days` days are closed and
+    `closed_through` moves to the slice's last day (call again until it reaches `through`).
+    Returns (closed, missed). The stored outcome and the alert's dedup key both name the
+    supervision, the kind and the interval, so nothing is closed or raised twice.
+    """
+    plan = plan_closing(supervision=supervision, through=through, slice_days=slice_days)
+    reads = await read_for_closing({supervision.id: (supervision, plan)}, tz=tz)
+    return await close_planned(
+        supervision=supervision, plan=plan, reads=reads, through=through, tz=tz
+    )
+
+
+async def close_planned(
+    *,
+    supervision: Supervision,
+    plan: ClosingPlan,
+    reads: ClosingReads,
+    through: date,
+    tz: ZoneInfo,
+) -> tuple[int, int]:
+    """Store the outcomes of a planned closing and alert the recent misses, from `reads`."""
     closed = missed = 0
-    if due:
-        lo = min(interval_bounds_utc(interval=d.interval, tz=tz)[0] for d in due)
-        hi = max(interval_bounds_utc(interval=d.interval, tz=tz)[1] for d in due)
-        rows = await checkins_between(supervision.id, lo, hi)
-        # Known outcomes in one query and new ones in one statement, not two per interval.
-        stored = set(
-            await ClosedInterval.filter(
-                supervision_id=supervision.id,
-                starts_on__gte=min(d.interval.starts_on for d in due),
-                starts_on__lte=max(d.interval.starts_on for d in due),
-            ).values_list("kind", "starts_on")
-        )
+    if plan.due:
+        rows = reads.checkins.get(supervision.id, [])
+        # Known outcomes read once, new ones in one statement, not two queries per interval.
+        stored = set(reads.stored.get(supervision.id, ()))
         new_rows: list[ClosedInterval] = []
-        unit: OrgUnit | None = None
-        for item, done, _end in tally(due, rows, tz):
+        for item, done, _end in tally(plan.due, rows, tz):
             met = done >= item.rule.required
             kind = item.rule.kind.value
             if (kind, item.interval.starts_on) not in stored:
@@ -124,13 +205,14 @@ async def close_supervision_intervals(
                 # An old miss (a supervision entered late, or a worker long down) is recorded
                 # for compliance but not alerted: a flood of stale alerts helps no officer.
                 continue
-            key = f"{supervision.id}:{kind}:{item.interval.starts_on.isoformat()}"
-            unit = unit or await OrgUnit.get(id=supervision.org_unit_id)  # type: ignore[attr-defined]
+            key = _alert_key(supervision.id, item)
+            if key in reads.raised:
+                continue  # alerted once already: a missed interval alerts once, ever
             raised = await alerts.raise_alert(
                 kind="missed_checkin",
                 subject_type="supervision",
                 subject_id=supervision.id,
-                org_unit=unit,
+                org_unit=reads.units[supervision.org_unit_id],  # type: ignore[attr-defined]
                 recipients=[supervision.officer_id],  # type: ignore[attr-defined]
                 title=f"矫正对象未按期完成{KIND_NAMES_ZH.get(kind, kind)}",
                 dedup_key=key,
@@ -141,13 +223,14 @@ async def close_supervision_intervals(
                     "required": item.rule.required,
                     "done": done,
                 },
-                once=True,
+                never_raised=True,
             )
+            reads.raised.add(key)  # an interval due in two months' obligations alerts once
             missed += raised is not None
         if new_rows:
             await ClosedInterval.bulk_create(new_rows)
             closed = len(new_rows)
-    supervision.closed_through = closed_through
+    supervision.closed_through = plan.closed_through
     await supervision.save(update_fields=["closed_through", "updated_at"])
     return closed, missed
 
@@ -233,11 +316,37 @@ async def close_intervals(now: datetime) -> str:
         behind = False
         async with in_transaction():
             rows = await pending.order_by("id").limit(CLOSE_SLICE)
+            # Each row's slice of work planned (a row whose rules cannot be read fails alone),
+            # then the slice's reads in a few queries for all its rows.
+            plans: dict[uuid.UUID, tuple[Supervision, ClosingPlan]] = {}
             for supervision in rows:
-                # Bound at each turn: one slice of the row's work, in a savepoint of its own.
-                async def work(row: Supervision = supervision) -> tuple[int, int]:
-                    return await close_supervision_intervals(
-                        supervision=row, through=through, tz=tz, slice_days=SLICE_DAYS
+
+                async def plan(row: Supervision = supervision) -> ClosingPlan:
+                    return plan_closing(supervision=row, through=through, slice_days=SLICE_DAYS)
+
+                planned = await isolated(
+                    job_name="correction.close_intervals",
+                    row_id=supervision.id,
+                    work=plan,
+                    atomic=False,
+                )
+                if planned is None:
+                    failed_ids.add(supervision.id)
+                else:
+                    plans[supervision.id] = (supervision, planned)
+                # A plan reads the row's JSON rules (0.8 ms here): requests run in between,
+                # as they did when each row's own reads came between the plans.
+                await asyncio.sleep(0)
+            reads = await read_for_closing(plans, tz=tz)
+            for supervision, planned in plans.values():
+                # Each row's outcomes and alerts in a savepoint of its own.
+                async def work(
+                    row: Supervision = supervision,
+                    row_plan: ClosingPlan = planned,
+                    slice_reads: ClosingReads = reads,
+                ) -> tuple[int, int]:
+                    return await close_planned(
+                        supervision=row, plan=row_plan, reads=slice_reads, through=through, tz=tz
                     )
 
                 done = await isolated(

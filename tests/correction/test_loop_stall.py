@@ -31,9 +31,10 @@ WALL_BOUND_S = 1.0
 
 
 async def test_closing_20000_supervisions_never_stalls_the_event_loop(world, monkeypatch):
-    # One run closes them all here, however slow the machine: 84 s on a 2-core machine, more
-    # than the run's 240 s budget on a machine four times slower (15,075 closed, CI once), and
-    # the rest is the next run's (tests/correction/test_services.py tests that budget).
+    # One run closes them all here, however slow the machine: the run took 84-110 s on a
+    # 2-core machine (about 60 s since a slice's reads are shared), more than its 240 s budget
+    # on a machine four times slower (15,075 closed, CI once), where the rest is the next
+    # run's (tests/correction/test_services.py tests that budget).
     monkeypatch.setattr(jobs, "RUN_BUDGET_S", 3600.0)
     first = await supervise(world, "strict")  # March 1st on, a location check-in a day
     fields = {
