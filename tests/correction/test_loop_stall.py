@@ -8,14 +8,13 @@ measures the longest stall of the API's event loop.
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, date, timedelta
 
 from models.alerts import Alert
 from models.correction import ClosedInterval, Supervision
 from services.correction import jobs
 from services.jobs import REGISTRY, run_job
-from tests.correction.test_services import local, supervise
+from tests.correction.test_services import copy_supervision, local, supervise
 from tests.stall import probe_stalls
 
 SUPERVISIONS = 20_000
@@ -37,15 +36,7 @@ async def test_closing_20000_supervisions_never_stalls_the_event_loop(world, mon
     # run's (tests/correction/test_services.py tests that budget).
     monkeypatch.setattr(jobs, "RUN_BUDGET_S", 3600.0)
     first = await supervise(world, "strict")  # March 1st on, a location check-in a day
-    fields = {
-        f: getattr(first, f)
-        for f in first._meta.fields_db_projection
-        if f not in {"id", "created_at", "updated_at", "closed_through"}
-    }
-    await Supervision.bulk_create(
-        [Supervision(id=uuid.uuid4(), **fields) for _ in range(SUPERVISIONS - 1)],
-        batch_size=2_000,
-    )
+    await copy_supervision(first, SUPERVISIONS - 1)
     now = local(3, 2, 1).astimezone(UTC)  # March 2nd, 01:00: March 1st is closed
 
     probed = await probe_stalls(run_job(REGISTRY["correction.close_intervals"], now=now))

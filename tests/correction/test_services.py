@@ -50,6 +50,18 @@ async def supervise(
     )
 
 
+async def copy_supervision(first: Supervision, n: int) -> None:
+    """`n` more supervisions as `first` (its subject, rules and dates), each with its own id."""
+    fields = {
+        f: getattr(first, f)
+        for f in first._meta.fields_db_projection
+        if f not in {"id", "created_at", "updated_at", "closed_through"}
+    }
+    await Supervision.bulk_create(
+        [Supervision(id=uuid.uuid4(), **fields) for _ in range(n)], batch_size=2_000
+    )
+
+
 async def check_in(
     w: World,
     at: datetime,
@@ -360,16 +372,8 @@ async def test_a_run_stops_at_its_budget_and_the_next_run_goes_on(world, monkeyp
     # A clock that moves 100 s at each reading: the run starts at 0 and goes on while less
     # than RUN_BUDGET_S (240 s) has passed, so it closes two slices (at 100 s and 200 s) and
     # stops at 300 s, with the third slice still pending; the next run closes the rest.
-    first = await supervise(world, "strict")
-    fields = {
-        f: getattr(first, f)
-        for f in first._meta.fields_db_projection
-        if f not in {"id", "created_at", "updated_at", "closed_through"}
-    }
     total = 2 * correction_jobs.CLOSE_SLICE + 10
-    await Supervision.bulk_create(
-        [Supervision(id=uuid.uuid4(), **fields) for _ in range(total - 1)]
-    )
+    await copy_supervision(await supervise(world, "strict"), total - 1)
     readings = iter(range(0, 10_000, 100))
     monkeypatch.setattr(correction_jobs, "monotonic", lambda: next(readings))
     now = local(3, 2, 1)  # March 1st is closed
